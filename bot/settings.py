@@ -1,0 +1,269 @@
+"""Settings: secrets from the environment, everything else from a TOML file.
+
+Built once in ``main()`` and passed down; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
+from bot.durations import Duration
+from bot.procedure import Procedure, default_procedure
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DiscordConfig(Section):
+    guild_id: int | None = None  # None: the first guild the bot is in
+    api_base: str = DISCORD_API_BASE
+    gateway_url: str = DISCORD_GATEWAY_URL
+    ops_alerts_channel: str = "ops-alerts"
+    incidents_category: str = "Incidents"
+    admin_role: str = "incident-admin"
+    oncall_role: str = "oncall"
+    comms_role: str = "comms"
+    signer_role: str = "multisig-signer"
+    guild_ready_timeout: float = Field(2.0, gt=0)
+
+
+class StorageConfig(Section):
+    database: Path = Path("data/incident-bot.sqlite3")
+
+
+class RotationShift(Section):
+    start: str
+    end: str
+    primary: str
+    secondary: str | None = None
+
+
+class RotationConfig(Section):
+    """Where the on-call rotation comes from: a Markdown file, or ``shifts`` here."""
+
+    path: Path | None = Path("runbooks/on-call-rotation.md")
+    shifts: list[RotationShift] = []
+    reload_every: Duration = 60  # re-read the file when it changed, at most this often
+
+
+class OpsRepoConfig(Section):
+    """The team's ops repository: rotation, postmortems and the plan tracker live there."""
+
+    url: str | None = None  # clone source (a path or git URL); None: use `checkout` as it is
+    checkout: Path = Path("data/ops")
+    branch: str = "main"
+
+
+class WebhookConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8766, ge=0, le=65535)
+    max_body_bytes: int = Field(1_048_576, gt=0)
+
+
+class Permissions(Section):
+    """Who may do what: role names, or ``commander``, ``paged`` (anyone paged), ``anyone``."""
+
+    declare: list[str] = ["anyone"]
+    acknowledge: list[str] = ["commander", "paged", "incident-admin", "oncall"]
+    change_severity: list[str] = ["commander", "incident-admin"]
+    change_status: list[str] = ["commander", "incident-admin"]
+    hand_over: list[str] = ["commander", "incident-admin"]
+    override_rotation: list[str] = ["incident-admin"]
+    post_update: list[str] = ["commander", "incident-admin", "comms"]
+    approve_external: list[str] = ["commander", "comms"]
+
+
+class Config(Section):
+    """The TOML file's shape. Every key is documented in incident-bot.example.toml."""
+
+    time_zone: str = "UTC"
+    secrets_file: Path | None = None  # a dotenv file of INCIDENT_BOT_* secrets (mode 0600)
+    data_dir: Path = Path("data")
+    discord: DiscordConfig = DiscordConfig()
+    storage: StorageConfig = StorageConfig()
+    rotation: RotationConfig = RotationConfig()
+    ops_repo: OpsRepoConfig = OpsRepoConfig()
+    webhook: WebhookConfig = WebhookConfig()
+    permissions: Permissions = Permissions()
+    procedure: Procedure = Field(default_factory=default_procedure)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class Secrets(BaseSettings):
+    """Secrets, from ``INCIDENT_BOT_*`` variables (or the configured secrets file)."""
+
+    model_config = SettingsConfigDict(env_prefix="INCIDENT_BOT_", extra="ignore")
+
+    discord_token: SecretStr | None = None
+    webhook_bearer_tokens: list[SecretStr] = []  # two during rotation
+    webhook_hmac_secrets: list[SecretStr] = []
+    github_token: SecretStr | None = None
+    x_consumer_key: SecretStr | None = None
+    x_consumer_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
+
+    @field_validator("webhook_bearer_tokens", "webhook_hmac_secrets", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def values(self) -> list[str]:
+        """Every secret value, so logs and outgoing text can be checked against them."""
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            items = value if isinstance(value, list) else [value]
+            found.extend(v.get_secret_value() for v in items if v is not None)
+        return [v for v in found if v]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    config: Config
+    secrets: Secrets
+    config_path: Path | None = None
+
+    def resolve(self, path: Path) -> Path:
+        """A configured path, relative to the config file's folder."""
+        if path.is_absolute() or self.config_path is None:
+            return path
+        return (self.config_path.parent / path).resolve()
+
+    @property
+    def database_path(self) -> Path:
+        return self.resolve(self.config.storage.database)
+
+
+class ConfigProblem(BaseModel):
+    key: str
+    problem: str
+    expected: str | None = None
+
+    def __str__(self) -> str:
+        tail = f" (expected {self.expected})" if self.expected else ""
+        return f"{self.key}: {self.problem}{tail}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base.get(key), value) if key in base else value
+        return merged
+    return override
+
+
+def _merge_procedure(raw: dict[str, Any]) -> dict[str, Any]:
+    """``[procedure.severities.P1]`` tables merge into the defaults by name; a list replaces."""
+    base = default_procedure().model_dump()
+    severities = raw.get("severities")
+    merged = _merge(base, {k: v for k, v in raw.items() if k != "severities"})
+    if isinstance(severities, dict):
+        by_name = {s["name"]: s for s in base["severities"]}
+        for name, table in severities.items():
+            current = by_name.get(name, {"name": name})
+            by_name[name] = _merge(current, {**table, "name": name})
+        merged["severities"] = list(by_name.values())
+    elif severities is not None:
+        merged["severities"] = severities
+    return merged
+
+
+def _problems(error: ValidationError, prefix: str = "") -> list[ConfigProblem]:
+    problems = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        kind = item.get("type", "")
+        expected = {
+            "int_parsing": "a whole number",
+            "float_parsing": "a number",
+            "bool_parsing": "true or false",
+            "missing": "this key to be set",
+            "extra_forbidden": "no such key; see incident-bot.example.toml for the keys",
+            "string_type": "a string",
+            "list_type": "a list",
+        }.get(kind)
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(ConfigProblem(key=prefix + loc, problem=message, expected=expected))
+    return problems
+
+
+def parse_config(raw: dict[str, Any]) -> Config:
+    raw = dict(raw)
+    if "procedure" in raw:
+        raw["procedure"] = _merge_procedure(raw["procedure"])
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_problems(error)) from None
+
+
+def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Settings:
+    """Read the TOML file (if any) and the environment; raise ConfigError naming every problem."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError([ConfigProblem(key=str(path), problem="file not found")]) from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(
+                [ConfigProblem(key=str(path), problem=f"not valid TOML: {error}")]
+            ) from None
+    config = parse_config(raw)
+    secrets_kwargs: dict[str, Any] = {}
+    if config.secrets_file is not None:
+        secrets_path = config.secrets_file
+        if not secrets_path.is_absolute() and path is not None:
+            secrets_path = path.parent / secrets_path
+        if not secrets_path.exists():
+            raise ConfigError(
+                [ConfigProblem(key="secrets_file", problem=f"{secrets_path} does not exist")]
+            )
+        secrets_kwargs["_env_file"] = secrets_path
+    try:
+        if env is not None:
+            secrets = Secrets.model_validate(
+                {
+                    k.removeprefix("INCIDENT_BOT_").lower(): v
+                    for k, v in env.items()
+                    if k.startswith("INCIDENT_BOT_")
+                }
+            )
+        else:
+            secrets = Secrets(**secrets_kwargs)
+    except ValidationError as error:
+        raise ConfigError(_problems(error, prefix="INCIDENT_BOT_")) from None
+    return Settings(config=config, secrets=secrets, config_path=path.resolve() if path else None)

@@ -1,0 +1,19 @@
+"""Alembic environment: runs migrations on the SQLite file named in the config."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, event
+
+from storage.db import _pragmas
+from storage.models import Base
+
+config = context.config
+engine = create_engine(config.get_main_option("sqlalchemy.url"))
+event.listen(engine, "connect", _pragmas)
+
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+engine.dispose()
