@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -24,7 +24,9 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         raise ValueError("expected a duration such as '90s', '5m', '4h' or '2d'")
     compact = text.strip().lower().replace(" ", "")
     if not compact:
-        raise ValueError("expected a duration such as '90s', '5m', '4h' or '2d', got an empty string")
+        raise ValueError(
+            "expected a duration such as '90s', '5m', '4h' or '2d', got an empty string"
+        )
     pos, seconds = 0, 0.0
     for match in _PART.finditer(compact):
         if match.start() != pos:
@@ -32,7 +34,9 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         seconds += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(compact):
-        raise ValueError(f"{text!r} is not a duration; write it like '90s', '5m', '4h', '2d' or '1h30m'")
+        raise ValueError(
+            f"{text!r} is not a duration; write it like '90s', '5m', '4h', '2d' or '1h30m'"
+        )
     return timedelta(seconds=seconds)
 
 
@@ -61,3 +65,31 @@ def _serialise(delta: timedelta) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(_serialise)]
+
+
+def parse_when(text: str, now: datetime, zone: tzinfo) -> datetime:
+    """``now``, ``+2h`` / ``2h`` (from now), or a date-time (``2026-11-28 09:00``, in ``zone``
+    unless it carries an offset)."""
+    value = text.strip()
+    if value.lower() == "now":
+        return now
+    relative = value.removeprefix("+")
+    if relative and _looks_relative(relative):
+        return now + parse_duration(relative)
+    try:
+        moment = datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time; write `now`, `+2h`, or a date-time like `2026-11-28 09:00`"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def _looks_relative(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
 from bot.durations import Duration
@@ -117,8 +117,9 @@ class Secrets(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INCIDENT_BOT_", extra="ignore")
 
     discord_token: SecretStr | None = None
-    webhook_bearer_tokens: list[SecretStr] = []  # two during rotation
-    webhook_hmac_secrets: list[SecretStr] = []
+    # Comma-separated; two at once while a secret is being rotated.
+    webhook_bearer_tokens: Annotated[list[SecretStr], NoDecode] = []
+    webhook_hmac_secrets: Annotated[list[SecretStr], NoDecode] = []
     github_token: SecretStr | None = None
     x_consumer_key: SecretStr | None = None
     x_consumer_secret: SecretStr | None = None
@@ -230,7 +231,7 @@ def parse_config(raw: dict[str, Any]) -> Config:
         raise ConfigError(_problems(error)) from None
 
 
-def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Settings:
+def load_settings(path: Path | None) -> Settings:
     """Read the TOML file (if any) and the environment; raise ConfigError naming every problem."""
     raw: dict[str, Any] = {}
     if path is not None:
@@ -254,16 +255,9 @@ def load_settings(path: Path | None, env: dict[str, str] | None = None) -> Setti
             )
         secrets_kwargs["_env_file"] = secrets_path
     try:
-        if env is not None:
-            secrets = Secrets.model_validate(
-                {
-                    k.removeprefix("INCIDENT_BOT_").lower(): v
-                    for k, v in env.items()
-                    if k.startswith("INCIDENT_BOT_")
-                }
-            )
-        else:
-            secrets = Secrets(**secrets_kwargs)
+        secrets = Secrets(**secrets_kwargs)
     except ValidationError as error:
         raise ConfigError(_problems(error, prefix="INCIDENT_BOT_")) from None
+    except SettingsError as error:
+        raise ConfigError([ConfigProblem(key="INCIDENT_BOT_*", problem=str(error))]) from None
     return Settings(config=config, secrets=secrets, config_path=path.resolve() if path else None)

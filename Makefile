@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make run` and `make test`. Each installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: run test lint format bench install node clean check-config
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Node tools (anvil, cast, solc) from npm, pinned by package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm not found: the chain part of the sandbox stays off"; fi
+
+node:
+	@if [ -f package.json ]; then $(MAKE) --no-print-directory $(NODE_STAMP); fi
+
+# Without INCIDENT_BOT_DISCORD_TOKEN the bot runs in the sandbox (a local Discord).
+run: install node
+	@if [ -n "$$INCIDENT_BOT_DISCORD_TOKEN" ]; then \
+		$(BIN)/incident-bot run --config $${CONFIG:-incident-bot.toml}; \
+	else \
+		echo "No INCIDENT_BOT_DISCORD_TOKEN: starting the sandbox."; \
+		$(BIN)/incident-bot sandbox $(SANDBOX_ARGS); \
+	fi
+
+check-config: install
+	$(BIN)/incident-bot check-config --config $${CONFIG:-incident-bot.toml}
+
+test: install node
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install node
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -1,0 +1,150 @@
+"""The bot: a discord.py ``commands.Bot`` that loads one cog per procedure phase."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets as random_tokens
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_endpoints import use_endpoints
+from bot.errors import ExternalServiceError, UserError
+from bot.services import Services, build_services
+from bot.settings import Settings
+from storage.db import upgrade
+
+log = logging.getLogger(__name__)
+
+PHASES = ("cogs.triage", "cogs.communicate", "cogs.mitigate", "cogs.postmortem", "cogs.follow_up")
+T = TypeVar("T")
+
+
+class IncidentBot(commands.Bot):
+    def __init__(self, settings: Settings, extensions: Sequence[str] = PHASES) -> None:
+        intents = discord.Intents.default()
+        intents.members = True
+        intents.message_content = True  # transcripts for postmortems
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            guild_ready_timeout=settings.config.discord.guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions(everyone=False, users=True, roles=False),
+        )
+        self.settings = settings
+        self._extensions = tuple(extensions)
+        self.incident_commands = app_commands.Group(
+            name="incident", description="Declare and run incidents", guild_only=True
+        )
+        self._services: Services | None = None
+        self.ready_once = asyncio.Event()
+        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.tree.on_error = self.on_app_command_error
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("services are built in setup_hook")
+        return self._services
+
+    async def setup_hook(self) -> None:
+        await asyncio.to_thread(upgrade, self.settings.database_path)
+        self._services = build_services(self.settings, self)
+        self.tree.add_command(self.incident_commands)
+        for extension in self._extensions:
+            await self.load_extension(extension)
+
+    async def on_ready(self) -> None:
+        if self.ready_once.is_set():
+            return
+        guild = self.services.discord.guild
+        self.tree.copy_global_to(guild=guild)
+        await self.tree.sync(guild=guild)
+        for problem in self.services.oncall.problems():
+            log.warning("on-call rotation: %s", problem)
+        await self.services.timers.start()
+        resumed = await self.services.incidents.resume_opening()
+        if resumed:
+            log.info("finished opening %d incident(s) left half-open by the last run", resumed)
+        for hook in self.startup_hooks:
+            await hook()
+        log.info("ready in guild %s (%s) as %s", guild.name, guild.id, self.user)
+        self.ready_once.set()
+
+    async def close(self) -> None:
+        if self._services is not None:
+            await self._services.close()
+        await super().close()
+
+    # -- the one error handler -----------------------------------------------------------
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        cause = getattr(error, "original", error)
+        await self.report_error(interaction, cause)
+
+    async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
+        if isinstance(error, UserError):
+            text = str(error)
+        elif isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
+            text = str(error)
+        elif isinstance(error, ExternalServiceError):
+            error_id = random_tokens.token_hex(4)
+            log.warning("error %s: %s", error_id, error)
+            text = f"A service the bot depends on failed; nothing was lost, try again shortly (error id `{error_id}`)."
+        else:
+            error_id = random_tokens.token_hex(4)
+            log.error("error %s in %s", error_id, _describe(interaction), exc_info=error)
+            text = (
+                f"Something went wrong on the bot's side (error id `{error_id}`, also in its log)."
+            )
+        await send_ephemeral(interaction, text)
+
+
+def _describe(interaction: discord.Interaction) -> str:
+    command = interaction.command.qualified_name if interaction.command else interaction.data
+    return f"interaction {interaction.id} ({command}) by {interaction.user.id}"
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.exception("could not tell the user about an error")
+
+
+async def answer_with(
+    interaction: discord.Interaction,
+    work: Awaitable[T],
+    render: Callable[[T], dict[str, Any]],
+    ephemeral: bool = False,
+    defer_after: float = 2.0,
+) -> T:
+    """Run ``work`` and answer with ``render(result)``; defer first if it takes long.
+
+    Discord wants a first answer within 3 s. A quick piece of work is answered
+    in one call; a slow one is deferred at ``defer_after`` seconds and answered
+    with a follow-up, so the person always sees an answer and never a failure.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        result = await asyncio.wait_for(asyncio.shield(task), timeout=defer_after)
+    except TimeoutError:
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        result = await task
+        await interaction.followup.send(**render(result), ephemeral=ephemeral)
+        return result
+    await interaction.response.send_message(**render(result), ephemeral=ephemeral)
+    return result
+
+
+def configure_discord(settings: Settings) -> None:
+    use_endpoints(settings.config.discord.api_base, settings.config.discord.gateway_url)

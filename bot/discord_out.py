@@ -1,0 +1,259 @@
+"""The Discord adapter: the domain's only way to act on Discord.
+
+Everything goes through discord.py (so its rate limiter and retries apply);
+reads come from the client's cache wherever the gateway keeps it current.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import discord
+
+from bot.errors import ExternalServiceError, NotFound, UserError
+
+# Discord's documented errors the person can act on.
+_GUILD_FULL = 30013
+_CATEGORY_FULL_MARKERS = ("maximum number of channels in category", "CHANNEL_PARENT_MAX_CHANNELS")
+MAX_CATEGORY_CHANNELS = 50
+
+
+@dataclass(frozen=True)
+class ButtonSpec:
+    label: str
+    custom_id: str
+    style: str = "primary"  # primary | secondary | success | danger
+    emoji: str | None = None
+
+
+@dataclass(frozen=True)
+class Embed:
+    title: str
+    description: str
+    colour: int = 0x5865F2
+    fields: tuple[tuple[str, str, bool], ...] = ()
+    footer: str | None = None
+    url: str | None = None
+
+    def to_discord(self) -> discord.Embed:
+        embed = discord.Embed(
+            title=self.title, description=self.description, colour=self.colour, url=self.url
+        )
+        for name, value, inline in self.fields:
+            embed.add_field(name=name, value=value, inline=inline)
+        if self.footer:
+            embed.set_footer(text=self.footer)
+        return embed
+
+
+def _view(buttons: tuple[ButtonSpec, ...]) -> discord.ui.View | None:
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for spec in buttons:
+        view.add_item(
+            discord.ui.Button(
+                label=spec.label,
+                custom_id=spec.custom_id,
+                style=getattr(discord.ButtonStyle, spec.style),
+                emoji=spec.emoji,
+            )
+        )
+    # Clicks are routed by custom_id to the cogs' dynamic items, not to this object.
+    view.stop()
+    return view
+
+
+class DiscordOut:
+    def __init__(self, client: discord.Client, guild_id: int | None) -> None:
+        self._client = client
+        self._guild_id = guild_id
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def guild(self) -> discord.Guild:
+        guild = (
+            self._client.get_guild(self._guild_id)
+            if self._guild_id
+            else next(iter(self._client.guilds), None)
+        )
+        if guild is None:
+            raise ExternalServiceError("the bot is not connected to its guild yet")
+        return guild
+
+    @property
+    def bot_user_id(self) -> str:
+        assert self._client.user is not None
+        return str(self._client.user.id)
+
+    def channel_names(self) -> set[str]:
+        return {channel.name for channel in self.guild.channels}
+
+    def text_channel(self, name: str) -> discord.TextChannel | None:
+        return discord.utils.get(self.guild.text_channels, name=name)
+
+    def channel_by_topic_marker(self, marker: str) -> discord.TextChannel | None:
+        for channel in self.guild.text_channels:
+            if channel.topic and marker in channel.topic:
+                return channel
+        return None
+
+    def channel_exists(self, channel_id: str) -> bool:
+        return self.guild.get_channel(int(channel_id)) is not None
+
+    def member(self, user_id: str) -> discord.Member | None:
+        return self.guild.get_member(int(user_id)) if user_id.isdigit() else None
+
+    def member_by_key(self, key: str) -> discord.Member | None:
+        """A member by id, username, or display name (case-insensitive)."""
+        if key.isdigit():
+            return self.member(key)
+        lowered = key.lower()
+        for member in self.guild.members:
+            if member.name.lower() == lowered or member.display_name.lower() == lowered:
+                return member
+        return None
+
+    def role_names(self, user_id: str) -> frozenset[str]:
+        member = self.member(user_id)
+        return frozenset(role.name for role in member.roles) if member else frozenset()
+
+    def role_id(self, name: str) -> str | None:
+        role = discord.utils.get(self.guild.roles, name=name)
+        return str(role.id) if role else None
+
+    def members_with_role(self, name: str) -> list[str]:
+        role = discord.utils.get(self.guild.roles, name=name)
+        return [str(m.id) for m in role.members] if role else []
+
+    # -- acting --------------------------------------------------------------------------
+    async def ensure_category(self, name: str) -> discord.CategoryChannel:
+        """The category ``name``, or its first overflow (``name 2`` …) with room left."""
+        number = 1
+        while True:
+            label = name if number == 1 else f"{name} {number}"
+            category = discord.utils.get(self.guild.categories, name=label)
+            if category is None:
+                return await self._call(self.guild.create_category(label))
+            if len(category.channels) < MAX_CATEGORY_CHANNELS:
+                return category
+            number += 1
+
+    async def create_text_channel(
+        self,
+        name: str,
+        category: discord.CategoryChannel,
+        topic: str,
+        members_with_access: tuple[str, ...] = (),
+    ) -> str:
+        overwrites: dict[discord.abc.Snowflake, discord.PermissionOverwrite] = {}
+        for user_id in members_with_access:
+            member = self.member(user_id)
+            if member is not None:
+                overwrites[member] = discord.PermissionOverwrite(
+                    view_channel=True, send_messages=True, read_message_history=True
+                )
+        channel = await self._call(
+            self.guild.create_text_channel(
+                name, category=category, topic=topic, overwrites=overwrites or discord.utils.MISSING
+            )
+        )
+        return str(channel.id)
+
+    async def grant_access(self, channel_id: str, user_id: str) -> None:
+        channel = self.guild.get_channel(int(channel_id))
+        member = self.member(user_id)
+        if channel is None or member is None:
+            return
+        await self._call(
+            channel.set_permissions(
+                member, view_channel=True, send_messages=True, read_message_history=True
+            )
+        )
+
+    async def delete_channel(self, channel_id: str, reason: str) -> None:
+        channel = self.guild.get_channel(int(channel_id))
+        if channel is not None:
+            await self._call(channel.delete(reason=reason))
+
+    async def send(
+        self,
+        channel_id: str,
+        content: str | None = None,
+        embed: Embed | None = None,
+        buttons: tuple[ButtonSpec, ...] = (),
+        mention_users: tuple[str, ...] = (),
+        mention_roles: tuple[str, ...] = (),
+    ) -> str:
+        channel = self._messageable(channel_id)
+        allowed = discord.AllowedMentions(
+            everyone=False,
+            users=[discord.Object(int(u)) for u in mention_users],
+            roles=[discord.Object(int(r)) for r in mention_roles],
+        )
+        message = await self._call(
+            channel.send(
+                content=content,
+                embed=embed.to_discord() if embed else None,
+                view=_view(buttons) or discord.utils.MISSING,
+                allowed_mentions=allowed,
+            )
+        )
+        return str(message.id)
+
+    async def edit(
+        self,
+        channel_id: str,
+        message_id: str,
+        content: str | None = None,
+        embed: Embed | None = None,
+        buttons: tuple[ButtonSpec, ...] | None = None,
+    ) -> None:
+        channel = self._messageable(channel_id)
+        message = channel.get_partial_message(int(message_id))
+        kwargs: dict = {}
+        if content is not None:
+            kwargs["content"] = content
+        if embed is not None:
+            kwargs["embed"] = embed.to_discord()
+        if buttons is not None:
+            kwargs["view"] = _view(buttons)
+        await self._call(message.edit(**kwargs))
+
+    async def pin(self, channel_id: str, message_id: str) -> None:
+        channel = self._messageable(channel_id)
+        await self._call(channel.get_partial_message(int(message_id)).pin())
+
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        channel = self._messageable(channel_id)
+        await self._call(channel.get_partial_message(int(message_id)).add_reaction(emoji))
+
+    async def history(self, channel_id: str, limit: int | None = None) -> list[discord.Message]:
+        channel = self._messageable(channel_id)
+        return [m async for m in channel.history(limit=limit, oldest_first=True)]
+
+    def _messageable(self, channel_id: str) -> discord.TextChannel | discord.Thread:
+        channel = self.guild.get_channel_or_thread(int(channel_id))
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            raise NotFound(f"<#{channel_id}> no longer exists.")
+        return channel
+
+    @staticmethod
+    async def _call(awaitable):  # type: ignore[no-untyped-def]
+        try:
+            return await awaitable
+        except discord.Forbidden as error:
+            raise UserError(
+                f"Discord refused: the bot lacks a permission ({error.text})."
+            ) from error
+        except discord.HTTPException as error:
+            if error.code == _GUILD_FULL:
+                raise UserError(
+                    "Discord refused to create the channel: the server has 500 channels, its maximum. "
+                    "Archive or delete old incident channels, then declare again."
+                ) from error
+            if any(marker in (error.text or "") for marker in _CATEGORY_FULL_MARKERS):
+                raise UserError(
+                    "Discord refused: the incidents category is full (50 channels)."
+                ) from error
+            raise ExternalServiceError(f"Discord answered {error.status}: {error.text}") from error

@@ -1,0 +1,126 @@
+"""Who to page: the rotation table, overrides stored in SQLite, and guild members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.discord_out import DiscordOut
+from bot.errors import NotFound, UserError
+from bot.rotation import OnCall, Override, RotationSource, Shift, on_call, validate
+from storage.models import RotationOverride
+from storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An on-call answer with member ids (None where nobody, or the name is unknown)."""
+
+    primary_id: str | None
+    secondary_id: str | None
+    shift: Shift | None
+    overridden: tuple[str, ...]
+    unresolved: tuple[str, ...]  # names in the table that are not guild members
+
+
+class OnCallService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        source: RotationSource,
+        discord: DiscordOut,
+    ) -> None:
+        self._sessions = sessions
+        self._source = source
+        self._discord = discord
+
+    def _member_id(self, key: str | None, unresolved: list[str]) -> str | None:
+        if key is None:
+            return None
+        member = self._discord.member_by_key(key)
+        if member is None:
+            unresolved.append(key)
+            return None
+        return str(member.id)
+
+    async def overrides(self, session: AsyncSession, at: datetime) -> list[Override]:
+        rows = await session.scalars(
+            select(RotationOverride)
+            .where(RotationOverride.ends_at > at)
+            .order_by(RotationOverride.created_at, RotationOverride.id)
+        )
+        return [Override(r.user_id, r.position, r.starts_at, r.ends_at) for r in rows]
+
+    async def at(self, moment: datetime | None = None) -> Resolved:
+        moment = moment or utcnow()
+        async with self._sessions() as session:
+            overrides = await self.overrides(session, moment)
+        answer: OnCall = on_call(self._source.current(), overrides, moment)
+        unresolved: list[str] = []
+        primary = self._member_id(answer.primary, unresolved)
+        secondary = self._member_id(answer.secondary, unresolved)
+        return Resolved(primary, secondary, answer.shift, answer.overridden, tuple(unresolved))
+
+    async def next(self, moment: datetime | None = None) -> Resolved:
+        """Who takes over at the next hand-over."""
+        moment = moment or utcnow()
+        shift = self._source.current().next_shift(moment)
+        if shift is None:
+            return Resolved(None, None, None, (), ())
+        return await self.at(shift.start)
+
+    async def override(
+        self, user_id: str, starts_at: datetime, ends_at: datetime, position: str, by: str
+    ) -> RotationOverride:
+        if ends_at <= starts_at:
+            raise UserError("The override must end after it starts.")
+        if ends_at <= utcnow():
+            raise UserError("That override would already be over; give an end in the future.")
+        if self._discord.member(user_id) is None:
+            raise NotFound(f"<@{user_id}> is not a member of this server.")
+        async with self._sessions.begin() as session:
+            row = RotationOverride(
+                user_id=user_id,
+                position=position,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                created_by=by,
+            )
+            session.add(row)
+        return row
+
+    async def swap(self, by: str) -> Resolved:
+        """Swap primary and secondary until the current shift ends."""
+        now = utcnow()
+        current = await self.at(now)
+        if current.shift is None or current.primary_id is None or current.secondary_id is None:
+            raise UserError(
+                "There is no current shift with both a primary and a secondary to swap."
+            )
+        async with self._sessions.begin() as session:
+            for user_id, position in (
+                (current.secondary_id, "primary"),
+                (current.primary_id, "secondary"),
+            ):
+                session.add(
+                    RotationOverride(
+                        user_id=user_id,
+                        position=position,
+                        starts_at=now,
+                        ends_at=current.shift.end,
+                        reason="swap",
+                        created_by=by,
+                    )
+                )
+        return await self.at(now)
+
+    def problems(self, now: datetime | None = None) -> list[str]:
+        """Gaps, overlaps and unknown members, for check-config and start-up."""
+        return validate(
+            self._source.current(),
+            now or utcnow(),
+            lambda key: self._discord.member_by_key(key) is not None,
+        )

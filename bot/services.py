@@ -1,0 +1,73 @@
+"""The composition root: every service built once from Settings and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import discord
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.discord_out import DiscordOut
+from bot.incidents import IncidentService
+from bot.oncall import OnCallService
+from bot.render import Renderer
+from bot.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
+from bot.settings import Settings
+from bot.timers import TimerService
+from storage.db import make_engine, make_sessions
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    discord: DiscordOut
+    renderer: Renderer
+    timers: TimerService
+    oncall: OnCallService
+    incidents: IncidentService
+    extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
+
+    async def close(self) -> None:
+        await self.timers.stop()
+        await self.engine.dispose()
+
+
+def rotation_path(settings: Settings) -> Path | None:
+    config = settings.config
+    if config.rotation.path is None or config.rotation.shifts:
+        return None
+    if config.rotation.path.is_absolute():
+        return config.rotation.path
+    return settings.resolve(config.ops_repo.checkout) / config.rotation.path
+
+
+def rotation_source(settings: Settings) -> RotationSource:
+    config = settings.config
+    # Inline shifts use the same moment syntax as the Markdown table.
+    inline = [
+        Shift(
+            parse_moment(s.start, config.zone, DEFAULT_HANDOVER),
+            parse_moment(s.end, config.zone, DEFAULT_HANDOVER),
+            s.primary,
+            s.secondary,
+            number,
+        )
+        for number, s in enumerate(config.rotation.shifts, start=1)
+    ]
+    return RotationSource(rotation_path(settings), inline, config.zone)
+
+
+def build_services(settings: Settings, client: discord.Client) -> Services:
+    config = settings.config
+    engine = make_engine(settings.database_path)
+    sessions = make_sessions(engine)
+    out = DiscordOut(client, config.discord.guild_id)
+    renderer = Renderer(config.zone)
+    timers = TimerService(sessions)
+    oncall = OnCallService(sessions, rotation_source(settings), out)
+    incidents = IncidentService(config, sessions, out, oncall, timers, renderer)
+    return Services(settings, engine, sessions, out, renderer, timers, oncall, incidents)

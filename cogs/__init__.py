@@ -1,0 +1,1 @@
+"""One cog per phase of the procedure: triage, communicate, mitigate, postmortem, follow_up."""

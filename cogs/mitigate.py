@@ -1,0 +1,32 @@
+"""Procedure step 3, Mitigate: the playbook of the incident's severity."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from cogs._phase import INCIDENT, PhaseCog
+
+if TYPE_CHECKING:
+    from bot.client import IncidentBot
+
+
+class Mitigate(PhaseCog):
+    @app_commands.command(
+        name="playbook",
+        description="The mitigation playbook for this incident's severity",
+        extras=INCIDENT,
+    )
+    async def playbook(self, interaction: discord.Interaction) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        level = self.services.incidents.severity(incident.severity)
+        steps = "\n".join(f"{n}. {step}" for n, step in enumerate(level.playbook.steps, start=1))
+        await interaction.response.send_message(
+            f"**{level.name} playbook: {level.playbook.summary}**\n{steps}", ephemeral=True
+        )
+
+
+async def setup(bot: IncidentBot) -> None:
+    await bot.add_cog(Mitigate(bot))

@@ -1,0 +1,323 @@
+"""Procedure step 1, Triage: declare, classify, open the channel, assign and escalate."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import answer_with
+from bot.durations import format_duration, parse_when
+from bot.errors import UserError
+from bot.incidents import ACK_EMOJI, Declared, StatusReport
+from bot.lifecycle import Status
+from bot.permissions import require
+from cogs._phase import INCIDENT, PhaseCog
+from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.client import IncidentBot
+
+
+class AckButton(discord.ui.DynamicItem[discord.ui.Button], template=r"incident:ack:(?P<id>\d+)"):
+    """The kickoff's Acknowledge button; survives restarts (routed by custom_id)."""
+
+    def __init__(self, incident_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(label="Acknowledge", custom_id=f"incident:ack:{incident_id}")
+        )
+        self.incident_id = incident_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> AckButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: IncidentBot = interaction.client  # type: ignore[assignment]
+        try:
+            incident, now = await bot.services.incidents.acknowledge(
+                self.incident_id, str(interaction.user.id), "button"
+            )
+        except Exception as error:
+            await bot.report_error(interaction, error)
+            return
+        await interaction.response.send_message(**_ack_answer(incident.commander_id, now))
+
+
+def _ack_answer(user_id: str | None, acknowledged_now: bool) -> dict:
+    if acknowledged_now:
+        return {
+            "content": f"{ACK_EMOJI} <@{user_id}> acknowledged and is commanding this incident; escalation stopped."
+        }
+    return {"content": "Already acknowledged; escalation had stopped.", "ephemeral": True}
+
+
+def _declared_answer(result: Declared) -> dict:
+    incident = result.incident
+    verb = "Declared" if result.created else "Already declared"
+    commander = (
+        f"<@{incident.commander_id}> is commander" if incident.commander_id else "nobody is on call"
+    )
+    return {
+        "content": f"{verb} {incident.severity} **{incident.title}** in <#{incident.channel_id}>; {commander}."
+    }
+
+
+class Triage(PhaseCog):
+    oncall = app_commands.Group(name="oncall", description="Who is on call", guild_only=True)
+
+    async def cog_load(self) -> None:
+        await super().cog_load()
+        self.bot.add_dynamic_items(AckButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(AckButton)
+        await super().cog_unload()
+
+    async def severity_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        choices = []
+        for level in self.bot.settings.config.procedure.severities:
+            label = f"{level.name}: {level.definition} (response: {level.response_time})"
+            if current.lower() in label.lower():
+                choices.append(app_commands.Choice(name=label[:100], value=level.name))
+        return choices[:25]
+
+    # -- /incident … ---------------------------------------------------------------------
+    @app_commands.command(
+        name="declare", description="Declare an incident and open its channel", extras=INCIDENT
+    )
+    @app_commands.describe(
+        title="What is broken, in a few words",
+        severity="P0 fund loss · P1 service down · P2 degraded · P3 cosmetic",
+        summary="What you know so far (optional)",
+    )
+    async def declare(
+        self,
+        interaction: discord.Interaction,
+        title: str,
+        severity: str,
+        summary: str | None = None,
+    ) -> None:
+        work = self.services.incidents.declare(
+            str(interaction.user.id),
+            title,
+            severity,
+            summary,
+            request_key=f"interaction:{interaction.id}",
+        )
+        await answer_with(interaction, work, _declared_answer)
+
+    declare.autocomplete("severity")(severity_autocomplete)
+
+    @app_commands.command(
+        name="ack", description="Acknowledge the incident in this channel", extras=INCIDENT
+    )
+    async def ack(self, interaction: discord.Interaction) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        incident, now = await self.services.incidents.acknowledge(
+            incident.id, str(interaction.user.id), "command"
+        )
+        await interaction.response.send_message(**_ack_answer(incident.commander_id, now))
+
+    @app_commands.command(
+        name="commander", description="Hand command of this incident to someone", extras=INCIDENT
+    )
+    @app_commands.describe(member="The new incident commander")
+    async def commander(self, interaction: discord.Interaction, member: discord.User) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        incident = await self.services.incidents.hand_over(
+            incident.id, str(interaction.user.id), str(member.id)
+        )
+        await interaction.response.send_message(
+            f"<@{incident.commander_id}> is now the incident commander (handed over by <@{interaction.user.id}>).",
+            allowed_mentions=discord.AllowedMentions(users=[member]),
+        )
+
+    @app_commands.command(
+        name="severity", description="Change this incident's severity", extras=INCIDENT
+    )
+    @app_commands.describe(level="The new severity")
+    async def severity(self, interaction: discord.Interaction, level: str) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        incident, previous = await self.services.incidents.change_severity(
+            incident.id, str(interaction.user.id), level
+        )
+        definition = self.services.incidents.severity(incident.severity).definition
+        await interaction.response.send_message(
+            f"Severity changed from {previous} to **{incident.severity}** ({definition})."
+        )
+
+    severity.autocomplete("level")(severity_autocomplete)
+
+    @app_commands.command(
+        name="status", description="State, commander, age and next deadline", extras=INCIDENT
+    )
+    async def status(self, interaction: discord.Interaction) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        report: StatusReport = await self.services.incidents.status(incident)
+        text = self.services.renderer.render(
+            "status.md.j2",
+            incident=report.incident,
+            age=report.age,
+            time_to_ack=report.time_to_ack,
+            next_deadline=report.next_deadline,
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(
+        name="resolve", description="Mark this incident resolved", extras=INCIDENT
+    )
+    @app_commands.describe(note="How it was resolved (optional)")
+    async def resolve(self, interaction: discord.Interaction, note: str | None = None) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        incident = await self.services.incidents.resolve(
+            incident.id, str(interaction.user.id), note
+        )
+        duration = format_duration(incident.resolved_at - incident.declared_at)
+        await interaction.response.send_message(
+            f"Resolved after {duration} by <@{interaction.user.id}>." + (f" {note}" if note else "")
+        )
+
+    @app_commands.command(
+        name="reopen", description="Reopen this resolved incident", extras=INCIDENT
+    )
+    async def reopen(self, interaction: discord.Interaction) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        await self.services.incidents.set_status(
+            incident.id, str(interaction.user.id), Status.ACKNOWLEDGED, "reopened"
+        )
+        await interaction.response.send_message(f"Reopened by <@{interaction.user.id}>.")
+
+    @app_commands.command(
+        name="list", description="Open incidents, most severe first", extras=INCIDENT
+    )
+    async def list_(self, interaction: discord.Interaction) -> None:
+        incidents = await self.services.incidents.list_open()
+        if not incidents:
+            await interaction.response.send_message("No open incidents.", ephemeral=True)
+            return
+        now = utcnow()
+        lines = [
+            f"**{i.severity}** <#{i.channel_id}> {i.title} · {i.status} · "
+            f"{f'<@{i.commander_id}>' if i.commander_id else 'no commander'} · {format_duration(now - i.declared_at)}"
+            for i in incidents
+        ]
+        await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
+
+    # -- /oncall … -----------------------------------------------------------------------
+    @oncall.command(name="now", description="Who is on call now")
+    async def oncall_now(self, interaction: discord.Interaction) -> None:
+        answer = await self.services.oncall.at()
+        await interaction.response.send_message(_oncall_text("On call now", answer), ephemeral=True)
+
+    @oncall.command(name="next", description="Who takes over at the next hand-over")
+    async def oncall_next(self, interaction: discord.Interaction) -> None:
+        answer = await self.services.oncall.next()
+        await interaction.response.send_message(
+            _oncall_text("Next on call", answer), ephemeral=True
+        )
+
+    @oncall.command(
+        name="override", description="Put someone on call for a while (wins over the rotation)"
+    )
+    @app_commands.describe(
+        member="Who takes the shift",
+        starts="`now`, `+2h`, or a date-time like `2026-11-28 09:00`",
+        ends="`+8h`, or a date-time",
+        position="primary (default) or secondary",
+    )
+    async def oncall_override(
+        self,
+        interaction: discord.Interaction,
+        member: discord.User,
+        starts: str,
+        ends: str,
+        position: Literal["primary", "secondary"] = "primary",
+    ) -> None:
+        actor = self.services.incidents.actor(str(interaction.user.id))
+        require(
+            self.bot.settings.config.permissions,
+            "override_rotation",
+            actor,
+            doing="override the rotation",
+        )
+        now = utcnow()
+        zone = self.bot.settings.config.zone
+        try:
+            start_at = parse_when(starts, now, zone)
+            end_at = parse_when(ends, start_at, zone)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        await self.services.oncall.override(
+            str(member.id), start_at, end_at, position, str(interaction.user.id)
+        )
+        await interaction.response.send_message(
+            f"<@{member.id}> is {position} on call from <t:{int(start_at.timestamp())}:f> "
+            f"to <t:{int(end_at.timestamp())}:f> (override by <@{interaction.user.id}>)."
+        )
+
+    @oncall.command(name="swap", description="Swap primary and secondary until this shift ends")
+    async def oncall_swap(self, interaction: discord.Interaction) -> None:
+        actor = self.services.incidents.actor(str(interaction.user.id))
+        require(
+            self.bot.settings.config.permissions,
+            "override_rotation",
+            actor,
+            doing="swap the rotation",
+        )
+        answer = await self.services.oncall.swap(str(interaction.user.id))
+        await interaction.response.send_message(_oncall_text("Swapped; on call now", answer))
+
+    # -- ✅ on a kickoff ------------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if (
+            str(payload.emoji) != ACK_EMOJI
+            or payload.user_id == self.bot.user.id
+            or payload.guild_id is None
+        ):
+            return
+        channel = self.bot.get_channel(payload.channel_id)
+        try:
+            acknowledged = await self.services.incidents.acknowledge_kickoff_reaction(
+                str(payload.channel_id), str(payload.message_id), str(payload.user_id)
+            )
+        except UserError as error:
+            if isinstance(channel, discord.TextChannel):
+                await channel.send(
+                    f"<@{payload.user_id}> {error}",
+                    allowed_mentions=discord.AllowedMentions(users=True),
+                )
+            return
+        if (
+            acknowledged is not None
+            and acknowledged[1]
+            and isinstance(channel, discord.TextChannel)
+        ):
+            await channel.send(**_ack_answer(acknowledged[0].commander_id, True))
+
+
+def _oncall_text(heading: str, answer) -> str:  # type: ignore[no-untyped-def]
+    if answer.shift is None and answer.primary_id is None:
+        return f"{heading}: nobody (no shift in the rotation covers that time)."
+    parts = [f"{heading}: primary {f'<@{answer.primary_id}>' if answer.primary_id else 'nobody'}"]
+    parts.append(f"secondary {f'<@{answer.secondary_id}>' if answer.secondary_id else 'nobody'}")
+    text = ", ".join(parts)
+    if answer.shift is not None:
+        text += f" (shift <t:{int(answer.shift.start.timestamp())}:f> to <t:{int(answer.shift.end.timestamp())}:f>)"
+    if answer.overridden:
+        text += f"; override in force for {', '.join(answer.overridden)}"
+    if answer.unresolved:
+        text += f". Not members of this server: {', '.join(answer.unresolved)}"
+    return text
+
+
+async def setup(bot: IncidentBot) -> None:
+    await bot.add_cog(Triage(bot))
