@@ -1,0 +1,334 @@
+"""The control API under ``/_sandbox/``: drive the world and read what the bot did.
+
+Published contract: /work/shared/docs/sandbox-contract.md ("Control API"). Additions are
+listed in sandbox/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .discord.errors import DiscordError
+from .discord.interactions import ControlError, Interaction
+from .discord.model import Channel, Message, User, emoji_text, iso, parse_emoji
+from .faults import GATEWAY_KINDS, KINDS
+
+if TYPE_CHECKING:
+    from .world import World
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+DEFAULT_WAIT_S = 10.0
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return {
+        "id": str(message.id),
+        "author_id": str(message.author_id),
+        "content": message.content,
+        "embeds": [dict(e) for e in message.embeds],
+        "components": list(message.components),
+        "reactions": [
+            {"emoji": emoji_text(r.emoji), "user_ids": [str(u) for u in r.user_ids]}
+            for r in message.reactions
+        ],
+        "pinned": message.pinned,
+        "attachments": [
+            {
+                "id": str(a.id),
+                "filename": a.filename,
+                "text": a.text,
+                "size": len(a.data),
+                "url": a.url,
+            }
+            for a in message.attachments
+        ],
+        "created_at": iso(message.created_at),
+        "edited_at": iso(message.edited_at),
+        "type": message.type,
+        "flags": message.flags,
+        "thread_id": None if message.thread_id is None else str(message.thread_id),
+        "reply_to": (message.message_reference or {}).get("message_id"),
+    }
+
+
+def interaction_view(interaction: Interaction, *, timed_out: bool = False) -> dict[str, Any]:
+    return {
+        "interaction_id": str(interaction.id),
+        "responses": list(interaction.responses),
+        "timed_out": timed_out,
+    }
+
+
+class ControlApi:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.discord = world.discord
+        self.state = world.discord.state
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self.middleware])
+        app.add_routes(
+            [
+                web.get("/world", self.get_world),
+                web.get("/channels/{channel}/messages", self.channel_messages),
+                web.get("/commands", self.list_commands),
+                web.post("/commands", self.run_command),
+                web.post("/components", self.press_component),
+                web.post("/modals", self.submit_modal),
+                web.get("/interactions/{interaction_id}", self.get_interaction),
+                web.post("/messages", self.post_message),
+                web.post("/reactions", self.add_reaction),
+                web.delete("/reactions", self.remove_reaction),
+                web.post("/members/{user}/roles", self.add_role),
+                web.delete("/members/{user}/roles", self.remove_role),
+                web.get("/requests", self.requests),
+                web.post("/faults", self.add_fault),
+                web.get("/faults", self.list_faults),
+                web.get("/settings", self.get_settings),
+                web.put("/settings", self.put_settings),
+                web.get("/gateway", self.gateway),
+            ]
+        )
+        return app
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ControlError as error:
+            return web.json_response({"error": error.message}, status=error.status)
+        except DiscordError as error:
+            body = {"error": error.message, "code": error.code}
+            if error.errors:
+                body["errors"] = error.errors
+            return web.json_response(body, status=error.status)
+        except web.HTTPMethodNotAllowed:
+            return web.json_response({"error": f"{request.method} not allowed here"}, status=405)
+        except web.HTTPNotFound:
+            return web.json_response({"error": f"no control route {request.path}"}, status=404)
+
+    # ------------------------------------------------------------------ helpers
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json() if await request.read() else {}
+        except (ValueError, json.JSONDecodeError):
+            raise ControlError(400, "the body must be JSON") from None
+        if not isinstance(body, dict):
+            raise ControlError(400, "the body must be a JSON object")
+        return body
+
+    def _required(self, body: dict[str, Any], *keys: str) -> None:
+        missing = [k for k in keys if body.get(k) in (None, "")]
+        if missing:
+            raise ControlError(400, f"missing field(s): {', '.join(missing)}")
+
+    def _user(self, ref: Any) -> User:
+        user = self.state.find_user(ref)
+        if user is None or user.id not in self.state.the_guild.members:
+            raise ControlError(404, f"unknown user {ref!r}")
+        return user
+
+    def _channel(self, ref: Any) -> Channel:
+        channel = self.state.find_channel(ref)
+        if channel is None:
+            raise ControlError(404, f"unknown channel {ref!r}")
+        return channel
+
+    def _message(self, channel: Channel, ref: Any) -> Message:
+        message = channel.messages.get(int(ref)) if str(ref).isdigit() else None
+        if message is None:
+            raise ControlError(404, f"unknown message {ref!r} in channel {channel.id}")
+        return message
+
+    async def _answer(self, interaction: Interaction, body: dict[str, Any]) -> web.Response:
+        timeout = float(body.get("timeout") or DEFAULT_WAIT_S)
+        answered = await self.discord.interactions.wait_answer(interaction, timeout)
+        return web.json_response(interaction_view(interaction, timed_out=not answered))
+
+    # ------------------------------------------------------------------ reading
+    async def get_world(self, request: web.Request) -> web.Response:
+        return web.json_response(self.world.describe())
+
+    async def channel_messages(self, request: web.Request) -> web.Response:
+        channel = self._channel(request.match_info["channel"])
+        ordered = sorted(channel.messages.values(), key=lambda m: m.id)
+        return web.json_response([message_view(m) for m in ordered])
+
+    async def list_commands(self, request: web.Request) -> web.Response:
+        guild_id = self.state.the_guild.id
+        scopes = ((guild_id, "guild"), (None, "global"))
+        return web.json_response(
+            [
+                {**command, "scope": scope}
+                for key, scope in scopes
+                for command in self.state.commands.get(key, [])
+            ]
+        )
+
+    async def get_interaction(self, request: web.Request) -> web.Response:
+        ref = request.match_info["interaction_id"]
+        interaction = self.discord.interactions.by_id.get(int(ref)) if ref.isdigit() else None
+        if interaction is None:
+            raise ControlError(404, f"unknown interaction {ref!r}")
+        return web.json_response(interaction_view(interaction))
+
+    async def requests(self, request: web.Request) -> web.Response:
+        since = request.query.get("since")
+        entries = self.discord.requests.entries
+        if since:
+            try:
+                moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            except ValueError:
+                raise ControlError(400, f"since must be an ISO-8601 time, not {since!r}") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            entries = [e for e in entries if datetime.fromisoformat(e["at"]) >= moment]
+        return web.json_response(entries)
+
+    async def gateway(self, request: web.Request) -> web.Response:
+        return web.json_response(self.discord.gateway.describe())
+
+    # ------------------------------------------------------------------ interactions
+    async def run_command(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._required(body, "user_id", "channel_id", "name")
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise ControlError(400, "options must be an object {name: value}")
+        interaction = self.discord.interactions.run_command(
+            self._user(body["user_id"]),
+            self._channel(body["channel_id"]),
+            str(body["name"]).removeprefix("/"),
+            body.get("subcommand"),
+            options,
+        )
+        return await self._answer(interaction, body)
+
+    async def press_component(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._required(body, "user_id", "channel_id", "message_id", "custom_id")
+        channel = self._channel(body["channel_id"])
+        interaction = self.discord.interactions.press_component(
+            self._user(body["user_id"]),
+            channel,
+            self._message(channel, body["message_id"]),
+            str(body["custom_id"]),
+            body.get("values"),
+        )
+        return await self._answer(interaction, body)
+
+    async def submit_modal(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._required(body, "user_id", "channel_id", "custom_id")
+        fields = body.get("fields") or {}
+        if not isinstance(fields, dict):
+            raise ControlError(400, "fields must be an object {custom_id: value}")
+        interaction = self.discord.interactions.submit_modal(
+            self._user(body["user_id"]),
+            self._channel(body["channel_id"]),
+            str(body["custom_id"]),
+            fields,
+        )
+        return await self._answer(interaction, body)
+
+    # ------------------------------------------------------------------ people acting
+    async def post_message(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._required(body, "user_id", "channel_id")
+        user = self._user(body["user_id"])
+        channel = self._channel(body["channel_id"])
+        payload: dict[str, Any] = {"content": body.get("content") or ""}
+        if body.get("embeds"):
+            payload["embeds"] = body["embeds"]
+        if body.get("reply_to"):
+            payload["message_reference"] = {"message_id": body["reply_to"]}
+        message = self.state.create_message(channel.id, user.id, payload)
+        return web.json_response(message_view(message), status=201)
+
+    async def _reaction(self, request: web.Request, add: bool) -> web.Response:
+        body = await self._body(request)
+        self._required(body, "user_id", "channel_id", "message_id", "emoji")
+        user = self._user(body["user_id"])
+        channel = self._channel(body["channel_id"])
+        message = self._message(channel, body["message_id"])
+        emoji = parse_emoji(str(body["emoji"]))
+        if add:
+            self.state.add_reaction(message, emoji, user.id)
+        else:
+            self.state.remove_reaction(message, emoji, user.id)
+        return web.json_response(message_view(message))
+
+    async def add_reaction(self, request: web.Request) -> web.Response:
+        return await self._reaction(request, add=True)
+
+    async def remove_reaction(self, request: web.Request) -> web.Response:
+        return await self._reaction(request, add=False)
+
+    async def _role_change(self, request: web.Request, add: bool) -> web.Response:
+        body = await self._body(request)
+        self._required(body, "role")
+        user = self._user(request.match_info["user"])
+        role = self.state.find_role(body["role"])
+        if role is None or role.id == self.state.the_guild.id:
+            raise ControlError(404, f"unknown role {body['role']!r}")
+        member = self.state.the_guild.members[user.id]
+        roles = [*member.roles, role.id] if add else [r for r in member.roles if r != role.id]
+        self.state.set_member_roles(user.id, roles)
+        names = [self.state.the_guild.roles[r].name for r in member.roles]
+        return web.json_response({"id": str(user.id), "name": user.username, "roles": names})
+
+    async def add_role(self, request: web.Request) -> web.Response:
+        return await self._role_change(request, add=True)
+
+    async def remove_role(self, request: web.Request) -> web.Response:
+        return await self._role_change(request, add=False)
+
+    # ------------------------------------------------------------------ faults, settings
+    async def add_fault(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        kind = body.get("kind")
+        if kind not in KINDS:
+            raise ControlError(400, f"kind must be one of {', '.join(sorted(KINDS))}")
+        try:
+            count = int(body.get("count", 1))
+        except (TypeError, ValueError):
+            raise ControlError(400, "count must be an integer") from None
+        if count < 1:
+            raise ControlError(400, "count must be at least 1")
+        prefix = body.get("path_prefix")
+        if prefix is not None and (not isinstance(prefix, str) or kind in GATEWAY_KINDS):
+            raise ControlError(400, "path_prefix is a string, for rest kinds only")
+        applied = 0
+        gateway = self.discord.gateway
+        if kind == "disconnect":
+            applied = gateway.disconnect(count)
+        elif kind == "reconnect":
+            applied = gateway.reconnect(count)
+        if count > applied:
+            self.discord.faults.add(kind, count - applied, prefix)
+        return web.json_response(
+            {"applied_now": applied, "pending": self.discord.faults.describe()}, status=201
+        )
+
+    async def list_faults(self, request: web.Request) -> web.Response:
+        return web.json_response({"pending": self.discord.faults.describe()})
+
+    async def get_settings(self, request: web.Request) -> web.Response:
+        return web.json_response({"rest_latency_ms": self.discord.settings.rest_latency_ms})
+
+    async def put_settings(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if "rest_latency_ms" in body:
+            try:
+                latency = float(body["rest_latency_ms"])
+            except (TypeError, ValueError):
+                raise ControlError(400, "rest_latency_ms must be a number") from None
+            if latency < 0:
+                raise ControlError(400, "rest_latency_ms must not be negative")
+            self.discord.settings.rest_latency_ms = latency
+        return await self.get_settings(request)
