@@ -207,7 +207,7 @@ def _on_signals(stop: asyncio.Event) -> None:
 
 # -- the sandbox ---------------------------------------------------------------------------
 def sandbox_config(
-    world: Any, data_dir: Path, webhook_port: int, overlay: dict[str, Any]
+    world: Any, data_dir: Path, host: str, webhook_port: int, overlay: dict[str, Any]
 ) -> dict[str, Any]:
     """The bot's configuration for a world: its URLs, a database and ops checkout in data_dir."""
     bot_dir = data_dir / "bot"
@@ -221,7 +221,7 @@ def sandbox_config(
         },
         "storage": {"database": str(bot_dir / "incident-bot.sqlite3")},
         "ops_repo": {"url": str(world.ops_repo_path), "checkout": str(bot_dir / "ops")},
-        "webhook": {"host": world.host, "port": webhook_port},
+        "webhook": {"host": host, "port": webhook_port},
     }
     return _merge(base, overlay)
 
@@ -233,6 +233,12 @@ def sandbox_secrets(world: Any) -> dict[str, str]:
         "INCIDENT_BOT_WEBHOOK_HMAC_SECRETS": world.webhook_hmac_secret,
         **getattr(world, "extra_secrets", {}),
     }
+
+
+def secrets_model(secrets: dict[str, str]) -> Secrets:
+    return Secrets(
+        **{key.removeprefix("INCIDENT_BOT_").lower(): value for key, value in secrets.items()}
+    )
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -263,16 +269,15 @@ def sandbox(args: argparse.Namespace) -> int:
 
 
 async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
-    from sandbox.world import World, WorldOptions
-
     from bot.logs import setup_logging
+    from sandbox.world import World, WorldOptions
 
     with contextlib.ExitStack() as stack:
         data_dir = args.data_dir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="incident-sandbox-"))
         )
         data_dir.mkdir(parents=True, exist_ok=True)
-        webhook_port = overlay.get("webhook", {}).get("port") or _free_port(args.host)
+        webhook_port = overlay.get("webhook", {}).get("port") or free_port(args.host)
         world = World(
             WorldOptions(
                 data_dir=data_dir / "world",
@@ -282,7 +287,7 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
             )
         )
         await world.start()
-        config_dict = sandbox_config(world, data_dir, webhook_port, overlay)
+        config_dict = sandbox_config(world, data_dir, args.host, webhook_port, overlay)
         secrets = sandbox_secrets(world)
         setup_logging(list(secrets.values()))
         stop = asyncio.Event()
@@ -337,7 +342,7 @@ def write_config(path: Path, config: dict[str, Any], secrets: dict[str, str]) ->
     path.write_text(tomli_w.dumps({**config, "secrets_file": secrets_path.name}), encoding="utf-8")
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
     import socket
 
     with socket.socket() as sock:

@@ -96,7 +96,9 @@ class IncidentBot(commands.Bot):
         elif isinstance(error, ExternalServiceError):
             error_id = random_tokens.token_hex(4)
             log.warning("error %s: %s", error_id, error)
-            text = f"A service the bot depends on failed; nothing was lost, try again shortly (error id `{error_id}`)."
+            text = (
+                f"{error}. Nothing was left half-done; try again shortly (error id `{error_id}`)."
+            )
         else:
             error_id = random_tokens.token_hex(4)
             log.error("error %s in %s", error_id, _describe(interaction), exc_info=error)

@@ -1,0 +1,98 @@
+"""End to end: the real bot (discord.py) in a real sandbox world, driven by the control API."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import free_port, sandbox_config, sandbox_secrets, secrets_model
+from bot.runtime import BotRuntime
+from bot.settings import Settings, parse_config
+from sandbox.control_client import Control
+from sandbox.world import World, WorldOptions
+
+HOST = "127.0.0.1"
+
+
+@pytest.fixture
+def overlay() -> dict[str, Any]:
+    """Configuration merged over the sandbox's; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    webhook_port = free_port(HOST)
+    world = World(
+        WorldOptions(
+            data_dir=tmp_path / "world",
+            host=HOST,
+            port=0,
+            webhook_base_url=f"http://{HOST}:{webhook_port}",
+        )
+    )
+    world.webhook_port = webhook_port  # type: ignore[attr-defined]
+    await world.start()
+    try:
+        yield world
+    finally:
+        await world.stop()
+
+
+def bot_settings(world: World, data_dir: Path, overlay: dict[str, Any]) -> Settings:
+    config = sandbox_config(world, data_dir, HOST, world.webhook_port, overlay)  # type: ignore[attr-defined]
+    config["discord"]["guild_ready_timeout"] = 0.1
+    return Settings(config=parse_config(config), secrets=secrets_model(sandbox_secrets(world)))
+
+
+class BotHandle:
+    """The bot process-in-a-task; ``restart()`` is a crash and a fresh start on the same files."""
+
+    def __init__(self, world: World, data_dir: Path, overlay: dict[str, Any]) -> None:
+        self.world, self.data_dir, self.overlay = world, data_dir, overlay
+        self.runtime: BotRuntime | None = None
+
+    @property
+    def settings(self) -> Settings:
+        assert self.runtime is not None
+        return self.runtime.settings
+
+    @property
+    def services(self):  # type: ignore[no-untyped-def]
+        assert self.runtime is not None
+        return self.runtime.bot.services
+
+    async def start(self) -> None:
+        self.runtime = BotRuntime(bot_settings(self.world, self.data_dir, self.overlay))
+        await self.runtime.start()
+        await self.runtime.wait_ready(timeout=20)
+
+    async def stop(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop()
+            self.runtime = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+@pytest.fixture
+async def bot(world: World, tmp_path: Path, overlay: dict[str, Any]) -> AsyncIterator[BotHandle]:
+    handle = BotHandle(world, tmp_path / "bot-data", overlay)
+    await handle.start()
+    try:
+        yield handle
+    finally:
+        with contextlib.suppress(Exception):
+            await handle.stop()
+
+
+@pytest.fixture
+async def control(world: World) -> AsyncIterator[Control]:
+    async with Control(world.base_url) as client:
+        yield client

@@ -1,0 +1,319 @@
+"""Procedure step 1 end to end: the real bot in the sandbox, driven through the control API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from sandbox.control_client import Control, ControlError
+
+ROTATION = {
+    "rotation": {
+        "shifts": [
+            {
+                "start": "2020-01-01T00:00+00:00",
+                "end": "2099-01-01T00:00+00:00",
+                "primary": "@alice",
+                "secondary": "@bob",
+            }
+        ]
+    }
+}
+
+
+@pytest.fixture
+def overlay():
+    return {
+        **ROTATION,
+        "procedure": {
+            "severities": {
+                "P1": {"escalate_after": "1500ms"},
+                "P2": {"escalate_after": "1h"},
+            }
+        },
+    }
+
+
+async def declare(
+    control: Control,
+    who: str = "erin",
+    title: str = "Withdrawals failing",
+    severity: str = "P1",
+    **extra,
+):
+    general = await control.channel_id("general")
+    return await control.command(
+        await control.user_id(who),
+        general,
+        "incident",
+        "declare",
+        title=title,
+        severity=severity,
+        **extra,
+    )
+
+
+def text_of(answer: dict) -> str:
+    return "\n".join(r.get("content") or "" for r in answer["responses"])
+
+
+async def incident_channel(control: Control, prefix: str = "incident-") -> dict:
+    return await control.wait_for(
+        lambda: _find_channel(control, prefix), what=f"a channel starting {prefix}"
+    )
+
+
+async def _find_channel(control: Control, prefix: str):
+    for channel in (await control.world(refresh=True))["channels"]:
+        if channel["name"].startswith(prefix) and channel["type"] == 0:
+            return channel
+    return None
+
+
+async def test_declared_p1_opens_the_channel_in_the_category_pins_the_kickoff_and_pings_the_primary(
+    bot, control
+):
+    answer = await declare(control, summary="Users see 500s on withdraw")
+    assert "Declared P1 **Withdrawals failing**" in text_of(answer)
+    world = await control.world(refresh=True)
+    alice = await control.user_id("alice")
+    channel = next(c for c in world["channels"] if c["name"].startswith("incident-"))
+    assert re.fullmatch(r"incident-\d{4}-\d{2}-\d{2}-withdrawals-failing", channel["name"])
+    category = next(c for c in world["channels"] if c["id"] == channel["parent_id"])
+    assert category["name"] == "Incidents" and category["type"] == 4
+    messages = await control.messages(channel["id"])
+    kickoff = messages[0]
+    assert kickoff["pinned"]
+    assert f"<@{alice}>" in kickoff["content"]
+    description = kickoff["embeds"][0]["description"]
+    assert "Service down or data integrity issue" in description
+    assert "< 1 hour" in description
+    assert "Hotfix branch" in description
+    assert "Users see 500s on withdraw" in description
+
+
+async def test_the_kickoff_is_posted_with_at_most_one_call_more_than_the_minimum(bot, control):
+    before = (await control.requests())[-1]["at"] if await control.requests() else None
+    await declare(control)
+    calls = await control.requests(since=before) if before else await control.requests()
+    declare_calls = [
+        c for c in calls if not c["path"].startswith(("/users", "/oauth2", "/applications"))
+    ]
+    kinds = [(c["method"], re.sub(r"\d{5,}", "{id}", c["path"])) for c in declare_calls]
+    # create channel, send kickoff, pin, answer the interaction
+    assert ("POST", "/guilds/{id}/channels") in kinds
+    assert len([k for k in kinds if k[0] == "POST" and k[1] == "/guilds/{id}/channels"]) == 1
+
+
+async def test_no_acknowledgement_pages_the_secondary_on_time(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    bob = await control.user_id("bob")
+    page = await control.wait_for_message(
+        channel["id"],
+        lambda m: f"<@{bob}>" in m["content"] and "escalation" in m["content"],
+        timeout=6,
+        what="the page to bob",
+    )
+    kickoff = (await control.messages(channel["id"]))[0]
+    waited = _seconds_between(kickoff["created_at"], page["created_at"])
+    assert 1.4 <= waited <= 4.5
+
+
+async def test_acknowledging_with_a_reaction_stops_escalation(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    alice = await control.user_id("alice")
+    kickoff = (await control.messages(channel["id"]))[0]
+    await control.react(alice, channel["id"], kickoff["id"], "✅")
+    await control.wait_for_message(
+        channel["id"], lambda m: "acknowledged" in m["content"], what="the acknowledgement"
+    )
+    await asyncio.sleep(2.5)
+    bob = await control.user_id("bob")
+    assert not any(f"<@{bob}>" in m["content"] for m in await control.messages(channel["id"]))
+    status = await control.command(alice, channel["id"], "incident", "status")
+    assert "acknowledged" in text_of(status)
+
+
+async def test_the_acknowledge_button_and_command_both_acknowledge_once(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    alice = await control.user_id("alice")
+    kickoff = (await control.messages(channel["id"]))[0]
+    custom_id = kickoff["components"][0]["components"][0]["custom_id"]
+    pressed = await control.press(alice, channel["id"], kickoff["id"], custom_id)
+    assert "acknowledged" in text_of(pressed)
+    again = await control.command(alice, channel["id"], "incident", "ack")
+    assert "Already acknowledged" in text_of(again)
+
+
+async def test_a_bystander_cannot_acknowledge_and_is_told_why(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    frank = await control.user_id("frank")
+    answer = await control.command(frank, channel["id"], "incident", "ack")
+    assert "Only the incident commander" in text_of(answer)
+    assert answer["responses"][-1]["ephemeral"]
+
+
+async def test_a_restart_in_the_middle_keeps_the_escalation_timer(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    await bot.restart()
+    bob = await control.user_id("bob")
+    await control.wait_for_message(
+        channel["id"],
+        lambda m: f"<@{bob}>" in m["content"],
+        timeout=8,
+        what="the page after restart",
+    )
+    await asyncio.sleep(1)
+    pages = [m for m in await control.messages(channel["id"]) if f"<@{bob}>" in m["content"]]
+    assert len(pages) == 1
+
+
+async def test_an_override_changes_who_is_paged(bot, control):
+    carol = await control.user_id("carol")
+    admin = await control.user_id("alice")
+    general = await control.channel_id("general")
+    answer = await control.command(
+        admin, general, "oncall", "override", member=carol, starts="now", ends="+2h"
+    )
+    assert "is primary on call" in text_of(answer)
+    now = await control.command(admin, general, "oncall", "now")
+    assert f"primary <@{carol}>" in text_of(now)
+    await declare(control)
+    channel = await incident_channel(control)
+    kickoff = (await control.messages(channel["id"]))[0]
+    assert f"<@{carol}>" in kickoff["content"]
+
+
+async def test_only_admins_may_override_the_rotation(bot, control):
+    general = await control.channel_id("general")
+    answer = await control.command(
+        await control.user_id("frank"),
+        general,
+        "oncall",
+        "override",
+        member=await control.user_id("frank"),
+        starts="now",
+        ends="+1h",
+    )
+    assert "Only members with the `incident-admin` role may override the rotation" in text_of(
+        answer
+    )
+
+
+async def test_the_same_request_twice_opens_one_channel(bot, control):
+    incidents = bot.services.incidents
+    erin = await control.user_id("erin")
+    first, second = await asyncio.gather(
+        incidents.declare(erin, "DB on fire", "P2", request_key="retry-1"),
+        incidents.declare(erin, "DB on fire", "P2", request_key="retry-1"),
+    )
+    assert first.incident.id == second.incident.id
+    channels = [
+        c
+        for c in (await control.world(refresh=True))["channels"]
+        if c["name"].endswith("db-on-fire")
+    ]
+    assert len(channels) == 1
+
+
+async def test_a_second_incident_with_the_same_title_gets_a_numbered_channel(bot, control):
+    await declare(control, title="API down")
+    await declare(control, title="API down")
+    names = sorted(
+        c["name"]
+        for c in (await control.world(refresh=True))["channels"]
+        if "api-down" in c["name"]
+    )
+    assert len(names) == 2 and names[1].endswith("-2")
+
+
+@pytest.mark.parametrize(
+    ("title", "severity", "says"),
+    [
+        ("", "P1", "title is empty"),
+        ("x" * 300, "P1", "300 characters"),
+        ("🔥🚒", "P1", "no letters or digits"),
+        ("Real title", "P7", "`P7` is not a severity here; choose one of P0, P1, P2, P3"),
+    ],
+)
+async def test_bad_declarations_get_a_specific_message_and_create_nothing(
+    bot, control, title, severity, says
+):
+    answer = await declare(control, title=title, severity=severity)
+    assert says in text_of(answer)
+    assert await _find_channel(control, "incident-") is None
+    assert await bot.services.incidents.list_open() == []
+
+
+async def test_incident_commands_outside_an_incident_channel_say_where_to_run_them(bot, control):
+    general = await control.channel_id("general")
+    answer = await control.command(await control.user_id("alice"), general, "incident", "resolve")
+    assert "works in an incident channel" in text_of(answer)
+
+
+async def test_handing_over_to_someone_not_in_the_server_is_refused(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    alice = await control.user_id("alice")
+    try:
+        answer = await control.command(
+            alice, channel["id"], "incident", "commander", member="123456789012345678"
+        )
+    except ControlError as error:  # the world may refuse an unknown user before the bot sees it
+        assert error.status in (400, 404)
+        return
+    assert "not a member of this server" in text_of(answer)
+
+
+async def test_handover_severity_change_and_resolve_are_recorded_in_order(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    alice, carol = await control.user_id("alice"), await control.user_id("carol")
+    assert "is now the incident commander" in text_of(
+        await control.command(alice, channel["id"], "incident", "commander", member=carol)
+    )
+    assert "from P1 to **P0**" in text_of(
+        await control.command(carol, channel["id"], "incident", "severity", level="P0")
+    )
+    assert "Resolved after" in text_of(
+        await control.command(carol, channel["id"], "incident", "resolve", note="rolled back")
+    )
+    incident = (await bot.services.incidents.list_open()) or None
+    assert incident is None
+    listed = await control.command(carol, channel["id"], "incident", "list")
+    assert "No open incidents" in text_of(listed)
+
+
+async def test_when_discord_keeps_failing_the_person_is_told_and_nothing_is_half_created(
+    bot, control
+):
+    # discord.py tries a 5xx five times, sleeping 1, 3, 5, 7 s: the bot defers, then answers.
+    guild = (await control.world())["guild_id"]
+    await control.fault("server_error", count=5, path_prefix=f"/api/v10/guilds/{guild}/channels")
+    answer = await declare(control, title="Half made")
+    assert answer["responses"][0]["type"] == 5  # deferred within Discord's 3 s
+
+    async def final_answer():
+        seen = await control.request("GET", f"interactions/{answer['interaction_id']}")
+        return next((r for r in seen["responses"] if r.get("content")), None)
+
+    final = await control.wait_for(
+        final_answer, timeout=40, what="the follow-up after the failures"
+    )
+    assert "Discord answered 500" in final["content"]
+    assert "Nothing was left half-done" in final["content"]
+    assert await _find_channel(control, "incident-") is None
+    assert await bot.services.incidents.list_open() == []
+
+
+def _seconds_between(a: str, b: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
