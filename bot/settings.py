@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
-from bot.durations import Duration
 from bot.procedure import Procedure, default_procedure
 
 
@@ -51,7 +50,6 @@ class RotationConfig(Section):
 
     path: Path | None = Path("runbooks/on-call-rotation.md")
     shifts: list[RotationShift] = []
-    reload_every: Duration = 60  # re-read the file when it changed, at most this often
 
 
 class OpsRepoConfig(Section):

@@ -1,11 +1,14 @@
 import subprocess
 import sys
+import tomllib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from bot.procedure import ExternalPolicy, InternalTarget
-from bot.settings import ConfigError, load_settings, parse_config
+from bot.settings import Config, ConfigError, load_settings, parse_config
 
 
 def test_defaults_are_the_procedure_document():
@@ -89,3 +92,29 @@ def test_check_config_reports_a_gap_in_the_rotation(tmp_path):
     )
     assert result.returncode == 2
     assert "gap" in result.stderr and "2020-01-02 00:00" in result.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "incident-bot.example.toml"
+
+
+def test_the_example_file_is_a_valid_configuration():
+    config = parse_config(tomllib.loads(EXAMPLE.read_text()))
+    assert config.procedure.severity_names == ["P0", "P1", "P2", "P3"]
+
+
+def _keys(model: type[BaseModel], prefix: str = ""):
+    for name, field in model.model_fields.items():
+        yield prefix + name
+        annotation = field.annotation
+        if (
+            isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
+            and name != "procedure"
+        ):
+            yield from _keys(annotation, f"{prefix}{name}.")
+
+
+def test_every_configuration_key_is_documented_in_the_example():
+    text = EXAMPLE.read_text()
+    missing = [key for key in _keys(Config) if key.rsplit(".", 1)[-1] not in text]
+    assert missing == []
