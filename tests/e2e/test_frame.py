@@ -1,0 +1,229 @@
+"""The bot's frame: login and command sync, the one error handler, secrets, and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.cli import free_port
+from sandbox.control_client import Control
+
+
+async def test_the_bot_logs_in_and_syncs_one_command_tree_to_the_guild(bot, control):
+    synced = await control.request("GET", "commands")
+    names = {command["name"] for command in synced}
+    assert {"incident", "oncall"} <= names
+    incident = next(c for c in synced if c["name"] == "incident")
+    subcommands = {option["name"] for option in incident["options"]}
+    assert {
+        "declare",
+        "ack",
+        "commander",
+        "severity",
+        "status",
+        "resolve",
+        "list",
+        "playbook",
+        "postmortem",
+    } <= subcommands
+
+
+async def test_an_unexpected_error_shows_an_error_id_that_is_also_in_the_log(bot, control, caplog):
+    # The database loses a table under the bot (a disk or operator accident).
+    with sqlite3.connect(bot.settings.database_path) as db:
+        db.execute("DROP TABLE timeline_events")
+        db.execute("PRAGMA foreign_keys=OFF")
+        db.execute("DROP TABLE incidents")
+    general = await control.channel_id("general")
+    with caplog.at_level(logging.ERROR):
+        answer = await control.command(await control.user_id("alice"), general, "incident", "list")
+    text = answer["responses"][-1]["content"]
+    assert answer["responses"][-1]["ephemeral"]
+    assert "error id `" in text
+    error_id = text.split("error id `")[1].split("`")[0]
+    assert any(error_id in record.getMessage() for record in caplog.records)
+    assert "no such table" not in text  # internals stay in the log
+
+
+async def test_no_secret_reaches_the_database_discord_or_the_log(bot, control, caplog):
+    caplog.set_level(logging.DEBUG)
+    general = await control.channel_id("general")
+    await control.command(
+        await control.user_id("erin"),
+        general,
+        "incident",
+        "declare",
+        title="Secrets check",
+        severity="P2",
+    )
+    channel = await control.channel("incident-", refresh=True) or {}
+    secrets = bot.settings.secrets.values()
+    assert secrets, "the sandbox configures secrets"
+    database = b"".join(
+        p.read_bytes() for p in Path(bot.settings.database_path).parent.glob("*.sqlite3*")
+    )
+    everything_posted = ""
+    for ch in (await control.world(refresh=True))["channels"]:
+        if ch["type"] == 0:
+            everything_posted += repr(await control.messages(ch["id"]))
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in secrets:
+        assert secret.encode() not in database
+        assert secret not in everything_posted
+        assert secret not in logged
+    del channel
+
+
+def _wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line:
+            seen.append(line)
+            if needle in line:
+                return line
+        elif process.poll() is not None:
+            break
+    raise AssertionError(f"no {needle!r} within {timeout} s; output:\n{''.join(seen)}")
+
+
+def _start(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENT_BOT_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    try:
+        return process.wait(timeout=15)
+    finally:
+        process.stdout.close()
+
+
+async def test_sandbox_prints_its_url_with_the_bot_connected_and_answers_the_world_call(tmp_path):
+    port = free_port("127.0.0.1")
+    process = _start("sandbox", "--port", str(port), "--data-dir", str(tmp_path), cwd=tmp_path)
+    try:
+        line = _wait_for_line(process, "sandbox: open", timeout=30)
+        assert f"http://127.0.0.1:{port}/" in line
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/_sandbox/world") as response,
+        ):
+            world = await response.json()
+        assert set(world) >= {
+            "guild_id",
+            "bot_user_id",
+            "users",
+            "roles",
+            "channels",
+            "webhook",
+            "chain",
+            "ops_repo",
+            "started_at",
+        }
+        assert len([u for u in world["users"] if "multisig-signer" in u["roles"]]) == 3
+        gateway = await _json(f"http://127.0.0.1:{port}/_sandbox/gateway")
+        assert gateway, "the bot holds a gateway session"
+    finally:
+        assert _stop(process) == 0
+
+
+async def test_a_bot_killed_mid_escalation_pages_once_after_it_is_started_again(tmp_path):
+    port = free_port("127.0.0.1")
+    config = tmp_path / "bot.toml"
+    overlay = tmp_path / "overlay.toml"
+    overlay.write_text(
+        '[[rotation.shifts]]\nstart = "2020-01-01T00:00+00:00"\nend = "2099-01-01T00:00+00:00"\n'
+        'primary = "@alice"\nsecondary = "@bob"\n'
+        '[procedure.severities.P1]\nescalate_after = "3s"\n'
+    )
+    world = _start(
+        "sandbox",
+        "--world-only",
+        "--config-out",
+        str(config),
+        "--config",
+        str(overlay),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        cwd=tmp_path,
+    )
+    bot = None
+    try:
+        _wait_for_line(world, "sandbox world at", timeout=30)
+        assert oct(config.with_name("bot.secrets.env").stat().st_mode & 0o777) == "0o600"
+        assert "TOKEN" not in config.read_text()
+        bot = _start("run", "--config", str(config), cwd=tmp_path)
+        async with Control(f"http://127.0.0.1:{port}") as control:
+            await control.wait_for(
+                lambda: _json(f"http://127.0.0.1:{port}/_sandbox/gateway"),
+                timeout=20,
+                what="the bot to connect",
+            )
+            await control.wait_for(
+                lambda: control.request("GET", "commands"), timeout=20, what="command sync"
+            )
+            general = await control.channel_id("general")
+            await control.command(
+                await control.user_id("erin"),
+                general,
+                "incident",
+                "declare",
+                title="Killed bot",
+                severity="P1",
+            )
+            channel = await control.channel_id(
+                "incident-" + time.strftime("%Y-%m-%d", time.gmtime()) + "-killed-bot"
+            )
+            _stop(bot, signal.SIGKILL)
+            await asyncio.sleep(4)  # the escalation falls due while the bot is dead
+            bot = _start("run", "--config", str(config), cwd=tmp_path)
+            bob = await control.user_id("bob")
+            await control.wait_for_message(
+                channel,
+                lambda m: f"<@{bob}>" in m["content"],
+                timeout=30,
+                what="the page after restart",
+            )
+            await asyncio.sleep(1.5)
+            pages = [m for m in await control.messages(channel) if f"<@{bob}>" in m["content"]]
+            assert len(pages) == 1
+    finally:
+        if bot is not None:
+            _stop(bot)
+        _stop(world)
+
+
+async def _json(url: str):
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        if response.status != 200:
+            return None
+        return await response.json()
+
+
+@pytest.fixture(autouse=True)
+def _no_token_in_env(monkeypatch):
+    monkeypatch.delenv("INCIDENT_BOT_DISCORD_TOKEN", raising=False)
