@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 
+from . import alerts
 from .discord.errors import DiscordError
 from .discord.interactions import ControlError, Interaction
 from .discord.model import Channel, Message, User, emoji_text, iso, parse_emoji
@@ -92,6 +94,8 @@ class ControlApi:
                 web.get("/settings", self.get_settings),
                 web.put("/settings", self.put_settings),
                 web.get("/gateway", self.gateway),
+                web.get("/alerts/sample", self.sample_alert),
+                web.post("/alerts", self.fire_alert),
             ]
         )
         return app
@@ -332,3 +336,24 @@ class ControlApi:
                 raise ControlError(400, "rest_latency_ms must not be negative")
             self.discord.settings.rest_latency_ms = latency
         return await self.get_settings(request)
+
+    # ------------------------------------------------------------------ alerts
+    async def sample_alert(self, request: web.Request) -> web.Response:
+        return web.json_response(alerts.sample_alertmanager_payload())
+
+    async def fire_alert(self, request: web.Request) -> web.Response:
+        """Forward an Alertmanager payload (the sample by default) to the bot's webhook server."""
+        body = await self._body(request)
+        base_url = self.world.options.webhook_base_url
+        if not base_url:
+            raise ControlError(
+                409, "the world has no webhook base_url (WorldOptions.webhook_base_url)"
+            )
+        payload = body.get("payload") or alerts.sample_alertmanager_payload()
+        try:
+            status, text = await alerts.fire(
+                base_url, self.world.webhook_bearer_token, self.world.webhook_hmac_secret, payload
+            )
+        except (OSError, TimeoutError, aiohttp.ClientError) as error:
+            raise ControlError(502, f"the bot's webhook server did not answer: {error}") from None
+        return web.json_response({"status": status, "body": text, "payload": payload})
