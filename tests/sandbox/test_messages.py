@@ -129,3 +129,9 @@ async def test_a_member_message_reaches_the_bot_with_its_author(bot, control: Co
     assert status == 201 and posted["content"] == "status?"
     (message,) = await bot.until("message", lambda m: m.content == "status?")
     assert isinstance(message.author, discord.Member) and message.author.name == "dave"
+
+
+async def test_the_bots_own_messages_reach_it_through_the_gateway(bot, control: Control):
+    sent = await _general(bot, control).send("from the bot")
+    (echoed,) = await bot.until("message", lambda m: m.id == sent.id)
+    assert echoed.author == bot.user

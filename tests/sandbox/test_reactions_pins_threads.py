@@ -94,3 +94,21 @@ async def test_a_thread_without_a_message_reaches_the_bot(bot, control: Control)
     )
     (created,) = await bot.until("thread_create")
     assert created.id == thread.id and created.type is discord.ChannelType.public_thread
+
+
+async def test_the_bot_can_list_who_reacted(bot, control: Control):
+    message = await _posted(bot, control)
+    for who in ("alice", "carol"):
+        await control.post(
+            "/_sandbox/reactions",
+            {
+                "user_id": who,
+                "channel_id": str(message.channel.id),
+                "message_id": str(message.id),
+                "emoji": "✅",
+            },
+        )
+    fetched = await message.channel.fetch_message(message.id)
+    [reaction] = fetched.reactions
+    assert reaction.count == 2 and not reaction.me
+    assert sorted([u.name async for u in reaction.users()]) == ["alice", "carol"]
