@@ -65,8 +65,7 @@ class IncidentBot(commands.Bot):
         guild = self.services.discord.guild
         self.tree.copy_global_to(guild=guild)
         await self.tree.sync(guild=guild)
-        for problem in self.services.oncall.problems():
-            log.warning("on-call rotation: %s", problem)
+        await self._report_rotation_problems()
         await self.services.timers.start()
         resumed = await self.services.incidents.resume_opening()
         if resumed:
@@ -75,6 +74,24 @@ class IncidentBot(commands.Bot):
             await hook()
         log.info("ready in guild %s (%s) as %s", guild.name, guild.id, self.user)
         self.ready_once.set()
+
+    async def _report_rotation_problems(self) -> None:
+        """A gap or an unknown member is said at start, in #ops-alerts, not found at 3 a.m."""
+        problems = self.services.oncall.problems()
+        if not problems:
+            return
+        for problem in problems:
+            log.warning("on-call rotation: %s", problem)
+        ops = self.services.discord.text_channel(self.settings.config.discord.ops_alerts_channel)
+        if ops is not None:
+            lines = "\n".join(f"- {p}" for p in problems[:15])
+            more = f"\n… and {len(problems) - 15} more" if len(problems) > 15 else ""
+            await self.services.discord.send(
+                str(ops.id),
+                content=f"⚠️ **On-call rotation problems** (fix before they page nobody):\n{lines}{more}"[
+                    :2000
+                ],
+            )
 
     async def close(self) -> None:
         if self._services is not None:

@@ -17,6 +17,7 @@ import pytest
 
 from bot.cli import free_port
 from sandbox.control_client import Control
+from tests.e2e.helpers import incident_channel_id
 
 
 async def test_the_bot_logs_in_and_syncs_one_command_tree_to_the_guild(bot, control):
@@ -195,9 +196,7 @@ async def test_a_bot_killed_mid_escalation_pages_once_after_it_is_started_again(
                 title="Killed bot",
                 severity="P1",
             )
-            channel = await control.channel_id(
-                "incident-" + time.strftime("%Y-%m-%d", time.gmtime()) + "-killed-bot"
-            )
+            channel = await incident_channel_id(control, "-killed-bot")
             _stop(bot, signal.SIGKILL)
             await asyncio.sleep(4)  # the escalation falls due while the bot is dead
             bot = _start("run", "--config", str(config), cwd=tmp_path)

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from sandbox.control_client import Control, ControlError
+from tests.e2e.helpers import find_channel, text_of
 
 ROTATION = {
     "rotation": {
@@ -55,21 +56,10 @@ async def declare(
     )
 
 
-def text_of(answer: dict) -> str:
-    return "\n".join(r.get("content") or "" for r in answer["responses"])
-
-
 async def incident_channel(control: Control, prefix: str = "incident-") -> dict:
     return await control.wait_for(
-        lambda: _find_channel(control, prefix), what=f"a channel starting {prefix}"
+        lambda: find_channel(control, prefix), what=f"a channel starting {prefix}"
     )
-
-
-async def _find_channel(control: Control, prefix: str):
-    for channel in (await control.world(refresh=True))["channels"]:
-        if channel["name"].startswith(prefix) and channel["type"] == 0:
-            return channel
-    return None
 
 
 async def test_declared_p1_opens_the_channel_in_the_category_pins_the_kickoff_and_pings_the_primary(
@@ -248,7 +238,7 @@ async def test_bad_declarations_get_a_specific_message_and_create_nothing(
 ):
     answer = await declare(control, title=title, severity=severity)
     assert says in text_of(answer)
-    assert await _find_channel(control, "incident-") is None
+    assert await find_channel(control, "incident-") is None
     assert await bot.services.incidents.list_open() == []
 
 
@@ -309,7 +299,7 @@ async def test_when_discord_keeps_failing_the_person_is_told_and_nothing_is_half
     )
     assert "Discord answered 500" in final["content"]
     assert "Nothing was left half-done" in final["content"]
-    assert await _find_channel(control, "incident-") is None
+    assert await find_channel(control, "incident-") is None
     assert await bot.services.incidents.list_open() == []
 
 

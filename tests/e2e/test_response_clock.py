@@ -1,0 +1,64 @@
+"""The severity's response time is tracked: a reminder before it runs out, a breach recorded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import TimelineEvent
+from tests.e2e.helpers import incident_channel_id
+
+ALWAYS = [
+    {
+        "start": "2020-01-01T00:00+00:00",
+        "end": "2099-01-01T00:00+00:00",
+        "primary": "@alice",
+        "secondary": "@bob",
+    }
+]
+
+
+@pytest.fixture
+def overlay():
+    return {
+        "rotation": {"shifts": ALWAYS},
+        "procedure": {
+            "response_reminder_at": 0.5,
+            "severities": {"P2": {"respond_within": "2s", "escalate_after": "1h"}},
+        },
+    }
+
+
+async def _declare(control, title):
+    general = await control.channel_id("general")
+    await control.command(
+        await control.user_id("erin"), general, "incident", "declare", title=title, severity="P2"
+    )
+    return await incident_channel_id(control, "-" + title.lower().replace(" ", "-"))
+
+
+async def test_unanswered_response_time_reminds_then_records_a_breach(bot, control):
+    channel = await _declare(control, "Slow pages")
+    await control.wait_for_message(
+        channel, lambda m: "runs out" in m["content"], timeout=5, what="the reminder"
+    )
+    await control.wait_for_message(
+        channel,
+        lambda m: "has passed without an acknowledgement" in m["content"],
+        timeout=5,
+        what="the breach",
+    )
+    async with bot.services.sessions() as session:
+        kinds = list(await session.scalars(select(TimelineEvent.kind).order_by(TimelineEvent.id)))
+    assert kinds.index("response_reminder") < kinds.index("response_breach")
+
+
+async def test_an_acknowledged_incident_is_neither_reminded_nor_breached(bot, control):
+    channel = await _declare(control, "Quick answer")
+    alice = await control.user_id("alice")
+    await control.command(alice, channel, "incident", "ack")
+    await asyncio.sleep(2.5)
+    contents = [m["content"] for m in await control.messages(channel)]
+    assert not any("runs out" in c or "has passed" in c for c in contents)
