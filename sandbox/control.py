@@ -144,8 +144,11 @@ class ControlApi:
         return channel
 
     def _message(self, channel: Channel, ref: Any) -> Message:
-        message = channel.messages.get(int(ref)) if str(ref).isdigit() else None
-        if message is None:
+        message = None
+        if str(ref).isdigit():
+            # ephemeral messages live outside the channel but can carry buttons
+            message = channel.messages.get(int(ref)) or self.state.messages.get(int(ref))
+        if message is None or message.channel_id != channel.id:
             raise ControlError(404, f"unknown message {ref!r} in channel {channel.id}")
         return message
 

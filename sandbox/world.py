@@ -111,7 +111,7 @@ class World:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
         await site.start()
-        port = self._bound_port(site)
+        port = self._bound_port()
         self.base_url = f"http://{self.options.host}:{port}"
         self.api_base = f"{self.base_url}/api/v10"
         self.gateway_url = f"ws://{self.options.host}:{port}/gateway"
@@ -120,10 +120,10 @@ class World:
             await part.start(self)
         log.info("sandbox world serving at %s", self.base_url)
 
-    def _bound_port(self, site: web.TCPSite) -> int:
-        server = site._server  # aiohttp exposes the bound socket only here
-        sockets = getattr(server, "sockets", None) or []
-        return sockets[0].getsockname()[1] if sockets else self.options.port
+    def _bound_port(self) -> int:
+        assert self._runner is not None
+        addresses = self._runner.addresses
+        return int(addresses[0][1]) if addresses else self.options.port
 
     async def stop(self) -> None:
         for part in reversed(self.parts):

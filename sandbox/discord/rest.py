@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ from .interactions import Interactions
 from .model import emoji_text, iso, now, parse_emoji
 from .state import DiscordState, Upload
 
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PREFIXES = ("/interactions/", "/webhooks/")
 FILE_FIELD = re.compile(r"^files\[(\d+)\]$")
@@ -159,6 +161,10 @@ class RestApi:
             response = json_body({"message": "405: Method Not Allowed", "code": 0}, status=405)
         except web.HTTPNotFound:
             response = json_body({"message": "404: Not Found", "code": 0}, status=404)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # A body the emulator cannot read: a 400 (a 500 would make discord.py retry for 25 s).
+            log.warning("REST %s %s: unreadable request (%r)", request.method, path, error)
+            response = json_body({"message": "400: Bad Request", "code": 0}, status=400)
         self._rate_limit_headers(request, response)
         self.log.add(request.method, path, request.query_string, response.status)
         return response

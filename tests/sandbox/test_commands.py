@@ -223,3 +223,33 @@ async def _unanswered_interaction(world, control: Control):
     )
     assert answer["responses"] == [] and answer["timed_out"] is True
     return world.discord.interactions.by_id[int(answer["interaction_id"])]
+
+
+async def test_a_button_on_an_ephemeral_reply_can_be_pressed(bot, guild, control: Control):
+    class Ack(discord.ui.View):
+        @discord.ui.button(label="Acknowledge", custom_id="ack")
+        async def ack(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+            await interaction.response.send_message("acknowledged", ephemeral=True)
+
+    @bot.tree.command(guild=guild, description="Page")
+    async def page(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("You are paged", view=Ack(), ephemeral=True)
+
+    await _sync(bot, guild)
+    general = control.channel_id("general")
+    _, paged = await control.post(
+        "/_sandbox/commands", {"user_id": "carol", "channel_id": general, "name": "page"}
+    )
+    reply = paged["responses"][0]
+    assert reply["ephemeral"] is True and reply["components"]
+    assert await control.get(f"/_sandbox/channels/{general}/messages") == []
+    _, pressed = await control.post(
+        "/_sandbox/components",
+        {
+            "user_id": "carol",
+            "channel_id": general,
+            "message_id": reply["message_id"],
+            "custom_id": "ack",
+        },
+    )
+    assert pressed["responses"][0]["content"] == "acknowledged"
