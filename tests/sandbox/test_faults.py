@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from .conftest import Control, RecordingBot
 
 
@@ -67,4 +69,7 @@ async def test_rest_latency_can_be_changed_at_run_time(control: Control):
         "PUT", "/_sandbox/settings", json={"rest_latency_ms": 25}
     )
     assert status == 200 and settings == {"rest_latency_ms": 25.0}
-    assert control.world.discord.settings.rest_latency_ms == 25.0
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await control.rest("GET", "/users/@me")
+    assert loop.time() - started >= 0.025
