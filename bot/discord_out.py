@@ -232,6 +232,17 @@ class DiscordOut:
         channel = self._messageable(channel_id)
         return [m async for m in channel.history(limit=limit, oldest_first=True)]
 
+    async def find_own_message(self, channel_id: str, footer: str, limit: int = 50) -> str | None:
+        """The bot's message in the channel whose embed footer is ``footer`` (crash recovery)."""
+        channel = self._messageable(channel_id)
+        me = self._client.user
+        async for message in channel.history(limit=limit, oldest_first=True):
+            if message.author == me and any(
+                e.footer and e.footer.text == footer for e in message.embeds
+            ):
+                return str(message.id)
+        return None
+
     def _messageable(self, channel_id: str) -> discord.TextChannel | discord.Thread:
         channel = self.guild.get_channel_or_thread(int(channel_id))
         if not isinstance(channel, discord.TextChannel | discord.Thread):

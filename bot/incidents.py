@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.discord_out import ButtonSpec, DiscordOut, Embed
 from bot.errors import Conflict, ExternalServiceError, NotFound, UserError, WrongChannel
 from bot.lifecycle import OPEN_STATES, Status, record, transition
 from bot.naming import channel_name, validate_title
-from bot.oncall import OnCallService
+from bot.oncall import OnCallService, Resolved
 from bot.permissions import Actor, require
 from bot.procedure import Severity
 from bot.render import Renderer
@@ -46,6 +47,10 @@ def ack_custom_id(incident_id: int) -> str:
 
 def topic_marker(incident_id: int) -> str:
     return f"[incident:{incident_id}]"
+
+
+def kickoff_footer(incident_id: int) -> str:
+    return f"Incident #{incident_id}"
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ class IncidentService:
         self._render = renderer
         self._listeners: list[Listener] = []
         self._locks: dict[int, asyncio.Lock] = {}
+        # Request keys this process has inserted. A key seen before (a retry) is looked up
+        # first; an unseen one is inserted straight away and the unique index catches a
+        # retry that reaches another process or outlives a restart.
+        self._requested: set[str] = set()
+        self._opened: set[int] = set()  # incidents this process finished opening
         timers.register(ESCALATE, self._on_escalate)
         timers.register(RESPONSE_REMINDER, self._on_response_reminder)
         timers.register(RESPONSE_BREACH, self._on_response_breach)
@@ -217,10 +227,37 @@ class IncidentService:
                 self.actor(actor_id),
                 doing="declare an incident",
             )
+        try:
+            incident, created, oncall = await self._insert_or_find(
+                actor_id, title, level.name, summary, request_key, source, down_since
+            )
+        except IntegrityError:
+            # The same request raced us to the insert: use its row (and wait on its lock below).
+            async with self._sessions() as session:
+                incident = await session.scalar(
+                    select(Incident).where(Incident.request_key == request_key)
+                )
+            created = False
+            oncall = await self._oncall.at(incident.declared_at)
+        if incident.status == Status.OPENING:
+            await self._open(incident, oncall.primary_id, oncall.unresolved, fresh=created)
+        incident = await self.get(incident.id)
+        return Declared(incident, created)
+
+    async def _insert_or_find(
+        self,
+        actor_id: str | None,
+        title: str,
+        severity: str,
+        summary: str | None,
+        request_key: str | None,
+        source: str,
+        down_since: datetime | None,
+    ) -> tuple[Incident, bool, Resolved]:
         created = False
         async with self._sessions.begin() as session:
             incident = None
-            if request_key is not None:
+            if request_key is not None and request_key in self._requested:
                 incident = await session.scalar(
                     select(Incident).where(Incident.request_key == request_key)
                 )
@@ -230,7 +267,7 @@ class IncidentService:
                     title=title,
                     slug="",
                     summary=summary,
-                    severity=level.name,
+                    severity=severity,
                     status=Status.OPENING,
                     source=source,
                     request_key=request_key,
@@ -245,76 +282,99 @@ class IncidentService:
                 record(
                     session, incident, "retry", "Declaring again after a failed attempt", actor_id
                 )
-        if incident.status == Status.OPENING:
-            await self._open(incident.id)
-        incident = await self.get(incident.id)
-        return Declared(incident, created)
+        oncall = await self._oncall.at(incident.declared_at)
+        if request_key is not None:
+            self._requested.add(request_key)
+        return incident, created, oncall
 
     async def resume_opening(self) -> int:
         """After a restart: finish every incident whose channel was being opened."""
         async with self._sessions() as session:
-            ids = list(
-                await session.scalars(select(Incident.id).where(Incident.status == Status.OPENING))
+            pending = list(
+                await session.scalars(select(Incident).where(Incident.status == Status.OPENING))
             )
-        for incident_id in ids:
+        for incident in pending:
             try:
-                await self._open(incident_id)
+                oncall = await self._oncall.at()
+                await self._open(incident, oncall.primary_id, oncall.unresolved)
             except Exception:
-                log.exception("could not finish opening incident %s", incident_id)
-        return len(ids)
+                log.exception("could not finish opening incident %s", incident.id)
+        return len(pending)
 
-    async def _open(self, incident_id: int) -> None:
-        async with self._lock(incident_id):
-            async with self._sessions() as session:
-                incident = await session.get(Incident, incident_id)
-            if incident is None or incident.status != Status.OPENING:
+    async def _open(
+        self,
+        incident: Incident,
+        commander_id: str | None,
+        unresolved: tuple[str, ...],
+        fresh: bool = False,
+    ) -> None:
+        """Channel, kickoff (the commander's ping), then one transaction, then the pin.
+
+        Nothing is written between the row and the kickoff, so the ping goes out
+        after a single database round trip. After a crash in between, the channel
+        is found again by its topic marker and the kickoff by its footer, so a
+        restart finishes the work without a second channel or a second ping.
+        """
+        async with self._lock(incident.id):
+            if incident.id in self._opened:
                 return
+            if not fresh:
+                async with self._sessions() as session:
+                    current = await session.get(Incident, incident.id)
+                if current is None or current.status != Status.OPENING:
+                    return
             level = self.severity(incident.severity)
-            oncall = await self._oncall.at()
-            commander_id = oncall.primary_id
+            channel_id, name, slug = incident.channel_id, incident.channel_name, incident.slug
+            kickoff_id = incident.kickoff_message_id
             created_channel = False
             try:
-                if incident.channel_id is None:
+                if channel_id is None:
                     existing = self._discord.channel_by_topic_marker(topic_marker(incident.id))
                     if existing is not None:
                         channel_id, name = str(existing.id), existing.name
-                        slug = name
+                        slug = name.removeprefix(f"{self._procedure.channel_prefix}-")[11:] or name
+                        kickoff_id = await self._discord.find_own_message(
+                            channel_id, kickoff_footer(incident.id)
+                        )
                     else:
-                        category = await self._discord.ensure_category(
-                            self._config.discord.incidents_category
-                        )
-                        day = incident.declared_at.astimezone(self._config.zone).date()
-                        name, slug = channel_name(
-                            self._procedure.channel_prefix,
-                            day,
-                            incident.title,
-                            self._discord.channel_names(),
-                            fallback=str(incident.id),
-                        )
-                        topic = f"{level.name} · {incident.title} {topic_marker(incident.id)}"
-                        access = (commander_id,) if commander_id else ()
-                        channel_id = await self._discord.create_text_channel(
-                            name, category, topic[:1024], access
+                        channel_id, name, slug = await self._create_channel(
+                            incident, level, commander_id
                         )
                         created_channel = True
-                    async with self._sessions.begin() as session:
-                        row = await session.get(Incident, incident.id)
-                        row.channel_id, row.channel_name, row.slug = channel_id, name, slug
-                        incident = row
-                if incident.kickoff_message_id is None:
-                    message_id = await self._send_kickoff(incident, level, commander_id)
-                    async with self._sessions.begin() as session:
-                        row = await session.get(Incident, incident.id)
-                        row.kickoff_message_id = message_id
-                        incident = row
-                    await self._discord.pin(incident.channel_id, message_id)
+                if kickoff_id is None:
+                    kickoff_id = await self._send_kickoff(incident, channel_id, level, commander_id)
             except (UserError, ExternalServiceError) as error:
-                await self._fail_opening(incident, created_channel, error)
+                await self._fail_opening(incident, channel_id if created_channel else None, error)
                 raise
-            await self._finish_opening(incident, level, commander_id, oncall.unresolved)
+            self._opened.add(incident.id)
+            incident = await self._finish_opening(
+                incident, channel_id, name, slug, kickoff_id, level, commander_id, unresolved
+            )
+        try:
+            await self._discord.pin(channel_id, kickoff_id)
+        except (UserError, ExternalServiceError):
+            log.warning("could not pin the kickoff of incident %s", incident.id, exc_info=True)
+        await self._emit(IncidentEvent("declared", incident, incident.declared_by))
+
+    async def _create_channel(
+        self, incident: Incident, level: Severity, commander_id: str | None
+    ) -> tuple[str, str, str]:
+        category = await self._discord.ensure_category(self._config.discord.incidents_category)
+        day = incident.declared_at.astimezone(self._config.zone).date()
+        name, slug = channel_name(
+            self._procedure.channel_prefix,
+            day,
+            incident.title,
+            self._discord.channel_names(),
+            fallback=str(incident.id),
+        )
+        topic = f"{level.name} · {incident.title} {topic_marker(incident.id)}"
+        access = (commander_id,) if commander_id else ()
+        channel_id = await self._discord.create_text_channel(name, category, topic[:1024], access)
+        return channel_id, name, slug
 
     async def _send_kickoff(
-        self, incident: Incident, level: Severity, commander_id: str | None
+        self, incident: Incident, channel_id: str, level: Severity, commander_id: str | None
     ) -> str:
         admin_role_id = self._discord.role_id(self._config.discord.admin_role)
         ops = self._discord.text_channel(self._config.discord.ops_alerts_channel)
@@ -334,10 +394,10 @@ class IncidentService:
             title=f"{level.name} · {incident.title}"[:256],
             description=self._render.render("kickoff.md.j2", **context)[:4096],
             colour=SEVERITY_COLOURS[rank],
-            footer=f"Incident #{incident.id}",
+            footer=kickoff_footer(incident.id),
         )
         return await self._discord.send(
-            incident.channel_id,
+            channel_id,
             content=self._render.render("kickoff_ping.md.j2", **context),
             embed=embed,
             buttons=(ButtonSpec("Acknowledge", ack_custom_id(incident.id), "success", ACK_EMOJI),),
@@ -346,12 +406,12 @@ class IncidentService:
         )
 
     async def _fail_opening(
-        self, incident: Incident, created_channel: bool, error: Exception
+        self, incident: Incident, created_channel_id: str | None, error: Exception
     ) -> None:
-        if created_channel and incident.channel_id:
+        if created_channel_id:
             try:
                 await self._discord.delete_channel(
-                    incident.channel_id, "incident could not be opened"
+                    created_channel_id, "incident could not be opened"
                 )
             except Exception:
                 log.exception(
@@ -366,12 +426,18 @@ class IncidentService:
     async def _finish_opening(
         self,
         incident: Incident,
+        channel_id: str,
+        name: str,
+        slug: str,
+        kickoff_id: str,
         level: Severity,
         commander_id: str | None,
         unresolved: tuple[str, ...],
-    ) -> None:
+    ) -> Incident:
         async with self._sessions.begin() as session:
             row = await session.get(Incident, incident.id)
+            row.channel_id, row.channel_name, row.slug = channel_id, name, slug
+            row.kickoff_message_id = kickoff_id
             row.commander_id = commander_id
             transition(
                 session,
@@ -379,7 +445,7 @@ class IncidentService:
                 Status.DECLARED,
                 f"Declared {level.name}: {row.title}",
                 row.declared_by,
-                {"severity": level.name, "channel_id": row.channel_id},
+                {"severity": level.name, "channel_id": channel_id},
             )
             if commander_id:
                 record(
@@ -404,8 +470,7 @@ class IncidentService:
                     {"unresolved": list(unresolved)},
                 )
             self._schedule_clock(session, row, level)
-            incident = row
-        await self._emit(IncidentEvent("declared", incident, incident.declared_by))
+        return row
 
     def _schedule_clock(self, session: AsyncSession, incident: Incident, level: Severity) -> None:
         if level.escalate_after is not None:

@@ -34,6 +34,9 @@ class OnCallService:
         discord: DiscordOut,
     ) -> None:
         self._sessions = sessions
+        # Overrides change only through this service, so a copy in memory (loaded once,
+        # updated after each committed change) saves a query on the path to the ping.
+        self._overrides: list[Override] | None = None
         self._source = source
         self._discord = discord
 
@@ -46,18 +49,23 @@ class OnCallService:
             return None
         return str(member.id)
 
-    async def overrides(self, session: AsyncSession, at: datetime) -> list[Override]:
-        rows = await session.scalars(
-            select(RotationOverride)
-            .where(RotationOverride.ends_at > at)
-            .order_by(RotationOverride.created_at, RotationOverride.id)
-        )
-        return [Override(r.user_id, r.position, r.starts_at, r.ends_at) for r in rows]
+    async def overrides(self) -> list[Override]:
+        if self._overrides is None:
+            async with self._sessions() as session:
+                rows = await session.scalars(
+                    select(RotationOverride).order_by(
+                        RotationOverride.created_at, RotationOverride.id
+                    )
+                )
+                self._overrides = [
+                    Override(r.user_id, r.position, r.starts_at, r.ends_at) for r in rows
+                ]
+        return self._overrides
 
     async def at(self, moment: datetime | None = None) -> Resolved:
+        """Who is on call at ``moment`` (now by default)."""
         moment = moment or utcnow()
-        async with self._sessions() as session:
-            overrides = await self.overrides(session, moment)
+        overrides = await self.overrides()
         answer: OnCall = on_call(self._source.current(), overrides, moment)
         unresolved: list[str] = []
         primary = self._member_id(answer.primary, unresolved)
@@ -90,6 +98,7 @@ class OnCallService:
                 created_by=by,
             )
             session.add(row)
+        (await self.overrides()).append(Override(user_id, position, starts_at, ends_at))
         return row
 
     async def swap(self, by: str) -> Resolved:
@@ -115,6 +124,9 @@ class OnCallService:
                         created_by=by,
                     )
                 )
+        cached = await self.overrides()
+        cached.append(Override(current.secondary_id, "primary", now, current.shift.end))
+        cached.append(Override(current.primary_id, "secondary", now, current.shift.end))
         return await self.at(now)
 
     def problems(self, now: datetime | None = None) -> list[str]:

@@ -1,0 +1,253 @@
+"""Declaration → commander ping, the bot beside a bare discord.py floor (issue 3).
+
+The world, the bot and the floor each run as their own process, as in
+production. Both are triggered by a gateway event (the bot by a slash command,
+the floor by a message) and both times are read off the world's clock: from the
+trigger's snowflake time to the ping message's ``created_at``. Runs with 0 ms
+and 50 ms of added latency per REST call (Discord-like), interleaving bot and
+floor so that both see the same machine noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.cli import free_port
+from sandbox.control_client import Control
+
+DISCORD_EPOCH_MS = 1420070400000
+OVERLAY = """
+[[rotation.shifts]]
+start = "2020-01-01T00:00+00:00"
+end = "2099-01-01T00:00+00:00"
+primary = "@alice"
+secondary = "@bob"
+"""
+
+
+def snowflake_time(snowflake: str) -> datetime:
+    return datetime.fromtimestamp(((int(snowflake) >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _spawn(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENT_BOT_")}
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+async def _line(process: subprocess.Popen, needle: str, timeout: float = 60) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        line = await asyncio.to_thread(process.stdout.readline)
+        if needle in line:
+            return
+        if not line and process.poll() is not None:
+            break
+    raise RuntimeError(f"{process.args} did not print {needle!r}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _one_setting(latency_ms: float, iterations: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-triage-") as tmp:
+        root = Path(tmp)
+        port = free_port("127.0.0.1")
+        (root / "overlay.toml").write_text(OVERLAY)
+        config = root / "bot.toml"
+        repo = Path(__file__).resolve().parent.parent
+        world = _spawn(
+            "-m",
+            "bot.cli",
+            "sandbox",
+            "--world-only",
+            "--config-out",
+            str(config),
+            "--config",
+            str(root / "overlay.toml"),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(root / "data"),
+            cwd=repo,
+        )
+        processes = [world]
+        try:
+            await _line(world, "sandbox world at")
+            async with Control(f"http://127.0.0.1:{port}") as control:
+                alice = await control.user_id("alice")
+                bot = _spawn("-m", "bot.cli", "run", "--config", str(config), cwd=repo)
+                floor = _spawn("-m", "bench.floor", str(config), alice, cwd=repo)
+                processes += [bot, floor]
+                await _line(floor, "floor ready")
+                await control.wait_for(
+                    lambda: control.request("GET", "commands"),
+                    timeout=30,
+                    what="the bot's commands",
+                )
+                await control.request("PUT", "settings", json={"rest_latency_ms": latency_ms})
+                general = await control.channel_id("general")
+                erin = await control.user_id("erin")
+                bot_ms, floor_ms, bot_calls, floor_calls, answer_calls = [], [], [], [], []
+                for number in range(iterations):
+                    # The bot: /incident declare, until the kickoff that pings the commander.
+                    answer = await control.command(
+                        erin, general, "incident", "declare", title=f"Bench {number}", severity="P1"
+                    )
+                    trigger = snowflake_time(answer["interaction_id"])
+                    channel = await control.wait_for(
+                        lambda n=number: _channel(control, f"-bench-{n}"), what="the bench channel"
+                    )
+                    kickoff = (await control.messages(channel["id"]))[0]
+                    pinged = datetime.fromisoformat(kickoff["created_at"])
+                    bot_ms.append((pinged - trigger).total_seconds() * 1000)
+                    calls = await control.requests(since=trigger.isoformat())
+                    bot_calls.append(_count_until(calls, pinged, include_pin=True))
+                    answer_calls.append(_discord_calls_until_answer(calls))
+                    # The floor: the same three things, bare.
+                    go = await control.post(erin, general, f"floor-go {number}")
+                    start = snowflake_time(go["id"])
+                    floor_channel = await control.wait_for(
+                        lambda n=number: _channel(control, f"floor-{n}"), what="the floor channel"
+                    )
+                    ping = await control.wait_for(
+                        lambda c=floor_channel["id"]: _first_pinned(control, c),
+                        what="the floor's pin",
+                    )
+                    floor_ms.append(
+                        (datetime.fromisoformat(ping["created_at"]) - start).total_seconds() * 1000
+                    )
+                    floor_calls.append(
+                        len(
+                            [
+                                c
+                                for c in await control.requests(since=start.isoformat())
+                                if _is_floor_call(c)
+                            ]
+                        )
+                    )
+        finally:
+            for process in reversed(processes):
+                _stop(process)
+    return {
+        "latency_ms": latency_ms,
+        "iterations": iterations,
+        "bot_p50_ms": round(statistics.median(bot_ms), 2),
+        "bot_p95_ms": round(p95(bot_ms), 2),
+        "floor_p50_ms": round(statistics.median(floor_ms), 2),
+        "floor_p95_ms": round(p95(floor_ms), 2),
+        "overhead_p95_ms": round(
+            p95([b - f for b, f in zip(sorted(bot_ms), sorted(floor_ms), strict=True)]), 2
+        ),
+        "bot_calls_to_ping_and_pin": max(bot_calls),
+        "bot_discord_calls_incl_answer": max(answer_calls),
+        "floor_calls": max(floor_calls),
+    }
+
+
+async def _channel(control: Control, suffix: str):
+    for channel in (await control.world(refresh=True))["channels"]:
+        if channel["name"].endswith(suffix):
+            return channel
+    return None
+
+
+async def _first_pinned(control: Control, channel_id: str):
+    messages = await control.messages(channel_id)
+    return messages[0] if messages and messages[0]["pinned"] else None
+
+
+def _normalise(path: str) -> str:
+    return re.sub(r"\d{5,}", "{id}", path)
+
+
+def _is_floor_call(call: dict) -> bool:
+    return call["method"] in ("POST", "PUT") and (
+        "/channels" in call["path"] or "/pins" in call["path"]
+    )
+
+
+def _count_until(calls: list[dict], pinged: datetime, include_pin: bool) -> int:
+    """REST calls of the declaration up to the kickoff's pin (create channel, send, pin)."""
+    counted = 0
+    for call in calls:
+        path = _normalise(call["path"])
+        if "/interactions/" in path or "/webhooks/" in path:
+            continue
+        counted += 1
+        if include_pin and "pins" in path:
+            break
+    return counted
+
+
+def _discord_calls_until_answer(calls: list[dict]) -> int:
+    """Every REST call from the command to its answer, the answer included."""
+    counted = 0
+    for call in calls:
+        counted += 1
+        if "/interactions/" in call["path"] or "/webhooks/" in call["path"]:
+            break
+    return counted
+
+
+async def run(quick: bool) -> dict:
+    iterations = 8 if quick else 40
+    settings = [await _one_setting(0, iterations), await _one_setting(50, iterations)]
+    none, fifty = settings
+    targets = [
+        {
+            "name": "p95 with 50 ms/call, bot ÷ floor",
+            "value": round(fifty["bot_p95_ms"] / fifty["floor_p95_ms"], 3),
+            "limit": "<= 1.05",
+            "ok": fifty["bot_p95_ms"] <= 1.05 * fifty["floor_p95_ms"],
+        },
+        {
+            "name": "bot-side overhead p95 with 0 ms/call (bot - floor)",
+            "value": f"{none['overhead_p95_ms']} ms",
+            "limit": "< 5 ms",
+            "ok": none["overhead_p95_ms"] < 5,
+        },
+        {
+            "name": "REST calls to open, ping and pin (bot vs floor + 1)",
+            "value": f"{max(s['bot_calls_to_ping_and_pin'] for s in settings)} vs {max(s['floor_calls'] for s in settings)}",
+            "limit": "bot <= floor + 1",
+            "ok": all(s["bot_calls_to_ping_and_pin"] <= s["floor_calls"] + 1 for s in settings),
+        },
+    ]
+    return {
+        "settings": settings,
+        "targets": targets,
+        "report": {
+            f"{s['latency_ms']:g} ms/call": {k: v for k, v in s.items() if k != "latency_ms"}
+            for s in settings
+        },
+    }
