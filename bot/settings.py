@@ -6,14 +6,24 @@ Built once in ``main()`` and passed down; nothing here runs at import time.
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
+from bot.durations import Duration
 from bot.procedure import Procedure, default_procedure
 
 
@@ -66,6 +76,46 @@ class WebhookConfig(Section):
     max_body_bytes: int = Field(1_048_576, gt=0)
 
 
+DEFAULT_SEVERITY_MAP = {"critical": "P1", "error": "P2", "warning": "P2", "info": "P3"}
+
+
+class AlertsConfig(Section):
+    """Alert webhooks: how alerts become incidents (bot/alerts/)."""
+
+    # The label whose value names the severity (Alertmanager and Grafana alert labels);
+    # the generic endpoint reads payload.severity instead.
+    severity_label: str = "severity"
+    # Label value (case-insensitive) → procedure severity. Merged over the defaults, so
+    # `critical = "P0"` alone changes one entry: critical → P1, error/warning → P2, info → P3.
+    severity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
+    # For a missing or unmapped value; the incident channel says the default was used.
+    default_severity: str = "P2"
+    # More new alert groups than this in one minute is a storm: the rest are listed in a
+    # digest in the ops-alerts channel instead of getting a channel each.
+    storm_limit: int = Field(10, ge=1)
+    # Pacing: at most one incident channel opened by alerts per this interval.
+    open_every: Duration = timedelta(milliseconds=500)
+    # How often the storm digest is posted to the ops-alerts channel while entries wait.
+    digest_every: Duration = timedelta(seconds=10)
+    # A notification carrying more alerts than this is refused (422) before anything is stored.
+    max_alerts: int = Field(1000, ge=1)
+    # HMAC signatures (Grafana's scheme): the signature and timestamp headers, how far a
+    # signed timestamp may be from now, and whether unsigned-timestamp signatures are refused.
+    signature_header: str = "X-Grafana-Alerting-Signature"
+    timestamp_header: str = "X-Grafana-Alerting-Timestamp"
+    replay_window: Duration = timedelta(minutes=5)
+    require_timestamp: bool = False
+
+    @field_validator("severity_map", mode="before")
+    @classmethod
+    def _merge_map(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            merged = dict(DEFAULT_SEVERITY_MAP)
+            merged.update({str(k).strip().lower(): v for k, v in value.items()})
+            return merged
+        return value
+
+
 class Permissions(Section):
     """Who may do what: role names, or ``commander``, ``paged`` (anyone paged), ``anyone``."""
 
@@ -90,6 +140,7 @@ class Config(Section):
     rotation: RotationConfig = RotationConfig()
     ops_repo: OpsRepoConfig = OpsRepoConfig()
     webhook: WebhookConfig = WebhookConfig()
+    alerts: AlertsConfig = AlertsConfig()
     permissions: Permissions = Permissions()
     procedure: Procedure = Field(default_factory=default_procedure)
 
@@ -103,6 +154,20 @@ class Config(Section):
                 f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
             ) from None
         return value
+
+    @model_validator(mode="after")
+    def _alert_severities_exist(self) -> Config:
+        names = self.procedure.severity_names
+        wanted = {"alerts.default_severity": self.alerts.default_severity}
+        wanted |= {f"alerts.severity_map.{k}": v for k, v in self.alerts.severity_map.items()}
+        for key, name in wanted.items():
+            try:
+                self.procedure.severity(name)
+            except KeyError:
+                raise ValueError(
+                    f"{key} = {name!r} is not a severity of the procedure ({', '.join(names)})"
+                ) from None
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

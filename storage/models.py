@@ -107,47 +107,71 @@ class RotationOverride(Base):
 
 
 class AlertNotification(Base):
-    """One webhook delivery, stored before the 2xx answer."""
+    """One webhook delivery, committed before the 2xx answer; the worker applies it once.
+
+    ``body`` is the request body as received (the generic format's ``routing_key``
+    removed). ``state``: pending → done | failed (a body the parser refuses after all).
+    """
 
     __tablename__ = "alert_notifications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))  # alertmanager | grafana | generic
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    body: Mapped[dict[str, Any]]
+    body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
 
 
 class AlertGroup(Base):
+    """One alert group (Alertmanager ``groupKey``, Grafana's, generic ``dedup_key``).
+
+    ``state``: opening (an incident is to be declared) → open (``incident_id`` set), or
+    digest (a storm entry listed in the ops-alerts channel, ``digest_message_id`` once
+    posted). ``notes`` are changes waiting to be recorded and posted in the incident
+    channel: a row first, a message second.
+    """
+
     __tablename__ = "alert_groups"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(20))
-    group_key: Mapped[str] = mapped_column(String(500))
+    group_key: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12), default="opening", index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     title: Mapped[str] = mapped_column(String(300), default="")
+    summary: Mapped[str | None] = mapped_column(Text)
     severity: Mapped[str | None] = mapped_column(String(20))
+    severity_note: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    digest_message_id: Mapped[str | None] = mapped_column(String(32))
+    open_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
-    digested: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (UniqueConstraint("source", "group_key"),)
 
 
 class Alert(Base):
+    """One alert of a group, by fingerprint; a repeat only counts ``fire_count`` up."""
+
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("alert_groups.id", ondelete="CASCADE"))
     fingerprint: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(12))  # firing | resolved
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     annotations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    url: Mapped[str | None] = mapped_column(Text)
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     fire_count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("group_id", "fingerprint"),)

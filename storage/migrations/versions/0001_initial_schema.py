@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("received_at", storage.types.UTCDateTime(), nullable=False),
-        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("processed_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
@@ -84,13 +84,20 @@ def upgrade() -> None:
         "alert_groups",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
-        sa.Column("group_key", sa.String(length=500), nullable=False),
+        sa.Column("group_key", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=True),
         sa.Column("severity", sa.String(length=20), nullable=True),
+        sa.Column("severity_note", sa.Text(), nullable=True),
+        sa.Column("notes", sa.JSON(), nullable=False),
+        sa.Column("digest_message_id", sa.String(length=32), nullable=True),
+        sa.Column("open_attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", storage.types.UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("first_seen", storage.types.UTCDateTime(), nullable=False),
         sa.Column("last_seen", storage.types.UTCDateTime(), nullable=False),
-        sa.Column("digested", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["incident_id"],
             ["incidents.id"],
@@ -98,6 +105,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("source", "group_key"),
     )
+    with op.batch_alter_table("alert_groups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alert_groups_state"), ["state"], unique=False)
+
     op.create_table(
         "external_posts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -168,12 +178,15 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("group_id", sa.Integer(), nullable=False),
         sa.Column("fingerprint", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("labels", sa.JSON(), nullable=False),
         sa.Column("annotations", sa.JSON(), nullable=False),
+        sa.Column("url", sa.Text(), nullable=True),
         sa.Column("starts_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("ends_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("fire_count", sa.Integer(), nullable=False),
+        sa.Column("first_seen", storage.types.UTCDateTime(), nullable=False),
         sa.Column("last_seen", storage.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["group_id"], ["alert_groups.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -195,6 +208,9 @@ def downgrade() -> None:
     op.drop_table("timeline_events")
     op.drop_table("pages")
     op.drop_table("external_posts")
+    with op.batch_alter_table("alert_groups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alert_groups_state"))
+
     op.drop_table("alert_groups")
     op.drop_table("rotation_overrides")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
