@@ -8,6 +8,7 @@ import secrets as random_tokens
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -25,7 +26,12 @@ T = TypeVar("T")
 
 
 class IncidentBot(commands.Bot):
-    def __init__(self, settings: Settings, extensions: Sequence[str] = PHASES) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        extensions: Sequence[str] = PHASES,
+        http_trace: aiohttp.TraceConfig | None = None,  # Discord request latency metric
+    ) -> None:
         intents = discord.Intents.default()
         intents.members = True
         intents.message_content = True  # transcripts for postmortems
@@ -35,6 +41,7 @@ class IncidentBot(commands.Bot):
             help_command=None,
             guild_ready_timeout=settings.config.discord.guild_ready_timeout,
             allowed_mentions=discord.AllowedMentions(everyone=False, users=True, roles=False),
+            http_trace=http_trace,
         )
         self.settings = settings
         self._extensions = tuple(extensions)

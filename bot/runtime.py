@@ -6,17 +6,27 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
+from bot.alerts.metrics import AlertMetrics, discord_trace
+from bot.alerts.server import AlertServer
 from bot.client import PHASES, IncidentBot, configure_discord
 from bot.gitops import ensure_checkout
 from bot.settings import Settings
 
 
 class BotRuntime:
-    """The bot (and, as phases add them, its servers) inside the running event loop."""
+    """The bot and its alert webhook server inside the running event loop.
+
+    The webhook server starts once the services exist (after login, before the
+    gateway), so alerts are stored even while the gateway is still connecting;
+    the alert worker starts when the bot is ready and first finishes what the
+    last run stored.
+    """
 
     def __init__(self, settings: Settings, extensions: Sequence[str] = PHASES) -> None:
         self.settings = settings
-        self.bot = IncidentBot(settings, extensions)
+        self.metrics: AlertMetrics | None = None  # the services' registry, once built
+        self.bot = IncidentBot(settings, extensions, http_trace=discord_trace(lambda: self.metrics))
+        self.alert_server: AlertServer | None = None
         self.finished: asyncio.Task[None]
 
     async def start(self) -> None:
@@ -30,9 +40,23 @@ class BotRuntime:
             self.settings.resolve(config.ops_repo.checkout),
             config.ops_repo.branch,
         )
-        self.finished = asyncio.create_task(
-            self.bot.start(token.get_secret_value()), name="discord"
-        )
+        self.finished = asyncio.create_task(self._run(token.get_secret_value()), name="discord")
+
+    async def _run(self, token: str) -> None:
+        """``Client.start`` (login, then connect) with the webhook server in between."""
+        await self.bot.login(token)
+        alerts = self.bot.services.alerts
+        self.metrics = alerts.metrics
+        self.alert_server = alerts.server(self._gateway_state)
+        await self.alert_server.start()
+        self.bot.startup_hooks.append(alerts.start)
+        await self.bot.connect()
+
+    def _gateway_state(self) -> str:
+        if self.bot.is_closed():
+            return "closed"
+        ws = self.bot.ws
+        return "connected" if self.bot.is_ready() and ws is not None and ws.open else "connecting"
 
     async def wait_ready(self, timeout: float = 30) -> None:
         ready = asyncio.create_task(self.bot.ready_once.wait())
@@ -46,6 +70,9 @@ class BotRuntime:
             raise TimeoutError(f"the bot was not ready within {timeout} s")
 
     async def stop(self) -> None:
+        if self.alert_server is not None:
+            await self.alert_server.stop()
+            self.alert_server = None
         await self.bot.close()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self.finished, timeout=10)

@@ -9,6 +9,7 @@ from typing import Any
 import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.alerts.service import AlertService
 from bot.discord_out import DiscordOut
 from bot.incidents import IncidentService
 from bot.oncall import OnCallService
@@ -29,9 +30,11 @@ class Services:
     timers: TimerService
     oncall: OnCallService
     incidents: IncidentService
+    alerts: AlertService
     extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
 
     async def close(self) -> None:
+        await self.alerts.stop()
         await self.timers.stop()
         await self.engine.dispose()
 
@@ -70,4 +73,5 @@ def build_services(settings: Settings, client: discord.Client) -> Services:
     timers = TimerService(sessions)
     oncall = OnCallService(sessions, rotation_source(settings), out)
     incidents = IncidentService(config, sessions, out, oncall, timers, renderer)
-    return Services(settings, engine, sessions, out, renderer, timers, oncall, incidents)
+    alerts = AlertService(settings, engine, sessions, incidents, out, oncall, renderer)
+    return Services(settings, engine, sessions, out, renderer, timers, oncall, incidents, alerts)

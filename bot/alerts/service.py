@@ -1,0 +1,119 @@
+"""The alerts phase put together: store, worker, credentials, metrics, and the server they feed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.alerts.auth import Authenticator
+from bot.alerts.metrics import AlertMetrics
+from bot.alerts.server import AlertServer
+from bot.alerts.store import NotificationStore
+from bot.alerts.worker import AlertWorker
+from bot.discord_out import DiscordOut
+from bot.incidents import IncidentEvent, IncidentService
+from bot.lifecycle import OPEN_STATES
+from bot.oncall import OnCallService
+from bot.render import Renderer
+from bot.settings import Settings
+from storage.models import Incident
+
+log = logging.getLogger(__name__)
+
+
+class AlertService:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        incidents: IncidentService,
+        discord: DiscordOut,
+        oncall: OnCallService,
+        renderer: Renderer,
+        metrics: AlertMetrics | None = None,
+    ) -> None:
+        config = settings.config
+        self._settings = settings
+        self._sessions = sessions
+        self.metrics = metrics if metrics is not None else AlertMetrics()
+        self.worker = AlertWorker(
+            config, sessions, incidents, discord, oncall, renderer, self.metrics
+        )
+        self.store = NotificationStore(engine, on_stored=self.worker.wake)
+        secrets = settings.secrets
+        self.auth = Authenticator.from_secrets(
+            [t.get_secret_value() for t in secrets.webhook_bearer_tokens],
+            [s.get_secret_value() for s in secrets.webhook_hmac_secrets],
+            signature_header=config.alerts.signature_header,
+            timestamp_header=config.alerts.timestamp_header,
+            replay_window=config.alerts.replay_window.total_seconds(),
+            require_timestamp=config.alerts.require_timestamp,
+        )
+        incidents.subscribe(self._on_incident)
+
+    async def _on_incident(self, event: IncidentEvent) -> None:
+        if event.kind == "declared":
+            self.metrics.incidents_opened.labels(event.incident.source).inc()
+
+    def server(self, gateway_state: Callable[[], str] = lambda: "unknown") -> AlertServer:
+        config = self._settings.config
+        if not self.auth.configured:
+            log.warning(
+                "no webhook credentials configured: every alert will be refused with 401 "
+                "(set INCIDENT_BOT_WEBHOOK_BEARER_TOKENS or INCIDENT_BOT_WEBHOOK_HMAC_SECRETS)"
+            )
+
+        async def health() -> tuple[bool, dict[str, Any]]:
+            return await self.health(gateway_state())
+
+        return AlertServer(
+            host=config.webhook.host,
+            port=config.webhook.port,
+            max_body_bytes=config.webhook.max_body_bytes,
+            max_alerts=config.alerts.max_alerts,
+            auth=self.auth,
+            store=self.store,
+            metrics=self.metrics,
+            health=health,
+            refresh_gauges=self.refresh_gauges,
+        )
+
+    async def start(self) -> None:
+        """Start the worker: it first applies whatever the last run stored and left."""
+        await self.worker.start()
+        self.worker.wake()
+
+    async def stop(self) -> None:
+        await self.store.close()
+        await self.worker.stop()
+
+    async def health(self, gateway: str) -> tuple[bool, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "gateway": gateway,
+            "worker": "running" if self.worker.running else "stopped",
+        }
+        try:
+            async with self._sessions() as session:
+                await session.execute(text("SELECT 1"))
+            body["pending_notifications"] = await self.store.pending()
+            body["database"] = "ok"
+        except Exception as error:
+            body["database"] = f"unavailable ({type(error).__name__})"
+        ok = body["database"] == "ok"
+        body["status"] = "ok" if ok and gateway == "connected" else "degraded"
+        return ok, body
+
+    async def refresh_gauges(self) -> None:
+        async with self._sessions() as session:
+            open_count = await session.scalar(
+                select(func.count())
+                .select_from(Incident)
+                .where(Incident.status.in_([s.value for s in OPEN_STATES]))
+            )
+        self.metrics.open_incidents.set(int(open_count or 0))
+        self.metrics.pending_notifications.set(await self.store.pending())

@@ -1,0 +1,648 @@
+"""The alert worker: stored notifications become alert groups, incidents, notes and a digest.
+
+One task does everything, in rounds, so nothing here races with itself:
+
+1. **Apply** pending notifications in order, a batch per transaction: each group
+   (source, group key) and alert (fingerprint) row is created or updated, and
+   the notification is marked done in the same transaction. A new group is
+   decided once, there and then: an incident (``opening``) or, past
+   ``alerts.storm_limit`` new groups in the last minute, a ``digest`` entry.
+   A repeat only counts ``fire_count`` up; a new, resolved or re-firing alert of
+   a group adds a *note* to it.
+2. **Open** the next ``opening`` group, at most one per ``alerts.open_every``,
+   through ``IncidentService.declare`` with ``request_key="alert:{source}:{key}"``,
+   so a retry or a restart never opens a second channel.
+3. **Post notes** of open groups: recorded in the timeline (once), then one
+   message in the incident channel (the commander mentioned when an alert
+   resolves or fires again), then cleared. Machines never close incidents.
+4. **Digest** storm entries into the ops-alerts channel every ``alerts.digest_every``.
+
+Every step starts from rows, so a restart finishes what the last run left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.alerts import severity as severities
+from bot.alerts.formats import AlertEvent, BadPayload, Notification, parse
+from bot.alerts.metrics import AlertMetrics
+from bot.discord_out import DiscordOut
+from bot.errors import ExternalServiceError, UserError
+from bot.incidents import IncidentService
+from bot.lifecycle import OPEN_STATES, record
+from bot.oncall import OnCallService
+from bot.render import Renderer
+from bot.settings import Config
+from storage.models import Alert, AlertGroup, AlertNotification, Incident
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+APPLY_BATCH = 200
+NOTES_BATCH = 20
+DIGEST_BATCH = 100
+DIGEST_CHUNK = 15
+MAX_MESSAGE = 2000
+NOTE_ALERTS = 10  # alerts shown by name in one note; the rest are counted
+STORM_WINDOW = timedelta(minutes=1)
+STORM_QUIET = timedelta(minutes=10)  # a digest after this much quiet pings the on-call again
+IDLE_POLL = 30.0
+MAX_REQUEST_KEY = 200
+MENTIONING = frozenset({"resolved", "refiring"})
+
+
+def request_key(source: str, group_key: str) -> str:
+    """The incident's request key for a group: a retry or restart finds the same incident."""
+    key = f"alert:{source}:{group_key}"
+    if len(key) <= MAX_REQUEST_KEY:
+        return key
+    digest = hashlib.sha256(group_key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"alert:{source}:sha256:{digest}"
+
+
+@dataclass
+class _Batch:
+    """What one apply transaction reads once and shares between its notifications."""
+
+    session: AsyncSession
+    now: datetime
+    opened_in_window: int
+    groups: dict[tuple[str, str], AlertGroup] = field(default_factory=dict)
+    alerts: dict[tuple[int, str], Alert] = field(default_factory=dict)
+    new_groups: int = 0
+    digested: list[str] = field(default_factory=list)
+
+
+class AlertWorker:
+    def __init__(
+        self,
+        config: Config,
+        sessions: async_sessionmaker[AsyncSession],
+        incidents: IncidentService,
+        discord: DiscordOut,
+        oncall: OnCallService,
+        renderer: Renderer,
+        metrics: AlertMetrics,
+    ) -> None:
+        self._config = config.alerts
+        self._procedure = config.procedure
+        self._ops_channel = config.discord.ops_alerts_channel
+        self._sessions = sessions
+        self._incidents = incidents
+        self._discord = discord
+        self._oncall = oncall
+        self._render = renderer
+        self._metrics = metrics
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._next_open = 0.0
+        self._next_digest = 0.0
+        self._notes_retry_at = 0.0
+        self._waiting = False  # work is due later (pacing, backoff): poll sooner than idle
+        self._last_digest_at: datetime | None = None
+
+    # -- running -------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.create_task(self._run(), name="alert-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                busy = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the alert worker failed a round; trying again in 1 s")
+                busy, self._waiting = False, True
+            if busy:
+                await asyncio.sleep(0)  # let the webhook answer between rounds
+                continue
+            delay = self._delay()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    def _delay(self) -> float:
+        if not self._waiting:
+            return IDLE_POLL
+        now = time.monotonic()
+        due = [t - now for t in (self._next_open, self._next_digest, self._notes_retry_at)]
+        upcoming = [d for d in due if d > 0]
+        return max(0.01, min([1.0, *upcoming]))
+
+    async def step(self) -> bool:
+        """One round; True when something was done (the loop goes again at once)."""
+        self._waiting = False
+        applied = await self.apply_pending()
+        opened = await self._open_next()
+        noted = await self._post_notes()
+        digested = await self._post_digest()
+        return applied or opened or noted or digested
+
+    # -- 1. apply ------------------------------------------------------------------------
+    async def apply_pending(self, limit: int = APPLY_BATCH) -> bool:
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            rows = (
+                await session.execute(
+                    select(AlertNotification.id, AlertNotification.source, AlertNotification.body)
+                    .where(AlertNotification.state == "pending")
+                    .order_by(AlertNotification.id)
+                    .limit(limit)
+                )
+            ).all()
+            if not rows:
+                return False
+            parsed: list[Notification] = []
+            done: list[int] = []
+            for row in rows:
+                try:
+                    parsed.append(parse(row.source, row.body, self._config.severity_label))
+                    done.append(row.id)
+                except BadPayload as error:  # refused at the door, so only a changed parser
+                    log.error("stored alert notification %s is unreadable: %s", row.id, error)
+                    await session.execute(
+                        update(AlertNotification)
+                        .where(AlertNotification.id == row.id)
+                        .values(state="failed", processed_at=now, error=error.message[:2000])
+                    )
+            batch = await self._load(session, now, parsed)
+            for notification in parsed:
+                await self._apply(batch, notification)
+            if done:
+                await session.execute(
+                    update(AlertNotification)
+                    .where(AlertNotification.id.in_(done))
+                    .values(state="done", processed_at=now)
+                )
+        for source in batch.digested:
+            self._metrics.digest_entries.labels(source).inc()
+        return True
+
+    async def _load(
+        self, session: AsyncSession, now: datetime, notifications: Sequence[Notification]
+    ) -> _Batch:
+        opened = await session.scalar(
+            select(func.count())
+            .select_from(AlertGroup)
+            .where(AlertGroup.state != "digest", AlertGroup.first_seen >= now - STORM_WINDOW)
+        )
+        batch = _Batch(session, now, int(opened or 0))
+        keys = {(n.source, n.group_key) for n in notifications}
+        if not keys:
+            return batch
+        found = await session.scalars(
+            select(AlertGroup).where(AlertGroup.group_key.in_({k for _, k in keys}))
+        )
+        for group in found:
+            if (group.source, group.group_key) in keys:
+                batch.groups[(group.source, group.group_key)] = group
+        if batch.groups:
+            ids = [g.id for g in batch.groups.values()]
+            for alert in await session.scalars(select(Alert).where(Alert.group_id.in_(ids))):
+                batch.alerts[(alert.group_id, alert.fingerprint)] = alert
+        return batch
+
+    async def _apply(self, batch: _Batch, notification: Notification) -> None:
+        group = batch.groups.get((notification.source, notification.group_key))
+        if notification.action == "acknowledge":
+            if group is not None and group.state != "digest":
+                _add_notes(group, [_note("acknowledged", batch.now, [], notification)])
+            return
+        created = False
+        if group is None:
+            if not any(a.status == "firing" for a in notification.alerts):
+                return  # the resolution of a group this bot never saw firing: nothing to open
+            group = await self._new_group(batch, notification)
+            created = True
+        group.last_seen = batch.now
+        changes: dict[str, list[AlertEvent]] = {"new": [], "resolved": [], "refiring": []}
+        for event in notification.alerts:
+            key = (group.id, event.fingerprint)
+            alert = batch.alerts.get(key)
+            if alert is None:
+                alert = Alert(
+                    group_id=group.id,
+                    fingerprint=event.fingerprint,
+                    name=event.name,
+                    status=event.status,
+                    labels=event.labels,
+                    annotations=event.annotations,
+                    url=event.url,
+                    starts_at=event.starts_at,
+                    ends_at=event.ends_at,
+                    fire_count=1 if event.status == "firing" else 0,
+                    first_seen=batch.now,
+                    last_seen=batch.now,
+                )
+                batch.session.add(alert)
+                batch.alerts[key] = alert
+                if not created:
+                    changes["new" if event.status == "firing" else "resolved"].append(event)
+                continue
+            alert.last_seen = batch.now
+            if event.annotations != alert.annotations:
+                alert.annotations = event.annotations
+            if alert.status == event.status:
+                if event.status == "firing":
+                    alert.fire_count += 1  # the same alert again: only the count grows
+                continue
+            alert.status = event.status
+            if event.status == "resolved":
+                alert.ends_at = event.ends_at or batch.now
+                changes["resolved"].append(event)
+            else:
+                alert.fire_count += 1
+                alert.starts_at = event.starts_at or alert.starts_at
+                alert.ends_at = None
+                changes["refiring"].append(event)
+        if group.state == "digest":
+            return
+        notes = [
+            _note(kind, batch.now, events, notification, self._mapped(events))
+            for kind, events in changes.items()
+            if events
+        ]
+        if notes:
+            _add_notes(group, notes)
+
+    async def _new_group(self, batch: _Batch, notification: Notification) -> AlertGroup:
+        firing = [a for a in notification.alerts if a.status == "firing"]
+        chosen = severities.choose((a.severity for a in firing), self._config, self._procedure)
+        storm = batch.opened_in_window >= self._config.storm_limit
+        group = AlertGroup(
+            source=notification.source,
+            group_key=notification.group_key,
+            state="digest" if storm else "opening",
+            title=notification.title[:300],
+            summary=notification.summary,
+            severity=chosen.severity,
+            severity_note=chosen.note,
+            notes=[],
+            open_attempts=0,
+            first_seen=batch.now,
+            last_seen=batch.now,
+        )
+        batch.session.add(group)
+        await batch.session.flush()
+        batch.groups[(notification.source, notification.group_key)] = group
+        if storm:
+            batch.digested.append(notification.source)
+        else:
+            batch.opened_in_window += 1
+            opened = _note("opened", batch.now, firing, notification, self._mapped(firing))
+            opened["severity"] = chosen.severity
+            opened["severity_note"] = chosen.note
+            group.notes = [opened]
+        return group
+
+    def _mapped(self, events: Sequence[AlertEvent]) -> list[str | None]:
+        return [
+            severities.map_value(e.severity, self._config, self._procedure)
+            for e in events[:NOTE_ALERTS]
+        ]
+
+    # -- 2. open -------------------------------------------------------------------------
+    async def _open_next(self) -> bool:
+        now = utcnow()
+        async with self._sessions() as session:
+            group = await session.scalar(
+                select(AlertGroup)
+                .where(
+                    AlertGroup.state == "opening",
+                    or_(AlertGroup.next_attempt_at.is_(None), AlertGroup.next_attempt_at <= now),
+                )
+                .order_by(AlertGroup.id)
+                .limit(1)
+            )
+            if group is None:
+                waiting = await session.scalar(
+                    select(func.min(AlertGroup.next_attempt_at)).where(
+                        AlertGroup.state == "opening"
+                    )
+                )
+                if waiting is not None:
+                    self._waiting = True
+                return False
+            if time.monotonic() < self._next_open:
+                self._waiting = True  # paced: Discord sees at most one new channel per interval
+                return False
+            started = await session.scalar(
+                select(func.min(Alert.starts_at)).where(Alert.group_id == group.id)
+            )
+        self._next_open = time.monotonic() + self._config.open_every.total_seconds()
+        down_since = started if started and now - timedelta(days=7) <= started <= now else None
+        try:
+            declared = await self._incidents.declare(
+                None,
+                group.title,
+                group.severity or self._config.default_severity,
+                group.summary,
+                request_key=request_key(group.source, group.group_key),
+                source="alert",
+                down_since=down_since,
+            )
+        except UserError as error:
+            # Discord refused for good (a full server or category, say): list it instead.
+            log.warning("alert group %s gets a digest entry, not a channel: %s", group.id, error)
+            async with self._sessions.begin() as session:
+                row = await session.get(AlertGroup, group.id)
+                row.state, row.notes, row.last_error = "digest", [], str(error)[:2000]
+            self._metrics.digest_entries.labels(group.source).inc()
+            return True
+        except Exception as error:
+            attempts = group.open_attempts + 1
+            delay = min(60.0, 2.0**attempts)
+            log.warning(
+                "could not open the incident of alert group %s (attempt %d, next in %.0f s): %s",
+                group.id,
+                attempts,
+                delay,
+                error,
+            )
+            async with self._sessions.begin() as session:
+                row = await session.get(AlertGroup, group.id)
+                row.open_attempts = attempts
+                row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                row.last_error = f"{type(error).__name__}: {error}"[:2000]
+            self._waiting = True
+            return True
+        async with self._sessions.begin() as session:
+            row = await session.get(AlertGroup, group.id)
+            row.incident_id, row.state, row.last_error = declared.incident.id, "open", None
+        return True
+
+    # -- 3. notes ------------------------------------------------------------------------
+    async def _post_notes(self) -> bool:
+        if time.monotonic() < self._notes_retry_at:
+            self._waiting = True
+            return False
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(AlertGroup, Incident)
+                    .join(Incident, AlertGroup.incident_id == Incident.id)
+                    .where(AlertGroup.state == "open", func.json_array_length(AlertGroup.notes) > 0)
+                    .order_by(AlertGroup.id)
+                    .limit(NOTES_BATCH)
+                )
+            ).all()
+        if not rows:
+            return False
+        for group, incident in rows:
+            try:
+                await self._post_group_notes(group, incident)
+            except ExternalServiceError as error:
+                log.warning("could not post alert notes of incident %s: %s", incident.id, error)
+                self._notes_retry_at = time.monotonic() + 2.0
+                self._waiting = True
+                return True
+        return True
+
+    async def _post_group_notes(self, group: AlertGroup, incident: Incident) -> None:
+        notes = list(group.notes)
+        if any(not n.get("recorded") for n in notes):
+            async with self._sessions.begin() as session:
+                row = await session.get(AlertGroup, group.id)
+                current = await session.get(Incident, incident.id)
+                marked = []
+                for note in row.notes:
+                    if not note.get("recorded"):
+                        record(
+                            session,
+                            current,
+                            f"alert_{note['kind']}",
+                            _timeline_text(note),
+                            None,
+                            _timeline_data(note, group),
+                        )
+                        note = {**note, "recorded": True}
+                    marked.append(note)
+                row.notes = marked
+                notes = marked
+        async with self._sessions() as session:
+            firing = await session.scalar(
+                select(func.count())
+                .select_from(Alert)
+                .where(Alert.group_id == group.id, Alert.status == "firing")
+            )
+        commander = incident.commander_id
+        mention = bool(commander) and any(n["kind"] in MENTIONING for n in notes)
+        parts = []
+        for note in notes:
+            template = "alert_opened.md.j2" if note["kind"] == "opened" else "alert_update.md.j2"
+            parts.append(
+                self._render.render(
+                    template,
+                    note=note,
+                    group=group,
+                    incident=incident,
+                    commander_id=commander if mention else None,
+                    all_resolved=not firing,
+                    live=incident.status in {s.value for s in OPEN_STATES},
+                )
+            )
+        content = _clip("\n\n".join(parts), MAX_MESSAGE)
+        if incident.channel_id:
+            try:
+                await self._discord.send(
+                    incident.channel_id,
+                    content=content,
+                    mention_users=(commander,) if mention and commander else (),
+                )
+            except UserError as error:  # the channel is gone: the timeline has it all
+                log.warning("alert notes of incident %s not posted: %s", incident.id, error)
+        async with self._sessions.begin() as session:
+            row = await session.get(AlertGroup, group.id)
+            row.notes = list(row.notes)[len(notes) :]
+
+    # -- 4. digest -----------------------------------------------------------------------
+    async def _post_digest(self) -> bool:
+        async with self._sessions() as session:
+            groups = list(
+                await session.scalars(
+                    select(AlertGroup)
+                    .where(AlertGroup.state == "digest", AlertGroup.digest_message_id.is_(None))
+                    .order_by(AlertGroup.id)
+                    .limit(DIGEST_BATCH)
+                )
+            )
+        if not groups:
+            return False
+        if time.monotonic() < self._next_digest:
+            self._waiting = True
+            return False
+        self._next_digest = time.monotonic() + self._config.digest_every.total_seconds()
+        channel = self._discord.text_channel(self._ops_channel)
+        if channel is None:
+            log.error(
+                "no #%s channel for the alert digest; %d entries wait",
+                self._ops_channel,
+                len(groups),
+            )
+            self._waiting = True
+            return False
+        now = utcnow()
+        quiet = self._last_digest_at is None or now - self._last_digest_at > STORM_QUIET
+        primary = (await self._oncall.at()).primary_id if quiet else None
+        counts = await self._alert_counts([g.id for g in groups])
+        for number, (chunk, content) in enumerate(self._digest_messages(groups, counts, primary)):
+            mention = (primary,) if number == 0 and primary else ()
+            try:
+                message_id = await self._discord.send(
+                    str(channel.id), content=content, mention_users=mention
+                )
+            except ExternalServiceError as error:
+                log.warning("could not post the alert digest: %s", error)
+                self._waiting = True
+                return True
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(AlertGroup)
+                    .where(AlertGroup.id.in_([g.id for g in chunk]))
+                    .values(digest_message_id=message_id)
+                )
+        self._last_digest_at = now
+        return True
+
+    def _digest_messages(
+        self, groups: list[AlertGroup], counts: dict[int, int], primary_id: str | None
+    ) -> list[tuple[list[AlertGroup], str]]:
+        """The entries packed into messages of at most 2000 characters, the first with a header."""
+        messages: list[tuple[list[AlertGroup], str]] = []
+        chunk: list[AlertGroup] = []
+        content = ""
+        for group in groups:
+            trial = [*chunk, group]
+            text = self._digest_message(trial, counts, not messages, primary_id)
+            if chunk and (len(text) > MAX_MESSAGE or len(trial) > DIGEST_CHUNK):
+                messages.append((chunk, content))
+                trial = [group]
+                text = self._digest_message(trial, counts, False, None)
+            chunk, content = trial, text
+        if chunk:
+            messages.append((chunk, content))
+        return [(c, _clip(t, MAX_MESSAGE) or "") for c, t in messages]
+
+    def _digest_message(
+        self,
+        groups: list[AlertGroup],
+        counts: dict[int, int],
+        header: bool,
+        primary_id: str | None,
+    ) -> str:
+        return self._render.render(
+            "alert_digest.md.j2",
+            groups=groups,
+            counts=counts,
+            header=header,
+            primary_id=primary_id if header else None,
+            storm_limit=self._config.storm_limit,
+        )
+
+    async def _alert_counts(self, group_ids: list[int]) -> dict[int, int]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Alert.group_id, func.count())
+                .where(Alert.group_id.in_(group_ids))
+                .group_by(Alert.group_id)
+            )
+            return {group_id: int(count) for group_id, count in rows}
+
+
+# -- notes -------------------------------------------------------------------------------------
+def _note(
+    kind: str,
+    at: datetime,
+    events: Sequence[AlertEvent],
+    notification: Notification,
+    mapped: Sequence[str | None] = (),
+) -> dict[str, Any]:
+    shown = list(events[:NOTE_ALERTS])
+    return {
+        "kind": kind,
+        "at": at.isoformat(),
+        "source": notification.source,
+        "count": len(events),
+        "alerts": [
+            {
+                "name": e.name,
+                "fingerprint": e.fingerprint,
+                "summary": _clip(e.summary, 300),
+                "url": e.url,
+                "value": e.severity,
+                "severity": mapped[i] if i < len(mapped) else None,
+                "starts_at": e.starts_at.isoformat() if e.starts_at else None,
+            }
+            for i, e in enumerate(shown)
+        ],
+        "fingerprints": [e.fingerprint for e in events],
+        "link": notification.link,
+        "recorded": False,
+    }
+
+
+def _add_notes(group: AlertGroup, notes: list[dict[str, Any]]) -> None:
+    group.notes = [*(group.notes or []), *notes]  # a new list: JSON columns track assignment
+
+
+def _names(note: dict[str, Any]) -> str:
+    names = ", ".join(a["name"] for a in note["alerts"])
+    more = note["count"] - len(note["alerts"])
+    return names + (f" and {more} more" if more > 0 else "")
+
+
+def _timeline_text(note: dict[str, Any]) -> str:
+    kind, count = note["kind"], note["count"]
+    plural = "s" if count != 1 else ""
+    if kind == "opened":
+        return f"Opened by {note['source']}: {count} alert{plural} firing ({_names(note)})"
+    if kind == "new":
+        return f"New alert{plural} in the group: {_names(note)}"
+    if kind == "resolved":
+        return f"Alert{plural} resolved at the source: {_names(note)}"
+    if kind == "refiring":
+        return f"Alert{plural} firing again: {_names(note)}"
+    return f"Acknowledged at the source ({note['source']})"
+
+
+def _timeline_data(note: dict[str, Any], group: AlertGroup) -> dict[str, Any]:
+    return {
+        "source": note["source"],
+        "group_id": group.id,
+        "count": note["count"],
+        "fingerprints": note["fingerprints"][:1000],
+    }
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= limit else text[: limit - 1] + "…"
