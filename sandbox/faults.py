@@ -44,6 +44,18 @@ class Faults:
                 return fault
         return None
 
+    def take_rest_prefixed(self, path: str) -> Fault | None:
+        """For services beside Discord (X, GitHub): only faults that name a prefix of ``path``."""
+        for fault in self._pending:
+            if (
+                fault.kind in REST_KINDS
+                and fault.path_prefix
+                and path.startswith(fault.path_prefix)
+            ):
+                self._use(fault)
+                return fault
+        return None
+
     def take_gateway(self, kind: str) -> bool:
         for fault in self._pending:
             if fault.kind == kind:

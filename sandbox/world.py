@@ -24,6 +24,8 @@ from aiohttp import web
 from . import ops_repo, seed
 from .control import ControlApi
 from .discord.emulator import DiscordEmulator
+from .github import GitHubApi
+from .x import XApi
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -63,6 +65,7 @@ class World:
             bot_token=self.bot_token, rest_latency_ms=options.rest_latency_ms
         )
         self.parts: list[WorldPart] = []
+        self.extra_secrets: dict[str, str] = {}  # INCIDENT_BOT_* the parts hand the bot
         self.ops_repo_path = Path(options.data_dir) / "ops.git"
         self.started_at: datetime | None = None
         self.base_url = ""
@@ -74,6 +77,10 @@ class World:
         self.app.router.add_get("/", self._viewer)
         self._runner: web.AppRunner | None = None
         seed.seed_default_world(self.discord.state)
+        self.x = XApi()
+        self.github = GitHubApi()
+        self.add_part(self.x)
+        self.add_part(self.github)
 
     # ------------------------------------------------------------------ ids
     @property

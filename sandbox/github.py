@@ -1,0 +1,420 @@
+"""GitHub REST (v3 shapes) in the world: one repository's issues, labels, comments, refs, files.
+
+Routes, as GitHub has them, under the world's root (``api_base`` is the world's URL):
+
+- ``POST /repos/{o}/{r}/issues`` ``{title, body, labels[], assignees[]}`` → 201;
+  ``GET /repos/{o}/{r}/issues?state=&labels=&per_page=&page=``; ``GET``/``PATCH
+  /repos/{o}/{r}/issues/{n}``; ``POST``/``GET /repos/{o}/{r}/issues/{n}/comments``.
+- ``GET /repos/{o}/{r}/git/ref/heads/{branch}``; ``POST /repos/{o}/{r}/git/refs``
+  ``{ref, sha}`` (422 when it exists).
+- ``GET``/``PUT /repos/{o}/{r}/contents/{path}`` ``{message, content (base64), branch,
+  sha?}`` (409 when ``sha`` is not the file's current blob).
+
+Every call needs ``Authorization: token <t>`` or ``Bearer <t>`` with the world's token
+(401 ``Bad credentials`` otherwise); other repositories are 404. Faults:
+``POST /_sandbox/faults {"kind": "server_error" | "rate_limit", "path_prefix": "/repos"}``.
+
+Control: ``GET /_sandbox/github/issues`` → ``[{number, title, body, labels, state, url}]``
+(labels by name), ``GET /_sandbox/github/refs`` → ``[{ref, sha}]``; additions:
+``GET /_sandbox/github/issues/{n}/comments`` → ``[{id, body, at}]``,
+``GET /_sandbox/github/files?ref=`` → ``[{path, text}]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .world import World
+
+DOCS = "https://docs.github.com/rest"
+LABEL_COLOURS = {"incident": "d73a4a"}
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response(
+        {"message": message, "documentation_url": DOCS, **extra}, status=status
+    )
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+@dataclass
+class Comment:
+    id: int
+    body: str
+    at: datetime
+
+
+@dataclass
+class GhIssue:
+    number: int
+    title: str
+    body: str
+    labels: list[str]
+    assignees: list[str]
+    state: str = "open"
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    comments: list[Comment] = field(default_factory=list)
+
+
+@dataclass
+class Commit:
+    sha: str
+    parent: str | None
+    message: str
+    files: dict[str, bytes]
+
+
+class GitHubApi:
+    """One repository, ``owner/repo``, reachable with the world's token."""
+
+    key = "github"
+
+    def __init__(self, owner: str = "atrium", repo: str = "atrium") -> None:
+        self.owner, self.repo = owner, repo
+        self.token = f"ghp_{secrets.token_urlsafe(27)}"
+        self.issues: list[GhIssue] = []
+        self.labels: dict[str, str] = {"bug": "d73a4a", "incident": "b60205"}
+        root = Commit(secrets.token_hex(20), None, "Initial commit", {"README.md": b"# Atrium\n"})
+        self.commits: dict[str, Commit] = {root.sha: root}
+        self.refs: dict[str, str] = {"refs/heads/main": root.sha}
+        self._world: World | None = None
+        self._comment_ids = 1000
+
+    # -- WorldPart -------------------------------------------------------------------------
+    def mount(self, world: World) -> None:
+        self._world = world
+        repo = "/repos/{owner}/{repo}"
+        router = world.app.router
+        router.add_post(f"{repo}/issues", self.create_issue)
+        router.add_get(f"{repo}/issues", self.list_issues)
+        router.add_get(f"{repo}/issues/{{number:\\d+}}", self.get_issue)
+        router.add_patch(f"{repo}/issues/{{number:\\d+}}", self.update_issue)
+        router.add_post(f"{repo}/issues/{{number:\\d+}}/comments", self.create_comment)
+        router.add_get(f"{repo}/issues/{{number:\\d+}}/comments", self.list_comments)
+        router.add_get(f"{repo}/git/ref/{{ref:.+}}", self.get_ref)
+        router.add_post(f"{repo}/git/refs", self.create_ref)
+        router.add_get(f"{repo}/contents/{{path:.+}}", self.get_contents)
+        router.add_put(f"{repo}/contents/{{path:.+}}", self.put_contents)
+        router.add_get("/_sandbox/github/issues", self.control_issues)
+        router.add_get("/_sandbox/github/issues/{number:\\d+}/comments", self.control_comments)
+        router.add_get("/_sandbox/github/refs", self.control_refs)
+        router.add_get("/_sandbox/github/files", self.control_files)
+        world.extra_secrets["INCIDENT_BOT_GITHUB_TOKEN"] = self.token
+
+    async def start(self, world: World) -> None:
+        self._world = world
+
+    async def stop(self) -> None:
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"api_base": self._base, "owner": self.owner, "repo": self.repo}
+
+    @property
+    def _base(self) -> str:
+        return self._world.base_url if self._world else ""
+
+    def html_url(self, number: int) -> str:
+        return f"{self._base}/github/{self.owner}/{self.repo}/issues/{number}"
+
+    # -- control ---------------------------------------------------------------------------
+    async def control_issues(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                {
+                    "number": i.number,
+                    "title": i.title,
+                    "body": i.body,
+                    "labels": list(i.labels),
+                    "state": i.state,
+                    "url": self.html_url(i.number),
+                }
+                for i in self.issues
+            ]
+        )
+
+    async def control_comments(self, request: web.Request) -> web.Response:
+        issue = self._issue(int(request.match_info["number"]))
+        if issue is None:
+            return web.json_response({"error": "no such issue"}, status=404)
+        return web.json_response(
+            [{"id": c.id, "body": c.body, "at": _iso(c.at)} for c in issue.comments]
+        )
+
+    async def control_refs(self, request: web.Request) -> web.Response:
+        return web.json_response([{"ref": r, "sha": s} for r, s in sorted(self.refs.items())])
+
+    async def control_files(self, request: web.Request) -> web.Response:
+        ref = request.query.get("ref", "main")
+        sha = self.refs.get(f"refs/heads/{ref}")
+        if sha is None:
+            return web.json_response({"error": f"no branch {ref}"}, status=404)
+        files = self.commits[sha].files
+        return web.json_response(
+            [{"path": p, "text": d.decode(errors="replace")} for p, d in sorted(files.items())]
+        )
+
+    # -- the gate every API call passes ----------------------------------------------------
+    def _gate(self, request: web.Request) -> web.Response | None:
+        fault = self._world.discord.faults.take_rest_prefixed(request.path) if self._world else None
+        if fault is not None and fault.kind == "server_error":
+            return _error(502, "Server Error")
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("token", "bearer") or token.strip() != self.token:
+            return _error(401, "Bad credentials")
+        if fault is not None:
+            response = _error(403, "API rate limit exceeded for user.")
+            response.headers["x-ratelimit-remaining"] = "0"
+            response.headers["x-ratelimit-limit"] = "5000"
+            response.headers["x-ratelimit-reset"] = str(int(datetime.now(UTC).timestamp()) + 1)
+            return response
+        info = request.match_info
+        if (info.get("owner"), info.get("repo")) != (self.owner, self.repo):
+            return _error(404, "Not Found")
+        return None
+
+    async def _json(self, request: web.Request) -> dict[str, Any] | web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "Problems parsing JSON")
+        if not isinstance(body, dict):
+            return _error(400, "Problems parsing JSON")
+        return body
+
+    def _issue(self, number: int) -> GhIssue | None:
+        return next((i for i in self.issues if i.number == number), None)
+
+    def _issue_view(self, issue: GhIssue) -> dict[str, Any]:
+        api = f"{self._base}/repos/{self.owner}/{self.repo}/issues/{issue.number}"
+        return {
+            "id": 100000 + issue.number,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "labels": [
+                {"name": name, "color": self.labels.get(name, "ededed"), "default": False}
+                for name in issue.labels
+            ],
+            "assignees": [{"login": login} for login in issue.assignees],
+            "comments": len(issue.comments),
+            "url": api,
+            "html_url": self.html_url(issue.number),
+            "comments_url": f"{api}/comments",
+            "created_at": _iso(issue.created_at),
+            "user": {"login": "atrium-incident-bot"},
+        }
+
+    # -- issues ----------------------------------------------------------------------------
+    async def create_issue(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        body = await self._json(request)
+        if isinstance(body, web.Response):
+            return body
+        title = body.get("title")
+        if not isinstance(title, str) or not title.strip():
+            return _error(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "Issue", "field": "title", "code": "missing_field"}],
+            )
+        labels = [str(label) for label in body.get("labels") or []]
+        for label in labels:  # as for a token with push access: unknown labels are created
+            self.labels.setdefault(label, LABEL_COLOURS.get(label, "ededed"))
+        issue = GhIssue(
+            number=len(self.issues) + 1,
+            title=title,
+            body=str(body.get("body") or ""),
+            labels=labels,
+            assignees=[str(a) for a in body.get("assignees") or []],
+        )
+        self.issues.append(issue)
+        return web.json_response(self._issue_view(issue), status=201)
+
+    async def list_issues(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        query = request.query
+        state = query.get("state", "open")
+        wanted = {name for name in query.get("labels", "").split(",") if name}
+        try:
+            per_page = max(1, min(100, int(query.get("per_page", 30))))
+            page = max(1, int(query.get("page", 1)))
+        except ValueError:
+            return _error(400, "per_page and page are numbers")
+        issues = [
+            i
+            for i in self.issues
+            if (state == "all" or i.state == state) and wanted <= set(i.labels)
+        ]
+        if query.get("direction", "desc") == "desc":
+            issues = list(reversed(issues))
+        chunk = issues[(page - 1) * per_page : page * per_page]
+        return web.json_response([self._issue_view(i) for i in chunk])
+
+    async def get_issue(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        issue = self._issue(int(request.match_info["number"]))
+        if issue is None:
+            return _error(404, "Not Found")
+        return web.json_response(self._issue_view(issue))
+
+    async def update_issue(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        issue = self._issue(int(request.match_info["number"]))
+        if issue is None:
+            return _error(404, "Not Found")
+        body = await self._json(request)
+        if isinstance(body, web.Response):
+            return body
+        if body.get("state") in ("open", "closed"):
+            issue.state = body["state"]
+        for key in ("title", "body"):
+            if isinstance(body.get(key), str):
+                setattr(issue, key, body[key])
+        if isinstance(body.get("labels"), list):
+            issue.labels = [str(label) for label in body["labels"]]
+        return web.json_response(self._issue_view(issue))
+
+    async def create_comment(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        issue = self._issue(int(request.match_info["number"]))
+        if issue is None:
+            return _error(404, "Not Found")
+        body = await self._json(request)
+        if isinstance(body, web.Response):
+            return body
+        text = body.get("body")
+        if not isinstance(text, str) or not text.strip():
+            return _error(422, "Validation Failed")
+        self._comment_ids += 1
+        comment = Comment(self._comment_ids, text, datetime.now(UTC))
+        issue.comments.append(comment)
+        return web.json_response(
+            {
+                "id": comment.id,
+                "body": comment.body,
+                "html_url": f"{self.html_url(issue.number)}#issuecomment-{comment.id}",
+                "created_at": _iso(comment.at),
+            },
+            status=201,
+        )
+
+    async def list_comments(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        issue = self._issue(int(request.match_info["number"]))
+        if issue is None:
+            return _error(404, "Not Found")
+        return web.json_response(
+            [{"id": c.id, "body": c.body, "created_at": _iso(c.at)} for c in issue.comments]
+        )
+
+    # -- git refs and files ----------------------------------------------------------------
+    async def get_ref(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        ref = f"refs/{request.match_info['ref']}"
+        sha = self.refs.get(ref)
+        if sha is None:
+            return _error(404, "Not Found")
+        return web.json_response(
+            {"ref": ref, "node_id": ref, "object": {"sha": sha, "type": "commit"}}
+        )
+
+    async def create_ref(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        body = await self._json(request)
+        if isinstance(body, web.Response):
+            return body
+        ref, sha = body.get("ref"), body.get("sha")
+        if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2:
+            return _error(422, "ref must be fully qualified, e.g. refs/heads/name")
+        if not isinstance(sha, str) or sha not in self.commits:
+            return _error(422, "Object does not exist")
+        if ref in self.refs:
+            return _error(422, "Reference already exists")
+        self.refs[ref] = sha
+        return web.json_response({"ref": ref, "object": {"sha": sha, "type": "commit"}}, status=201)
+
+    def _branch(self, name: str | None) -> tuple[str, str | None]:
+        ref = f"refs/heads/{name or 'main'}"
+        return ref, self.refs.get(ref)
+
+    async def get_contents(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        _, head = self._branch(request.query.get("ref"))
+        path = request.match_info["path"]
+        data = self.commits[head].files.get(path) if head else None
+        if data is None:
+            return _error(404, "Not Found")
+        return web.json_response(
+            {
+                "type": "file",
+                "path": path,
+                "sha": _sha(data),
+                "encoding": "base64",
+                "content": base64.b64encode(data).decode(),
+            }
+        )
+
+    async def put_contents(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        body = await self._json(request)
+        if isinstance(body, web.Response):
+            return body
+        if not isinstance(body.get("message"), str) or not isinstance(body.get("content"), str):
+            return _error(422, "Invalid request: message and content are required")
+        try:
+            data = base64.b64decode(body["content"], validate=True)
+        except (binascii.Error, ValueError):
+            return _error(422, "content is not valid Base64")
+        ref, head = self._branch(body.get("branch"))
+        if head is None:
+            return _error(404, f"Branch {body.get('branch')} not found")
+        path = request.match_info["path"]
+        current = self.commits[head].files.get(path)
+        if current is not None and body.get("sha") != _sha(current):
+            return _error(409, f"{path} does not match {body.get('sha')}")
+        if current is None and body.get("sha"):
+            return _error(422, "sha given for a file that does not exist")
+        commit = Commit(
+            secrets.token_hex(20),
+            head,
+            body["message"],
+            {**self.commits[head].files, path: data},
+        )
+        self.commits[commit.sha] = commit
+        self.refs[ref] = commit.sha
+        return web.json_response(
+            {
+                "content": {"path": path, "sha": _sha(data), "type": "file"},
+                "commit": {"sha": commit.sha, "message": commit.message},
+            },
+            status=201 if current is None else 200,
+        )
