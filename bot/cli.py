@@ -223,6 +223,11 @@ def sandbox_config(
         "ops_repo": {"url": str(world.ops_repo_path), "checkout": str(bot_dir / "ops")},
         "webhook": {"host": host, "port": webhook_port},
     }
+    described = world.describe()
+    if x := described.get("x"):
+        base["x"] = {"api_base": x["api_base"], "handle": x["handle"]}
+    if github := described.get("github"):
+        base["github"] = {k: github[k] for k in ("api_base", "owner", "repo")}
     return _merge(base, overlay)
 
 

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 from bot.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
 from bot.durations import Duration
 from bot.procedure import Procedure, default_procedure
+from bot.render import TEMPLATES
 
 
 class Section(BaseModel):
@@ -116,6 +117,29 @@ class AlertsConfig(Section):
         return value
 
 
+class XConfig(Section):
+    """X (Twitter) API v2 for external status posts; the four OAuth 1.0a keys are secrets."""
+
+    api_base: str = "https://api.twitter.com"  # tweepy's host; the sandbox points this at its world
+    handle: str | None = None  # the account's @handle, for links to posts (None: /i/web/status/…)
+    web_base: str = "https://x.com"
+    product: str = "Atrium"  # how the drafts name the service
+    retry_initial: Duration = timedelta(seconds=5)  # first wait after a 429 or an outage
+    retry_max: Duration = timedelta(minutes=15)  # the backoff doubles up to this
+    request_timeout: Duration = timedelta(seconds=20)
+
+
+class GitHubConfig(Section):
+    """GitHub REST for P3 incident issues (and, later, hotfix branches); the token is a secret."""
+
+    api_base: str = "https://api.github.com"
+    owner: str | None = None  # None: no GitHub issues (the incident channel says so)
+    repo: str | None = None
+    incident_label: str = "incident"
+    api_version: str = "2022-11-28"
+    request_timeout: Duration = timedelta(seconds=20)
+
+
 class Permissions(Section):
     """Who may do what: role names, or ``commander``, ``paged`` (anyone paged), ``anyone``."""
 
@@ -142,6 +166,10 @@ class Config(Section):
     webhook: WebhookConfig = WebhookConfig()
     alerts: AlertsConfig = AlertsConfig()
     permissions: Permissions = Permissions()
+    x: XConfig = XConfig()
+    github: GitHubConfig = GitHubConfig()
+    # Template name → file that replaces it (relative paths: from this file's folder).
+    templates: dict[str, Path] = {}
     procedure: Procedure = Field(default_factory=default_procedure)
 
     @field_validator("time_zone")
@@ -168,6 +196,17 @@ class Config(Section):
                     f"{key} = {name!r} is not a severity of the procedure ({', '.join(names)})"
                 ) from None
         return self
+
+    @field_validator("templates")
+    @classmethod
+    def _known_templates(cls, value: dict[str, Path]) -> dict[str, Path]:
+        known = sorted(p.name for p in TEMPLATES.glob("*.j2"))
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(
+                f"no template named {', '.join(unknown)}; the templates are {', '.join(known)}"
+            )
+        return value
 
     @property
     def zone(self) -> ZoneInfo:
@@ -222,6 +261,18 @@ class Settings(BaseModel):
     @property
     def database_path(self) -> Path:
         return self.resolve(self.config.storage.database)
+
+    def template_overrides(self) -> dict[str, Path]:
+        """``[templates]`` with paths resolved; ConfigError names any file that is missing."""
+        paths = {name: self.resolve(path) for name, path in self.config.templates.items()}
+        missing = [
+            ConfigProblem(key=f"templates.{name}", problem=f"{path} does not exist")
+            for name, path in paths.items()
+            if not path.is_file()
+        ]
+        if missing:
+            raise ConfigError(missing)
+        return paths
 
 
 class ConfigProblem(BaseModel):

@@ -178,7 +178,12 @@ class Alert(Base):
 
 
 class ExternalPost(Base):
-    """A status post for X: drafted, approved by a person, then published exactly once."""
+    """A status post for X: drafted, approved by a person, then published exactly once.
+
+    ``state``: awaiting_approval → approved → publishing → posted, or withdrawn (the
+    incident moved on first), failed (X refused it for good), in_doubt (the bot stopped
+    while X had the request: a person checks and approves again if it is missing).
+    """
 
     __tablename__ = "external_posts"
 
@@ -186,12 +191,13 @@ class ExternalPost(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(20))  # "initial" | "resolve"
     text: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(20), default="awaiting_approval")
+    state: Mapped[str] = mapped_column(String(20), default="awaiting_approval", index=True)
     approval_message_id: Mapped[str | None] = mapped_column(String(32))
     approved_by: Mapped[str | None] = mapped_column(String(32))
     approved_at: Mapped[datetime | None]
     posted_at: Mapped[datetime | None]
     remote_id: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(String(300))  # the public link, once posted
     reply_to: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -120,6 +120,7 @@ def upgrade() -> None:
         sa.Column("approved_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("posted_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("remote_id", sa.String(length=64), nullable=True),
+        sa.Column("url", sa.String(length=300), nullable=True),
         sa.Column("reply_to", sa.String(length=64), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -128,6 +129,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("incident_id", "purpose"),
     )
+    with op.batch_alter_table("external_posts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_external_posts_state"), ["state"], unique=False)
     op.create_table(
         "pages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -207,6 +210,9 @@ def downgrade() -> None:
 
     op.drop_table("timeline_events")
     op.drop_table("pages")
+    with op.batch_alter_table("external_posts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_external_posts_state"))
+
     op.drop_table("external_posts")
     with op.batch_alter_table("alert_groups", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alert_groups_state"))

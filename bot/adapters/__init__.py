@@ -1,0 +1,1 @@
+"""Adapters at the edges: one small typed module per outside service."""
