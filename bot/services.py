@@ -10,6 +10,7 @@ import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.alerts.service import AlertService
+from bot.comms import CommsService, github_client, x_client
 from bot.discord_out import DiscordOut
 from bot.incidents import IncidentService
 from bot.oncall import OnCallService
@@ -32,10 +33,13 @@ class Services:
     incidents: IncidentService
     alerts: AlertService
     extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
+    comms: CommsService | None = None
 
     async def close(self) -> None:
         await self.alerts.stop()
         await self.timers.stop()
+        if self.comms is not None:
+            await self.comms.stop()
         await self.engine.dispose()
 
 
@@ -69,9 +73,22 @@ def build_services(settings: Settings, client: discord.Client) -> Services:
     engine = make_engine(settings.database_path)
     sessions = make_sessions(engine)
     out = DiscordOut(client, config.discord.guild_id)
-    renderer = Renderer(config.zone)
+    renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions)
     oncall = OnCallService(sessions, rotation_source(settings), out)
     incidents = IncidentService(config, sessions, out, oncall, timers, renderer)
+    comms = CommsService(
+        settings,
+        sessions,
+        out,
+        incidents,
+        timers,
+        renderer,
+        x_client(settings),
+        github_client(settings),
+    )
+    incidents.subscribe(comms.on_event)
     alerts = AlertService(settings, engine, sessions, incidents, out, oncall, renderer)
-    return Services(settings, engine, sessions, out, renderer, timers, oncall, incidents, alerts)
+    return Services(
+        settings, engine, sessions, out, renderer, timers, oncall, incidents, alerts, comms=comms
+    )

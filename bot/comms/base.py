@@ -1,0 +1,75 @@
+"""What the comms pieces share: their dependencies and one lock per incident."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.adapters.github import GitHubClient
+from bot.adapters.x import XClient
+from bot.discord_out import DiscordOut
+from bot.incidents import IncidentService
+from bot.render import Renderer
+from bot.settings import Config
+from bot.timers import TimerService
+from storage.models import Incident, Timer
+
+# Timer kinds (durable deadlines) the comms phase owns.
+GITHUB_ISSUE = "comms_github_issue"
+EXTERNAL_DUE = "comms_external_due"
+UPDATE_REMINDER = "comms_update_reminder"
+PUBLISH = "comms_publish"
+
+
+@dataclass
+class Deps:
+    config: Config
+    sessions: async_sessionmaker[AsyncSession]
+    discord: DiscordOut
+    incidents: IncidentService
+    timers: TimerService
+    renderer: Renderer
+    x: XClient | None
+    github: GitHubClient | None
+    _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, incident_id: int) -> asyncio.Lock:
+        """Serialises the comms work of one incident (events, timers, button presses)."""
+        return self._locks.setdefault(incident_id, asyncio.Lock())
+
+    def ops_alerts_id(self) -> str | None:
+        channel = self.discord.text_channel(self.config.discord.ops_alerts_channel)
+        return str(channel.id) if channel else None
+
+    def channel_url(self, channel_id: str | None) -> str:
+        if channel_id is None:
+            return ""
+        return f"https://discord.com/channels/{self.discord.guild.id}/{channel_id}"
+
+
+async def has_pending_timer(
+    session: AsyncSession, incident_id: int | None, kinds: Iterable[str], post_id: int | None = None
+) -> bool:
+    query = select(Timer).where(Timer.kind.in_(list(kinds)), Timer.state.in_(("pending", "firing")))
+    if incident_id is not None:
+        query = query.where(Timer.incident_id == incident_id)
+    rows = list(await session.scalars(query))
+    if post_id is not None:
+        rows = [t for t in rows if t.payload.get("post_id") == post_id]
+    return bool(rows)
+
+
+async def hold_incident(session: AsyncSession, incident_id: int) -> Incident | None:
+    """The incident, read after taking the database's write lock in ``session``'s transaction.
+
+    Comms schedules timers from what it reads (``open`` → a reminder). Reading first would
+    race a resolution committed in between, whose timer cancellation never sees the new
+    row. With the lock taken first, a concurrent change either committed before (and is
+    read here) or waits for this commit (and its cancellation then covers our timers).
+    """
+    await session.execute(text("UPDATE incidents SET id = id WHERE id = :id"), {"id": incident_id})
+    return await session.get(Incident, incident_id, populate_existing=True)

@@ -1,0 +1,206 @@
+"""CommsService: procedure step 2 run by the bot. Listens to incident events, owns the comms
+timers, and answers the Communicate cog (updates, approvals, edits)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from bot.adapters.github import GitHubClient
+from bot.adapters.x import XClient, XCredentials
+from bot.comms.base import EXTERNAL_DUE, GITHUB_ISSUE, PUBLISH, UPDATE_REMINDER, Deps, hold_incident
+from bot.comms.external import Approval, ExternalComms
+from bot.comms.internal import InternalComms, UpdatePosted
+from bot.comms.matrix import is_open
+from bot.discord_out import DiscordOut
+from bot.incidents import IncidentEvent, IncidentService
+from bot.lifecycle import OPEN_STATES, Status
+from bot.render import Renderer
+from bot.settings import Settings
+from bot.timers import TimerService
+from storage.models import ExternalPost, Incident
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+RECONCILE_RESOLVED_WITHIN = timedelta(days=1)  # resolved incidents whose post may lag behind
+
+
+def x_client(settings: Settings) -> XClient | None:
+    secrets = settings.secrets
+    keys = (
+        secrets.x_consumer_key,
+        secrets.x_consumer_secret,
+        secrets.x_access_token,
+        secrets.x_access_token_secret,
+    )
+    if any(key is None for key in keys):
+        return None
+    credentials = XCredentials(*(key.get_secret_value() for key in keys))  # type: ignore[union-attr]
+    x = settings.config.x
+    return XClient(x.api_base, credentials, x.request_timeout.total_seconds())
+
+
+def github_client(settings: Settings) -> GitHubClient | None:
+    github = settings.config.github
+    token = settings.secrets.github_token
+    if token is None or not github.owner or not github.repo:
+        return None
+    return GitHubClient(
+        github.api_base,
+        token.get_secret_value(),
+        github.owner,
+        github.repo,
+        github.api_version,
+        github.request_timeout.total_seconds(),
+    )
+
+
+class CommsService:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: Any,
+        discord: DiscordOut,
+        incidents: IncidentService,
+        timers: TimerService,
+        renderer: Renderer,
+        x: XClient | None = None,
+        github: GitHubClient | None = None,
+    ) -> None:
+        self.deps = Deps(settings.config, sessions, discord, incidents, timers, renderer, x, github)
+        self.internal = InternalComms(self.deps)
+        self.external = ExternalComms(self.deps, self._after_posted)
+        self._tasks: set[asyncio.Task[None]] = set()
+        timers.register(GITHUB_ISSUE, self.internal.on_github_issue)
+        timers.register(UPDATE_REMINDER, self.internal.on_reminder)
+        timers.register(EXTERNAL_DUE, self.external.on_external_due)
+        timers.register(PUBLISH, self.external.on_publish)
+
+    # -- life ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Reconcile after a (re)start: every open incident gets what the matrix owes it."""
+        touched = await self.external.reconcile()
+        recently = utcnow() - RECONCILE_RESOLVED_WITHIN
+        async with self.deps.sessions() as session:
+            rows = await session.scalars(
+                select(Incident.id).where(
+                    or_(
+                        Incident.status.in_([s.value for s in OPEN_STATES]),
+                        and_(Incident.status == Status.RESOLVED, Incident.resolved_at >= recently),
+                    )
+                )
+            )
+            ids = sorted(set(rows) | set(touched))
+        for incident_id in ids:
+            try:
+                await self._reconcile(incident_id)
+            except Exception:
+                log.exception("comms: could not reconcile incident %s", incident_id)
+
+    async def _reconcile(self, incident_id: int) -> None:
+        async with self.deps.lock(incident_id):
+            await self.internal.sync_ops_post(incident_id, look_back=True)
+            async with self.deps.sessions.begin() as session:
+                incident = await hold_incident(session, incident_id)
+                if incident is not None and is_open(incident):
+                    await self.internal.ensure_github_timer(session, incident)
+                    await self.internal.ensure_reminder(session, incident)
+            if incident is None:
+                return
+            if is_open(incident):
+                await self.external.ensure_external(incident_id)
+            else:
+                await self.external.request(incident_id, "resolve")
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for adapter in (self.deps.x, self.deps.github):
+            if adapter is not None:
+                await adapter.close()
+
+    async def idle(self) -> None:
+        """Wait until the event work started so far is done (tests and shutdown use it)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- incident events -------------------------------------------------------------------
+    async def on_event(self, event: IncidentEvent) -> None:
+        """Subscribed to IncidentService. The work runs beside the command that caused it,
+        so a slow Discord or GitHub never holds up that command's answer."""
+        self._spawn(self._handle(event), f"comms-{event.kind}-{event.incident.id}")
+
+    async def _handle(self, event: IncidentEvent) -> None:
+        incident_id = event.incident.id
+        try:
+            async with self.deps.lock(incident_id):
+                await self._apply(event, incident_id)
+        except Exception:
+            log.exception("comms: %s of incident %s not handled", event.kind, incident_id)
+
+    async def _apply(self, event: IncidentEvent, incident_id: int) -> None:
+        kind = event.kind
+        if kind == "paged":
+            return
+        await self.internal.sync_ops_post(incident_id)
+        async with self.deps.sessions.begin() as session:
+            incident = await hold_incident(session, incident_id)
+            if incident is None:
+                return
+            if kind == "declared":
+                await self.internal.ensure_github_timer(session, incident)
+                await self.internal.ensure_reminder(session, incident)
+            elif kind == "severity_changed":
+                await self.internal.ensure_github_timer(session, incident)
+                await self.internal.reschedule_reminder(session, incident)
+            elif kind == "status_changed" and is_open(incident):
+                await self.internal.ensure_reminder(session, incident)
+        reopened = kind == "status_changed" and event.data.get("previous") == Status.RESOLVED
+        if kind == "declared":
+            await self.external.ensure_external(incident_id)
+        elif kind == "severity_changed":
+            await self.external.on_severity_changed(incident_id)
+        elif kind == "resolved":
+            await self.external.on_resolved(incident_id)
+            try:
+                await self.internal.comment_resolution(incident_id)
+            except Exception as error:  # the GitHub comment is a courtesy; log and move on
+                log.warning(
+                    "incident %s: resolution not commented on GitHub: %s", incident_id, error
+                )
+        elif reopened and is_open(incident):
+            await self.external.on_reopened(incident_id)
+
+    async def _after_posted(self, incident_id: int) -> None:
+        async with self.deps.lock(incident_id):
+            await self.internal.sync_ops_post(incident_id)
+            await self.external.request(incident_id, "resolve")
+
+    # -- the cog's entry points ------------------------------------------------------------
+    async def post_update(self, channel_id: str, user_id: str, text: str) -> UpdatePosted:
+        incident = await self.deps.incidents.in_channel(channel_id)
+        return await self.internal.post_update(incident, user_id, text)
+
+    async def approve(self, post_id: int, user_id: str, via: str) -> Approval:
+        return await self.external.approve(post_id, user_id, via)
+
+    async def approve_by_reaction(self, message_id: str, user_id: str) -> Approval | None:
+        return await self.external.approve_by_message(message_id, user_id)
+
+    async def may_edit(self, post_id: int, user_id: str) -> ExternalPost:
+        return await self.external.may_edit(post_id, user_id)
+
+    async def edit(self, post_id: int, user_id: str, text: str) -> ExternalPost:
+        return await self.external.edit(post_id, user_id, text)
