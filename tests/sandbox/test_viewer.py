@@ -1,0 +1,115 @@
+"""The viewer page (sandbox/static/index.html): served at /, self-contained, and its Discord
+markup renderer (run under node when it is installed) escapes first and resolves names."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandbox.world import STATIC_DIR, World
+
+from .conftest import Control
+
+PAGE = STATIC_DIR / "index.html"
+
+
+def _script() -> str:
+    match = re.search(r"<script>(.*)</script>", PAGE.read_text(encoding="utf-8"), re.S)
+    assert match, "the page has one inline script"
+    return match.group(1)
+
+
+async def test_the_viewer_is_served_at_the_root(control: Control, world: World):
+    async with control.session.get(world.base_url + "/") as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        assert "Act as" in await response.text()
+
+
+def test_the_viewer_is_one_file_that_only_calls_the_control_api():
+    html = PAGE.read_text(encoding="utf-8")
+    assert not re.search(
+        r"<(script|img|link|iframe|audio|video)\b[^>]*\b(src|href)\s*=\s*[\"'](?!data:)",
+        html,
+        re.I,
+    )
+    assert "@import" not in html and "url(" not in html
+    paths = re.findall(r"""api\("(?:GET|POST|PUT|DELETE)", [`"]([^`"]+)""", html)
+    assert paths and all(p.startswith("/_sandbox/") for p in paths), paths
+    assert html.count("fetch(") == 1  # the api() helper
+
+
+NODE = shutil.which("node")
+HARNESS = r"""
+const fs = require("fs"), vm = require("vm");
+const ctx = { console, Intl, Date, BigInt };
+vm.createContext(ctx);
+vm.runInContext(fs.readFileSync(process.argv[2], "utf8") + ";globalThis.T = { markdown, embedHtml, S };", ctx);
+const { markdown, embedHtml, S } = ctx.T;
+const world = {
+  bot_user_id: "10", guild_id: "1",
+  users: [{ id: "11", name: "bob", display_name: "Bob Okafor", roles: ["oncall"] }],
+  roles: [{ id: "21", name: "oncall" }],
+  channels: [{ id: "31", name: "ops-alerts", type: 0, parent_id: null, position: 0 }],
+};
+Object.assign(S, { world, actor: "11",
+  users: { 11: world.users[0] }, roles: { 21: world.roles[0] }, channels: { 31: world.channels[0] } });
+const inputs = JSON.parse(fs.readFileSync(0, "utf8"));
+console.log(JSON.stringify({
+  md: inputs.md.map((t) => markdown(t)),
+  embed: embedHtml(inputs.embed),
+}));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_markup_renderer(tmp_path: Path):
+    script = tmp_path / "viewer.js"
+    script.write_text(_script(), encoding="utf-8")
+    subprocess.run([NODE, "--check", str(script)], check=True)
+    harness = tmp_path / "harness.js"
+    harness.write_text(HARNESS, encoding="utf-8")
+    md = [
+        "<@11> is commander for **Withdrawals failing**; ack with `/incident ack`.",
+        "<@&21> <#31> <#99> <@12>",
+        "<script>alert(1)</script> & [x](javascript:alert(1))",
+        "> quoted *it*\n- [ ] one\n- [x] two\n1. first",
+        "[#12](https://example.com/issues/12) and https://example.com/a.",
+        "```\n<b>code</b>\n```",
+        "due <t:1795790132:R>, at <t:1795790132:f>",
+    ]
+    embed = {
+        "title": "P1 · <Down>",
+        "description": "**Status:** declared",
+        "color": 15105570,
+        "fields": [{"name": "Commander", "value": "<@11>", "inline": True}],
+        "footer": {"text": "Incident #1"},
+    }
+    done = subprocess.run(
+        [NODE, str(harness), str(script)],
+        input=json.dumps({"md": md, "embed": embed}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = json.loads(done.stdout)
+    r = out["md"]
+    assert '<span class="mention me" title="Bob Okafor (@bob)">@Bob Okafor</span>' in r[0]
+    assert "<strong>Withdrawals failing</strong>" in r[0] and "<code>/incident ack</code>" in r[0]
+    assert "@oncall" in r[1] and 'data-channel="31"' in r[1] and "#ops-alerts" in r[1]
+    assert "#unknown" in r[1] and "@unknown-user" in r[1]
+    assert "<script>" not in r[2] and "&lt;script&gt;" in r[2] and "href" not in r[2]
+    assert "<blockquote>" in r[3] and "<em>it</em>" in r[3]
+    assert r[3].count('class="task') == 2 and 'class="task done"' in r[3] and ">1.<" in r[3]
+    assert 'href="https://example.com/issues/12"' in r[4] and ">#12</a>" in r[4]
+    assert 'href="https://example.com/a"' in r[4]  # the full stop is not part of the link
+    assert "<pre><code>&lt;b&gt;code&lt;/b&gt;</code></pre>" in r[5]
+    assert 'data-style="R"' in r[6] and ("ago" in r[6] or "in " in r[6]) and "<t:" not in r[6]
+    e = out["embed"]
+    assert "P1 · &lt;Down&gt;" in e and "<strong>Status:</strong>" in e and "@Bob Okafor" in e
+    assert "Incident #1" in e and "#e67e22" in e
