@@ -41,11 +41,12 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
 
 
 def format_duration(delta: timedelta) -> str:
-    """``timedelta(hours=1, minutes=5)`` → ``"1h 5m"``; seconds only under ten minutes."""
+    """``timedelta(hours=1, minutes=5)`` → ``"1h 5m"``; seconds only under ten minutes,
+    days only from three days on (the procedure says "48h", not "2d")."""
     total = int(delta.total_seconds())
     sign = "-" if total < 0 else ""
     total = abs(total)
-    days, rest = divmod(total, 86400)
+    days, rest = divmod(total, 86400) if total >= 3 * 86400 else (0, total)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     parts = []

@@ -32,6 +32,8 @@ def test_durations_format_compactly():
     assert format_duration(timedelta(hours=1, minutes=5)) == "1h 5m"
     assert format_duration(timedelta(seconds=42)) == "42s"
     assert format_duration(timedelta(0)) == "0s"
+    assert format_duration(timedelta(hours=48)) == "48h"
+    assert format_duration(timedelta(days=4, hours=1)) == "4d 1h"
 
 
 def test_times_are_read_in_the_configured_zone():
