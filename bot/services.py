@@ -88,7 +88,7 @@ def build_services(settings: Settings, client: discord.Client) -> Services:
         github_client(settings),
     )
     incidents.subscribe(comms.on_event)
-    alerts = AlertService(settings, engine, sessions, incidents, out, oncall, renderer)
+    alerts = AlertService(settings, sessions, incidents, out, oncall, renderer)
     return Services(
         settings, engine, sessions, out, renderer, timers, oncall, incidents, alerts, comms=comms
     )

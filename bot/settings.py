@@ -98,6 +98,8 @@ class AlertsConfig(Section):
     open_every: Duration = timedelta(milliseconds=500)
     # How often the storm digest is posted to the ops-alerts channel while entries wait.
     digest_every: Duration = timedelta(seconds=10)
+    # At most one alert-update message per incident channel per interval (changes batch up).
+    notes_every: Duration = timedelta(seconds=2)
     # A notification carrying more alerts than this is refused (422) before anything is stored.
     max_alerts: int = Field(1000, ge=1)
     # HMAC signatures (Grafana's scheme): the signature and timestamp headers, how far a

@@ -6,20 +6,22 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.auth import Authenticator
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.server import AlertServer
 from bot.alerts.store import NotificationStore
 from bot.alerts.worker import AlertWorker
+from bot.alerts.writer import Writer
 from bot.discord_out import DiscordOut
 from bot.incidents import IncidentEvent, IncidentService
 from bot.lifecycle import OPEN_STATES
 from bot.oncall import OnCallService
 from bot.render import Renderer
 from bot.settings import Settings
+from storage.db import make_engine, make_sessions
 from storage.models import Incident
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,6 @@ class AlertService:
     def __init__(
         self,
         settings: Settings,
-        engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         incidents: IncidentService,
         discord: DiscordOut,
@@ -41,10 +42,23 @@ class AlertService:
         self._settings = settings
         self._sessions = sessions
         self.metrics = metrics if metrics is not None else AlertMetrics()
+        # The hot writes (webhook commits, apply rounds) go through one writer thread;
+        # the worker reads, and checkpoints the WAL, on connections of its own that
+        # never checkpoint on commit (see bot/alerts/writer.py).
+        self.writer = Writer(settings.database_path)
+        self._engine = make_engine(settings.database_path)
+        event.listen(self._engine.sync_engine, "connect", _no_autocheckpoint)
         self.worker = AlertWorker(
-            config, sessions, incidents, discord, oncall, renderer, self.metrics
+            config,
+            make_sessions(self._engine),
+            incidents,
+            discord,
+            oncall,
+            renderer,
+            self.metrics,
+            self.writer,
         )
-        self.store = NotificationStore(engine, on_stored=self.worker.wake)
+        self.store = NotificationStore(self.writer, on_stored=self.worker.wake)
         secrets = settings.secrets
         self.auth = Authenticator.from_secrets(
             [t.get_secret_value() for t in secrets.webhook_bearer_tokens],
@@ -91,6 +105,8 @@ class AlertService:
     async def stop(self) -> None:
         await self.store.close()
         await self.worker.stop()
+        await self.writer.close()
+        await self._engine.dispose()
 
     async def health(self, gateway: str) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {
@@ -117,3 +133,9 @@ class AlertService:
             )
         self.metrics.open_incidents.set(int(open_count or 0))
         self.metrics.pending_notifications.set(await self.store.pending())
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from storage.models import AlertNotification
+from bot.alerts.writer import Writer, db_time
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
-_TABLE = AlertNotification.__table__
 _Item = tuple[str, str, "asyncio.Future[int]"]
 
 
@@ -29,11 +26,11 @@ class StoreUnavailable(Exception):
 
 
 class NotificationStore:
-    def __init__(self, engine: AsyncEngine, on_stored: Callable[[], None] | None = None) -> None:
-        self._engine = engine
+    def __init__(self, writer: Writer, on_stored: Callable[[], None] | None = None) -> None:
+        self._writer = writer
         self._on_stored = on_stored
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._closed = False
 
     async def add(self, source: str, body: str) -> int:
@@ -43,8 +40,8 @@ class NotificationStore:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieve)
         self._queue.put_nowait((source, body, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="alert-store")
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write(), name="alert-store")
         # The commit goes on even if the sender hangs up: a stored, unanswered
         # notification is only applied once more when it is sent again.
         return await asyncio.shield(future)
@@ -78,38 +75,40 @@ class NotificationStore:
                 self._on_stored()
 
     async def _insert(self, batch: list[_Item]) -> list[int]:
-        now = utcnow()
-        rows = [
-            {"source": source, "body": body, "state": "pending", "received_at": now}
-            for source, body, _ in batch
-        ]
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True), rows
-            )
-            return list(result.scalars())
+        now = db_time(utcnow())
+        rows = [(source, now, body) for source, body, _ in batch]
+        return await self._writer.run(lambda connection: _insert(connection, rows))
 
     async def pending(self) -> int:
-        async with self._engine.connect() as connection:
-            return int(
-                await connection.scalar(
-                    select(func.count()).select_from(_TABLE).where(_TABLE.c.state == "pending")
-                )
-                or 0
-            )
+        def count(connection: sqlite3.Connection) -> int:
+            query = "SELECT count(*) FROM alert_notifications WHERE state = 'pending'"
+            return int(connection.execute(query).fetchone()[0])
+
+        return await self._writer.read(count)
 
     async def close(self, timeout: float = 5.0) -> None:
         """Refuse new notifications, finish the commits under way."""
         self._closed = True
-        writer, self._writer = self._writer, None
-        if writer is None or writer.done():
+        task, self._task = self._task, None
+        if task is None or task.done():
             return
         self._queue.put_nowait(None)
         try:
-            await asyncio.wait_for(asyncio.shield(writer), timeout)
+            await asyncio.wait_for(asyncio.shield(task), timeout)
         except TimeoutError:
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _insert(connection: sqlite3.Connection, rows: list[tuple[str, str | None, str]]) -> list[int]:
+    connection.executemany(
+        "INSERT INTO alert_notifications (source, received_at, body, state) "
+        "VALUES (?, ?, ?, 'pending')",
+        rows,
+    )
+    # The transaction holds SQLite's write lock: the batch's rowids are the last ones.
+    last = int(connection.execute("SELECT max(id) FROM alert_notifications").fetchone()[0])
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def _fail(batch: list[_Item], error: Exception) -> None:

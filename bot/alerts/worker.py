@@ -24,19 +24,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts import severity as severities
 from bot.alerts.formats import AlertEvent, BadPayload, Notification, parse
 from bot.alerts.metrics import AlertMetrics
+from bot.alerts.writer import Writer, db_time
 from bot.discord_out import DiscordOut
 from bot.errors import ExternalServiceError, UserError
 from bot.incidents import IncidentService
@@ -50,6 +53,10 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 APPLY_BATCH = 200
+LINGER = 0.005  # seconds between a commit's wake-up and the apply round
+FLOW_LINGER = 0.05  # between rounds while notifications keep coming
+CHECKPOINT_EVERY = 1.0  # seconds between WAL checkpoints while alerts are written
+STEPS = ("open", "notes", "digest")
 NOTES_BATCH = 20
 DIGEST_BATCH = 100
 DIGEST_CHUNK = 15
@@ -62,6 +69,18 @@ MAX_REQUEST_KEY = 200
 MENTIONING = frozenset({"resolved", "refiring"})
 
 
+_INSERT_GROUP = (
+    "INSERT INTO alert_groups (source, group_key, state, title, summary, severity,"
+    " severity_note, notes, open_attempts, first_seen, last_seen)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+)
+_INSERT_ALERT = (
+    "INSERT INTO alerts (group_id, fingerprint, name, status, labels, annotations, url,"
+    " starts_at, ends_at, fire_count, first_seen, last_seen)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def request_key(source: str, group_key: str) -> str:
     """The incident's request key for a group: a retry or restart finds the same incident."""
     key = f"alert:{source}:{group_key}"
@@ -71,16 +90,25 @@ def request_key(source: str, group_key: str) -> str:
     return f"alert:{source}:sha256:{digest}"
 
 
+GroupKey = tuple[str, str]  # (source, group key)
+
+
 @dataclass
 class _Batch:
-    """What one apply transaction reads once and shares between its notifications."""
+    """One apply round: read first, changed in memory, then written in a few bulk statements."""
 
     session: AsyncSession
     now: datetime
-    opened_in_window: int
-    groups: dict[tuple[str, str], AlertGroup] = field(default_factory=dict)
-    alerts: dict[tuple[int, str], Alert] = field(default_factory=dict)
-    new_groups: int = 0
+    opened_in_window: int | None = None  # read once, when the batch meets a new group
+    groups: dict[GroupKey, AlertGroup] = field(default_factory=dict)
+    alerts: dict[tuple[GroupKey, str], Alert] = field(default_factory=dict)
+    new_groups: list[AlertGroup] = field(default_factory=list)
+    new_alerts: list[tuple[AlertGroup, Alert]] = field(default_factory=list)
+    counts: dict[int, int] = field(default_factory=dict)  # alert id → fire_count to add
+    seen_groups: set[int] = field(default_factory=set)  # group ids whose last_seen moves
+    seen_alerts: set[int] = field(default_factory=set)
+    changed_alerts: dict[int, Alert] = field(default_factory=dict)  # status changed
+    noted_groups: dict[int, AlertGroup] = field(default_factory=dict)  # notes changed
     digested: list[str] = field(default_factory=list)
 
 
@@ -94,8 +122,13 @@ class AlertWorker:
         oncall: OnCallService,
         renderer: Renderer,
         metrics: AlertMetrics,
+        writer: Writer,
     ) -> None:
         self._config = config.alerts
+        # The hot writes go through the writer's thread in one hop each; the other
+        # writes here take its lock, so neither waits at SQLite's lock.
+        self._writer = writer
+        self._write_lock = writer.lock
         self._procedure = config.procedure
         self._ops_channel = config.discord.ops_alerts_channel
         self._sessions = sessions
@@ -109,8 +142,16 @@ class AlertWorker:
         self._next_open = 0.0
         self._next_digest = 0.0
         self._notes_retry_at = 0.0
+        self._next_notes = 0.0
         self._waiting = False  # work is due later (pacing, backoff): poll sooner than idle
+        # Steps with possible work: set by the apply step and by every timed sweep, so a
+        # busy webhook costs one apply per round and no empty look at the other tables.
+        self._due = set(STEPS)
         self._last_digest_at: datetime | None = None
+        self._applied = 0  # notifications applied in this round
+        self._noted_at: dict[int, float] = {}  # group id → when its notes were last posted
+        self._commits_since_checkpoint = 0
+        self._next_checkpoint = 0.0
 
     # -- running -------------------------------------------------------------------------
     def wake(self) -> None:
@@ -133,43 +174,73 @@ class AlertWorker:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            self._applied = 0
             try:
                 busy = await self.step()
+                await self._checkpoint()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("the alert worker failed a round; trying again in 1 s")
                 busy, self._waiting = False, True
             if busy:
-                await asyncio.sleep(0)  # let the webhook answer between rounds
+                # A full batch: a backlog, go on. A partial one: a steady flow, so wait a
+                # little and take the next round's notifications in one transaction.
+                await asyncio.sleep(0 if self._applied >= APPLY_BATCH else FLOW_LINGER)
                 continue
             delay = self._delay()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except TimeoutError:
-                pass
+                self._due = set(STEPS)  # a timed sweep: pacing, backoff and retries come due
+            else:
+                await asyncio.sleep(LINGER)  # the rest of a burst joins this round
+
+    async def _checkpoint(self) -> None:
+        """Move the WAL into the database now and then, outside the write lock.
+
+        The alert connections never checkpoint on commit (a 202 must not wait for a
+        checkpoint's fsync); PASSIVE neither waits for nor blocks the other writers.
+        """
+        now = time.monotonic()
+        if self._commits_since_checkpoint == 0 or now < self._next_checkpoint:
+            return
+        self._next_checkpoint = now + CHECKPOINT_EVERY
+        self._commits_since_checkpoint = 0
+        async with self._sessions() as session:
+            await session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
 
     def _delay(self) -> float:
         if not self._waiting:
             return IDLE_POLL
         now = time.monotonic()
-        due = [t - now for t in (self._next_open, self._next_digest, self._notes_retry_at)]
+        due = [
+            t - now
+            for t in (self._next_open, self._next_digest, self._notes_retry_at, self._next_notes)
+        ]
         upcoming = [d for d in due if d > 0]
         return max(0.01, min([1.0, *upcoming]))
 
     async def step(self) -> bool:
         """One round; True when something was done (the loop goes again at once)."""
         self._waiting = False
-        applied = await self.apply_pending()
-        opened = await self._open_next()
-        noted = await self._post_notes()
-        digested = await self._post_digest()
-        return applied or opened or noted or digested
+        busy = await self.apply_pending()
+        for name, run in (
+            ("open", self._open_next),
+            ("notes", self._post_notes),
+            ("digest", self._post_digest),
+        ):
+            if name in self._due:
+                done = await run()
+                busy |= done
+                if not done and not self._waiting:
+                    self._due.discard(name)
+        return busy
 
     # -- 1. apply ------------------------------------------------------------------------
     async def apply_pending(self, limit: int = APPLY_BATCH) -> bool:
         now = utcnow()
-        async with self._sessions.begin() as session:
+        async with self._sessions() as session:
             rows = (
                 await session.execute(
                     select(AlertNotification.id, AlertNotification.source, AlertNotification.body)
@@ -182,59 +253,145 @@ class AlertWorker:
                 return False
             parsed: list[Notification] = []
             done: list[int] = []
+            failed: list[tuple[int, str]] = []
             for row in rows:
                 try:
                     parsed.append(parse(row.source, row.body, self._config.severity_label))
                     done.append(row.id)
                 except BadPayload as error:  # refused at the door, so only a changed parser
                     log.error("stored alert notification %s is unreadable: %s", row.id, error)
-                    await session.execute(
-                        update(AlertNotification)
-                        .where(AlertNotification.id == row.id)
-                        .values(state="failed", processed_at=now, error=error.message[:2000])
-                    )
+                    failed.append((row.id, error.message[:2000]))
             batch = await self._load(session, now, parsed)
-            for notification in parsed:
-                await self._apply(batch, notification)
-            if done:
-                await session.execute(
-                    update(AlertNotification)
-                    .where(AlertNotification.id.in_(done))
-                    .values(state="done", processed_at=now)
-                )
+            with session.no_autoflush:  # the session only reads; the writer writes
+                for notification in parsed:
+                    await self._apply(batch, notification)
+            await self._write(batch, done, failed)
+        self._applied += len(rows)
+        self._commits_since_checkpoint += 1
         for source in batch.digested:
             self._metrics.digest_entries.labels(source).inc()
         return True
 
+    async def _write(self, batch: _Batch, done: list[int], failed: list[tuple[int, str]]) -> None:
+        """The round's changes as one transaction, in one hop to the writer's thread."""
+        now = db_time(batch.now)
+        index = {id(group): number for number, group in enumerate(batch.new_groups)}
+        new_groups = [
+            (
+                g.source,
+                g.group_key,
+                g.state,
+                g.title,
+                g.summary,
+                g.severity,
+                g.severity_note,
+                json.dumps(g.notes),
+                now,
+                now,
+            )
+            for g in batch.new_groups
+        ]
+        new_alerts = [
+            (
+                index.get(id(group)),
+                group.id,
+                (
+                    a.fingerprint,
+                    a.name,
+                    a.status,
+                    json.dumps(a.labels),
+                    json.dumps(a.annotations),
+                    a.url,
+                    db_time(a.starts_at),
+                    db_time(a.ends_at),
+                    a.fire_count,
+                    now,
+                    now,
+                ),
+            )
+            for group, a in batch.new_alerts
+        ]
+        changed = [
+            (a.status, db_time(a.starts_at), db_time(a.ends_at), i)
+            for i, a in batch.changed_alerts.items()
+        ]
+        seen = [(batch.counts.get(i, 0), now, i) for i in batch.seen_alerts]
+        noted = [(json.dumps(g.notes), i) for i, g in batch.noted_groups.items()]
+        seen_groups = sorted(batch.seen_groups)
+
+        def write(connection: sqlite3.Connection) -> list[int]:
+            ids = [connection.execute(_INSERT_GROUP, row).lastrowid for row in new_groups]
+            connection.executemany(
+                _INSERT_ALERT,
+                [(group_id if n is None else ids[n], *row) for n, group_id, row in new_alerts],
+            )
+            connection.executemany(
+                "UPDATE alerts SET status = ?, starts_at = ?, ends_at = ? WHERE id = ?", changed
+            )
+            connection.executemany(
+                "UPDATE alerts SET fire_count = fire_count + ?, last_seen = ? WHERE id = ?", seen
+            )
+            if seen_groups:
+                marks = ",".join("?" * len(seen_groups))
+                connection.execute(
+                    f"UPDATE alert_groups SET last_seen = ? WHERE id IN ({marks})",
+                    [now, *seen_groups],
+                )
+            connection.executemany("UPDATE alert_groups SET notes = ? WHERE id = ?", noted)
+            connection.executemany(
+                "UPDATE alert_notifications SET state = 'failed', processed_at = ?, error = ? "
+                "WHERE id = ?",
+                [(now, message, row_id) for row_id, message in failed],
+            )
+            if done:
+                marks = ",".join("?" * len(done))
+                connection.execute(
+                    "UPDATE alert_notifications SET state = 'done', processed_at = ? "
+                    f"WHERE id IN ({marks})",
+                    [now, *done],
+                )
+            return ids
+
+        ids = await self._writer.run(write)
+        for group, group_id in zip(batch.new_groups, ids, strict=True):
+            group.id = group_id
+
     async def _load(
         self, session: AsyncSession, now: datetime, notifications: Sequence[Notification]
     ) -> _Batch:
-        opened = await session.scalar(
-            select(func.count())
-            .select_from(AlertGroup)
-            .where(AlertGroup.state != "digest", AlertGroup.first_seen >= now - STORM_WINDOW)
-        )
-        batch = _Batch(session, now, int(opened or 0))
+        batch = _Batch(session, now)
         keys = {(n.source, n.group_key) for n in notifications}
         if not keys:
             return batch
         found = await session.scalars(
             select(AlertGroup).where(AlertGroup.group_key.in_({k for _, k in keys}))
         )
+        by_id: dict[int, GroupKey] = {}
         for group in found:
-            if (group.source, group.group_key) in keys:
-                batch.groups[(group.source, group.group_key)] = group
-        if batch.groups:
-            ids = [g.id for g in batch.groups.values()]
-            for alert in await session.scalars(select(Alert).where(Alert.group_id.in_(ids))):
-                batch.alerts[(alert.group_id, alert.fingerprint)] = alert
+            key = (group.source, group.group_key)
+            if key in keys:
+                batch.groups[key] = group
+                by_id[group.id] = key
+        wanted = {
+            (batch.groups[(n.source, n.group_key)].id, a.fingerprint)
+            for n in notifications
+            if (n.source, n.group_key) in batch.groups
+            for a in n.alerts
+        }
+        if wanted:
+            found_alerts = await session.scalars(
+                select(Alert).where(tuple_(Alert.group_id, Alert.fingerprint).in_(wanted))
+            )
+            for alert in found_alerts:
+                batch.alerts[(by_id[alert.group_id], alert.fingerprint)] = alert
         return batch
 
     async def _apply(self, batch: _Batch, notification: Notification) -> None:
-        group = batch.groups.get((notification.source, notification.group_key))
+        key = (notification.source, notification.group_key)
+        group = batch.groups.get(key)
         if notification.action == "acknowledge":
             if group is not None and group.state != "digest":
-                _add_notes(group, [_note("acknowledged", batch.now, [], notification)])
+                self._add_notes(batch, group, [_note("acknowledged", batch.now, [], notification)])
             return
         created = False
         if group is None:
@@ -242,14 +399,13 @@ class AlertWorker:
                 return  # the resolution of a group this bot never saw firing: nothing to open
             group = await self._new_group(batch, notification)
             created = True
-        group.last_seen = batch.now
+        elif group.id is not None:
+            batch.seen_groups.add(group.id)
         changes: dict[str, list[AlertEvent]] = {"new": [], "resolved": [], "refiring": []}
         for event in notification.alerts:
-            key = (group.id, event.fingerprint)
-            alert = batch.alerts.get(key)
+            alert = batch.alerts.get((key, event.fingerprint))
             if alert is None:
                 alert = Alert(
-                    group_id=group.id,
                     fingerprint=event.fingerprint,
                     name=event.name,
                     status=event.status,
@@ -262,27 +418,29 @@ class AlertWorker:
                     first_seen=batch.now,
                     last_seen=batch.now,
                 )
-                batch.session.add(alert)
-                batch.alerts[key] = alert
+                batch.new_alerts.append((group, alert))
+                batch.alerts[(key, event.fingerprint)] = alert
                 if not created:
                     changes["new" if event.status == "firing" else "resolved"].append(event)
                 continue
-            alert.last_seen = batch.now
-            if event.annotations != alert.annotations:
-                alert.annotations = event.annotations
-            if alert.status == event.status:
-                if event.status == "firing":
-                    alert.fire_count += 1  # the same alert again: only the count grows
-                continue
-            alert.status = event.status
-            if event.status == "resolved":
-                alert.ends_at = event.ends_at or batch.now
-                changes["resolved"].append(event)
-            else:
-                alert.fire_count += 1
-                alert.starts_at = event.starts_at or alert.starts_at
-                alert.ends_at = None
-                changes["refiring"].append(event)
+            if alert.status != event.status:
+                alert.status = event.status
+                if alert.id is not None:
+                    batch.changed_alerts[alert.id] = alert
+                if event.status == "resolved":
+                    alert.ends_at = event.ends_at or batch.now
+                    changes["resolved"].append(event)
+                else:
+                    alert.starts_at = event.starts_at or alert.starts_at
+                    alert.ends_at = None
+                    changes["refiring"].append(event)
+            if event.status == "firing":  # the same alert again: only the count grows
+                if alert.id is None:
+                    alert.fire_count += 1
+                else:
+                    batch.counts[alert.id] = batch.counts.get(alert.id, 0) + 1
+            if alert.id is not None:
+                batch.seen_alerts.add(alert.id)
         if group.state == "digest":
             return
         notes = [
@@ -291,11 +449,21 @@ class AlertWorker:
             if events
         ]
         if notes:
-            _add_notes(group, notes)
+            self._add_notes(batch, group, notes)
 
     async def _new_group(self, batch: _Batch, notification: Notification) -> AlertGroup:
         firing = [a for a in notification.alerts if a.status == "firing"]
         chosen = severities.choose((a.severity for a in firing), self._config, self._procedure)
+        if batch.opened_in_window is None:
+            opened = await batch.session.scalar(
+                select(func.count())
+                .select_from(AlertGroup)
+                .where(
+                    AlertGroup.state != "digest",
+                    AlertGroup.first_seen >= batch.now - STORM_WINDOW,
+                )
+            )
+            batch.opened_in_window = int(opened or 0)
         storm = batch.opened_in_window >= self._config.storm_limit
         group = AlertGroup(
             source=notification.source,
@@ -310,18 +478,25 @@ class AlertWorker:
             first_seen=batch.now,
             last_seen=batch.now,
         )
-        batch.session.add(group)
-        await batch.session.flush()
+        batch.new_groups.append(group)
         batch.groups[(notification.source, notification.group_key)] = group
         if storm:
             batch.digested.append(notification.source)
+            self._due.add("digest")
         else:
             batch.opened_in_window += 1
+            self._due.add("open")
             opened = _note("opened", batch.now, firing, notification, self._mapped(firing))
             opened["severity"] = chosen.severity
             opened["severity_note"] = chosen.note
             group.notes = [opened]
         return group
+
+    def _add_notes(self, batch: _Batch, group: AlertGroup, notes: list[dict[str, Any]]) -> None:
+        group.notes = [*(group.notes or []), *notes]
+        if group.id is not None:
+            batch.noted_groups[group.id] = group
+        self._due.add("notes")
 
     def _mapped(self, events: Sequence[AlertEvent]) -> list[str | None]:
         return [
@@ -372,10 +547,11 @@ class AlertWorker:
         except UserError as error:
             # Discord refused for good (a full server or category, say): list it instead.
             log.warning("alert group %s gets a digest entry, not a channel: %s", group.id, error)
-            async with self._sessions.begin() as session:
+            async with self._write_lock, self._sessions.begin() as session:
                 row = await session.get(AlertGroup, group.id)
                 row.state, row.notes, row.last_error = "digest", [], str(error)[:2000]
             self._metrics.digest_entries.labels(group.source).inc()
+            self._due.add("digest")
             return True
         except Exception as error:
             attempts = group.open_attempts + 1
@@ -387,16 +563,17 @@ class AlertWorker:
                 delay,
                 error,
             )
-            async with self._sessions.begin() as session:
+            async with self._write_lock, self._sessions.begin() as session:
                 row = await session.get(AlertGroup, group.id)
                 row.open_attempts = attempts
                 row.next_attempt_at = utcnow() + timedelta(seconds=delay)
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
             self._waiting = True
             return True
-        async with self._sessions.begin() as session:
+        async with self._write_lock, self._sessions.begin() as session:
             row = await session.get(AlertGroup, group.id)
             row.incident_id, row.state, row.last_error = declared.incident.id, "open", None
+        self._due.add("notes")
         return True
 
     # -- 3. notes ------------------------------------------------------------------------
@@ -416,7 +593,22 @@ class AlertWorker:
             ).all()
         if not rows:
             return False
+        now = time.monotonic()
+        every = self._config.notes_every.total_seconds()
+        due, later = [], []
         for group, incident in rows:
+            at = self._noted_at.get(group.id, -every) + every
+            if now >= at:
+                due.append((group, incident))
+            else:
+                later.append(at)
+        if later:
+            self._waiting = True  # paced: one message per incident channel per notes_every
+            self._next_notes = min(later)
+        if not due:
+            return False
+        for group, incident in due:
+            self._noted_at[group.id] = time.monotonic()
             try:
                 await self._post_group_notes(group, incident)
             except ExternalServiceError as error:
@@ -429,7 +621,7 @@ class AlertWorker:
     async def _post_group_notes(self, group: AlertGroup, incident: Incident) -> None:
         notes = list(group.notes)
         if any(not n.get("recorded") for n in notes):
-            async with self._sessions.begin() as session:
+            async with self._write_lock, self._sessions.begin() as session:
                 row = await session.get(AlertGroup, group.id)
                 current = await session.get(Incident, incident.id)
                 marked = []
@@ -479,7 +671,7 @@ class AlertWorker:
                 )
             except UserError as error:  # the channel is gone: the timeline has it all
                 log.warning("alert notes of incident %s not posted: %s", incident.id, error)
-        async with self._sessions.begin() as session:
+        async with self._write_lock, self._sessions.begin() as session:
             row = await session.get(AlertGroup, group.id)
             row.notes = list(row.notes)[len(notes) :]
 
@@ -523,7 +715,7 @@ class AlertWorker:
                 log.warning("could not post the alert digest: %s", error)
                 self._waiting = True
                 return True
-            async with self._sessions.begin() as session:
+            async with self._write_lock, self._sessions.begin() as session:
                 await session.execute(
                     update(AlertGroup)
                     .where(AlertGroup.id.in_([g.id for g in chunk]))
@@ -607,10 +799,6 @@ def _note(
         "link": notification.link,
         "recorded": False,
     }
-
-
-def _add_notes(group: AlertGroup, notes: list[dict[str, Any]]) -> None:
-    group.notes = [*(group.notes or []), *notes]  # a new list: JSON columns track assignment
 
 
 def _names(note: dict[str, Any]) -> str:

@@ -22,7 +22,8 @@ from bot.alerts.auth import Authenticator
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.server import AlertServer
 from bot.alerts.store import NotificationStore
-from storage.db import make_engine, upgrade
+from bot.alerts.writer import Writer
+from storage.db import upgrade
 
 TOKEN = "tok-" + "a1b2c3d4" * 4
 OLD_TOKEN = "tok-" + "9f8e7d6c" * 4  # the one being rotated out
@@ -82,8 +83,8 @@ class ServerThread:
         self._loop.run_forever()
 
     async def _start(self) -> None:
-        self.engine = make_engine(self.database)
-        self.store = NotificationStore(self.engine)
+        self.writer = Writer(self.database)
+        self.store = NotificationStore(self.writer)
 
         async def health() -> tuple[bool, dict[str, Any]]:
             return True, {"database": "ok", "gateway": "none"}
@@ -130,7 +131,7 @@ class ServerThread:
         async def stop() -> None:
             await self.server.stop()
             await self.store.close()
-            await self.engine.dispose()
+            await self.writer.close()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)

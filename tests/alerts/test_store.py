@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 
 from bot.alerts.store import NotificationStore, StoreUnavailable
-from storage.db import make_engine, upgrade
+from bot.alerts.writer import Writer
+from storage.db import upgrade
 
 
 @pytest.fixture
@@ -19,15 +20,15 @@ def path(tmp_path):
 
 
 @pytest.fixture
-async def engine(path):
-    engine = make_engine(path)
-    yield engine
-    await engine.dispose()
+async def writer(path):
+    writer = Writer(path)
+    yield writer
+    await writer.close()
 
 
-async def test_concurrent_notifications_are_all_committed_each_with_its_own_id(engine, path):
+async def test_concurrent_notifications_are_all_committed_each_with_its_own_id(writer, path):
     woken = []
-    store = NotificationStore(engine, on_stored=lambda: woken.append(1))
+    store = NotificationStore(writer, on_stored=lambda: woken.append(1))
     bodies = [f'{{"n": {n}}}' for n in range(300)]
     ids = await asyncio.gather(*(store.add("generic", body) for body in bodies))
     with sqlite3.connect(path) as db:
@@ -38,8 +39,8 @@ async def test_concurrent_notifications_are_all_committed_each_with_its_own_id(e
     await store.close()
 
 
-async def test_after_close_nothing_more_is_taken(engine):
-    store = NotificationStore(engine)
+async def test_after_close_nothing_more_is_taken(writer):
+    store = NotificationStore(writer)
     await store.add("generic", "{}")
     await store.close()
     with pytest.raises(StoreUnavailable):

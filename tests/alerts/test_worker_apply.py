@@ -17,6 +17,7 @@ from sqlalchemy import insert
 
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.worker import AlertWorker, request_key
+from bot.alerts.writer import Writer
 from bot.render import Renderer
 from bot.settings import parse_config
 from storage.db import make_engine, make_sessions, upgrade
@@ -36,14 +37,16 @@ class Applier:
         sessions = make_sessions(self.engine)
         self.metrics = AlertMetrics()
         # Only the apply step runs here: it touches no incident, Discord or rotation.
+        self.writer = Writer(path)
         self.worker = AlertWorker(
             config,
             sessions,
-            None,
-            None,
-            None,
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
             Renderer(config.zone),
-            self.metrics,  # type: ignore[arg-type]
+            self.metrics,
+            self.writer,
         )
 
     async def store(self, source: str, *bodies: dict[str, Any] | str) -> None:
@@ -65,6 +68,10 @@ class Applier:
             rounds += 1
         return rounds
 
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.engine.dispose()
+
     def rows(self, query: str) -> list[tuple]:
         with sqlite3.connect(self.path) as db:
             return db.execute(query).fetchall()
@@ -80,7 +87,7 @@ class Applier:
 async def applier(tmp_path):
     running = Applier(tmp_path / "worker.sqlite3", storm_limit=10)
     yield running
-    await running.engine.dispose()
+    await running.close()
 
 
 def group(number: int, *, status: str = "firing", fingerprint: str | None = None) -> dict[str, Any]:
@@ -165,7 +172,7 @@ async def test_severity_comes_from_the_label_and_falls_back_with_a_note(tmp_path
         assert rows[1][0] == "P2" and "`sev-unknown` is not in `alerts.severity_map`" in rows[1][1]
         assert rows[2][0] == "P2" and "no `severity` label" in rows[2][1]
     finally:
-        await applier.engine.dispose()
+        await applier.close()
 
 
 async def test_an_unreadable_stored_body_is_marked_failed_and_the_rest_applied(applier):

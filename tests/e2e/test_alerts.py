@@ -40,7 +40,12 @@ ROTATION = {
 def overlay():
     return {
         **ROTATION,
-        "alerts": {"storm_limit": 3, "open_every": "50ms", "digest_every": "100ms"},
+        "alerts": {
+            "storm_limit": 3,
+            "open_every": "50ms",
+            "digest_every": "100ms",
+            "notes_every": "100ms",
+        },
     }
 
 

@@ -1,0 +1,90 @@
+"""The alert tables' writer: one thread, one SQLite connection, one transaction per call.
+
+The webhook's commits and the worker's apply rounds are the hot writes. Each
+is a whole transaction run in a single hop to this thread (``BEGIN IMMEDIATE``
+… ``COMMIT``, well under a millisecond of SQLite time), so the two never meet
+at SQLite's lock, whose busy handler sleeps in steps of up to 100 ms, and the
+event loop is not held between statements. The lock handed in is the one the
+worker's other (SQLAlchemy) writes take, so those wait their turn here too.
+
+The connection never checkpoints on commit: a webhook's 202 must not wait for
+a checkpoint's fsync. The worker checkpoints between rounds instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def db_time(moment: datetime | None) -> str | None:
+    """How ``storage.types.UTCDateTime`` stores a moment (SQLAlchemy's SQLite format)."""
+    if moment is None:
+        return None
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
+    return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class Writer:
+    def __init__(self, path: Path, lock: asyncio.Lock | None = None) -> None:
+        self.path = path
+        self.lock = lock or asyncio.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-writer")
+        self._connection: sqlite3.Connection | None = None
+
+    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """``job(connection)`` inside one immediate transaction, committed before returning."""
+        async with self.lock:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._transaction, job
+            )
+
+    async def read(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """``job(connection)`` on the writer's connection, outside any transaction."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._read, job)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, timeout=5.0, check_same_thread=False
+            )
+            for pragma in (
+                "journal_mode=WAL",
+                "foreign_keys=ON",
+                "synchronous=NORMAL",
+                "busy_timeout=5000",
+                "wal_autocheckpoint=0",
+            ):
+                connection.execute(f"PRAGMA {pragma}")
+            self._connection = connection
+        return self._connection
+
+    def _transaction(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = job(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return result
+
+    def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        return job(self._connect())
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
