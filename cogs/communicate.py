@@ -45,23 +45,28 @@ def _update_answer(result: UpdatePosted) -> dict:
 
 
 class ApproveButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"comms:approve:(?P<id>\d+)"
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"comms:approve:(?P<id>\d+)(?::(?P<seen>[0-9a-f]{8}))?",
 ):
-    """Approve on a draft X post; survives restarts (routed by custom_id)."""
+    """Approve on a draft X post; survives restarts (routed by custom_id). The custom_id
+    carries a tag of the text it was shown with: an edit since then refuses the click."""
 
-    def __init__(self, post_id: int) -> None:
-        super().__init__(discord.ui.Button(label="Approve", custom_id=f"comms:approve:{post_id}"))
-        self.post_id = post_id
+    def __init__(self, post_id: int, seen: str | None = None) -> None:
+        custom_id = f"comms:approve:{post_id}" + (f":{seen}" if seen else "")
+        super().__init__(discord.ui.Button(label="Approve", custom_id=custom_id))
+        self.post_id, self.seen = post_id, seen
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> ApproveButton:
-        return cls(int(match["id"]))
+        return cls(int(match["id"]), match["seen"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
-        work = bot.services.comms.approve(self.post_id, str(interaction.user.id), "button")
+        work = bot.services.comms.approve(
+            self.post_id, str(interaction.user.id), "button", self.seen
+        )
         try:
             await answer_with(
                 interaction,

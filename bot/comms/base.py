@@ -23,6 +23,7 @@ GITHUB_ISSUE = "comms_github_issue"
 EXTERNAL_DUE = "comms_external_due"
 UPDATE_REMINDER = "comms_update_reminder"
 PUBLISH = "comms_publish"
+ASK = "comms_ask"  # post a draft's approval request in the incident channel
 
 
 @dataclass

@@ -18,6 +18,7 @@ that never posts) are ``withdrawn``. Nothing reaches X without an ``approved_by`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,11 +29,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.x import XInDoubt, XRejected, XUnavailable, post_url
-from bot.comms.base import EXTERNAL_DUE, PUBLISH, Deps, has_pending_timer, hold_incident
+from bot.comms.base import ASK, EXTERNAL_DUE, PUBLISH, Deps, has_pending_timer, hold_incident
 from bot.comms.matrix import external_request_at, is_open, posts_externally
 from bot.comms.weighted import measure
 from bot.discord_out import ButtonSpec, Embed
-from bot.errors import Conflict, NotAllowed, NotFound, UserError
+from bot.errors import Conflict, ExternalServiceError, NotAllowed, NotFound, UserError
 from bot.lifecycle import Status, record
 from bot.permissions import allowed, describe
 from bot.procedure import Severity
@@ -71,8 +72,13 @@ _TITLES = {
 _COLOURS = {PostState.POSTED: 0x57F287, PostState.FAILED: 0xED4245, PostState.IN_DOUBT: 0xE67E22}
 
 
-def approve_custom_id(post_id: int) -> str:
-    return f"comms:approve:{post_id}"
+def text_tag(text: str) -> str:
+    """A short fingerprint of a draft's text: the Approve button carries the one it showed."""
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def approve_custom_id(post_id: int, text: str) -> str:
+    return f"comms:approve:{post_id}:{text_tag(text)}"
 
 
 def edit_custom_id(post_id: int) -> str:
@@ -180,7 +186,8 @@ class ExternalComms:
             await self.request(incident_id, INITIAL)
 
     async def request(self, incident_id: int, purpose: str) -> ExternalPost | None:
-        """Draft the post and ask for approval in the incident channel (lock held; idempotent)."""
+        """Draft the post and have approval asked in the incident channel (lock held;
+        idempotent: an existing draft is returned as it is, a withdrawn one drafted again)."""
         async with self.d.sessions.begin() as session:
             incident = await session.get(Incident, incident_id)
             if incident is None or incident.channel_id is None:
@@ -219,15 +226,26 @@ class ExternalComms:
                 None,
                 {"post_id": post.id, "purpose": purpose, "text": text},
             )
-        await self.send_approval(post.id)
+            # Asking is a durable action of its own: retried with backoff if Discord fails.
+            self.d.timers.schedule(session, ASK, utcnow(), None, {"post_id": post.id})
         return post
+
+    async def on_ask(self, timer: Timer) -> None:
+        post = await self.get(int(timer.payload["post_id"]))
+        async with self.d.lock(post.incident_id):
+            await self.send_approval(post.id)
 
     async def send_approval(self, post_id: int) -> None:
         async with self.d.sessions() as session:
             post = await session.get(ExternalPost, post_id)
             incident = await session.get(Incident, post.incident_id) if post else None
             initial = await self.post_of(session, post.incident_id, INITIAL) if post else None
-        if post is None or incident is None or post.approval_message_id is not None:
+        if (
+            post is None
+            or incident is None
+            or post.state != PostState.AWAITING
+            or post.approval_message_id is not None
+        ):
             return
         pings = []
         if incident.commander_id:
@@ -278,9 +296,16 @@ class ExternalComms:
             return ()
         label = "Approve" if post.state == PostState.AWAITING else "Approve again"
         return (
-            ButtonSpec(label, approve_custom_id(post.id), "success", APPROVE_EMOJI),
+            ButtonSpec(label, approve_custom_id(post.id, post.text), "success", APPROVE_EMOJI),
             ButtonSpec("Edit", edit_custom_id(post.id), "secondary", "✏️"),
         )
+
+    async def refresh_quietly(self, post_id: int, retry_at: datetime | None = None) -> None:
+        """Refresh the approval message; a failure is logged (the next change refreshes it)."""
+        try:
+            await self.refresh_approval(post_id, retry_at)
+        except (ExternalServiceError, UserError) as error:
+            log.warning("X draft %s: approval message not refreshed: %s", post_id, error)
 
     async def refresh_approval(self, post_id: int, retry_at: datetime | None = None) -> None:
         async with self.d.sessions() as session:
@@ -319,7 +344,11 @@ class ExternalComms:
             "The attempt is recorded in the incident's timeline."
         )
 
-    async def approve(self, post_id: int, user_id: str, via: str) -> Approval:
+    async def approve(
+        self, post_id: int, user_id: str, via: str, seen: str | None = None
+    ) -> Approval:
+        """Approve the draft. ``seen``: the text tag the approver's button showed; if the
+        draft was edited since, nothing is approved (they approve what they read)."""
         post = await self.get(post_id)
         async with self.d.lock(post.incident_id):
             async with self.d.sessions() as session:
@@ -330,6 +359,11 @@ class ExternalComms:
                 return Approval(post, approved_now=False)
             if post.state == PostState.WITHDRAWN:
                 raise Conflict(f"This draft was withdrawn ({post.last_error}); nothing to approve.")
+            if seen is not None and seen != text_tag(post.text):
+                raise Conflict(
+                    "The draft was edited after this button was shown; read the new text "
+                    "and approve again."
+                )
             problem = measure(post.text).problem()
             if problem:
                 raise UserError(f"{problem} Press **Edit** to shorten it, then approve.")
@@ -357,7 +391,7 @@ class ExternalComms:
                     {"post_id": post_id, "via": via, "text": post.text},
                 )
                 self.d.timers.schedule(session, PUBLISH, now, None, {"post_id": post_id})
-            await self.refresh_approval(post_id)
+            await self.refresh_quietly(post_id)
         return Approval(await self.get(post_id), approved_now=True)
 
     async def approve_by_message(self, message_id: str, user_id: str) -> Approval | None:
@@ -389,19 +423,30 @@ class ExternalComms:
             await self._check_approver(post, incident, user_id, "edit", "edit")
             if post.state not in APPROVABLE:
                 raise Conflict(_not_editable(post))
+            before = post.text
+            await self._set_text(post_id, text)
+            try:
+                await self.refresh_approval(post_id)
+            except (ExternalServiceError, UserError):
+                # The message would show one text while another is approved: undo.
+                await self._set_text(post_id, before)
+                raise
             async with self.d.sessions.begin() as session:
-                row = await session.get(ExternalPost, post_id)
-                before, row.text = row.text, text
                 record(
                     session,
                     await session.get(Incident, incident.id),
                     "external_edited",
-                    f"<@{user_id}> edited the {row.purpose} X post before approval",
+                    f"<@{user_id}> edited the {post.purpose} X post before approval",
                     user_id,
                     {"post_id": post_id, "before": before, "after": text},
                 )
-            await self.refresh_approval(post_id)
         return await self.get(post_id)
+
+    async def _set_text(self, post_id: int, text: str) -> None:
+        async with self.d.sessions.begin() as session:
+            await session.execute(
+                update(ExternalPost).where(ExternalPost.id == post_id).values(text=text)
+            )
 
     # -- publishing ------------------------------------------------------------------------
     async def on_publish(self, timer: Timer) -> None:
@@ -433,6 +478,11 @@ class ExternalComms:
                 await self._settle(post_id, PostState.IN_DOUBT, str(error))
             except XRejected as error:
                 await self._settle(post_id, PostState.FAILED, str(error))
+            except Exception as error:  # not an answer we understand: the post may be up
+                log.exception("X post %s: unexpected failure while publishing", post_id)
+                await self._settle(
+                    post_id, PostState.IN_DOUBT, f"unexpected {type(error).__name__} while posting"
+                )
             else:
                 await self._posted(post_id, result.id)
                 posted = True
@@ -459,14 +509,21 @@ class ExternalComms:
                     {"post_id": post_id, "error": str(error)},
                 )
         log.warning("X post %s: %s; retry %d at %s", post_id, error, attempts, retry_at)
-        await self.refresh_approval(post_id, retry_at)
+        await self.refresh_quietly(post_id, retry_at)
         if attempts == 1:
-            await self.d.discord.send(
-                incident.channel_id,
-                content=f"⚠️ {error}. The approved post to X stays pending and is retried "
+            await self._tell(
+                incident,
+                f"⚠️ {error}. The approved post to X stays pending and is retried "
                 f"automatically with backoff (next try <t:{int(retry_at.timestamp())}:R>). "
                 "It will be posted once.",
             )
+
+    async def _tell(self, incident: Incident, content: str) -> None:
+        """A note in the incident channel about a state already recorded; failures are logged."""
+        try:
+            await self.d.discord.send(incident.channel_id, content=content)
+        except (ExternalServiceError, UserError) as error:
+            log.warning("incident %s: could not tell the channel: %s", incident.id, error)
 
     async def _settle(self, post_id: int, state: PostState, reason: str) -> None:
         async with self.d.sessions.begin() as session:
@@ -481,15 +538,13 @@ class ExternalComms:
                 None,
                 {"post_id": post_id},
             )
-        await self.refresh_approval(post_id)
+        await self.refresh_quietly(post_id)
         advice = (
             "Check the account: if the post is not there, approve again."
             if state == PostState.IN_DOUBT
             else "Fix the cause and approve again, or post the text by hand."
         )
-        await self.d.discord.send(
-            incident.channel_id, content=f"⚠️ The post to X did not go out: {reason}. {advice}"
-        )
+        await self._tell(incident, f"⚠️ The post to X did not go out: {reason}. {advice}")
 
     async def _posted(self, post_id: int, remote_id: str) -> None:
         url = post_url(self.d.config.x.web_base, self.d.config.x.handle, remote_id)
@@ -507,8 +562,8 @@ class ExternalComms:
                 post.approved_by,
                 {"post_id": post_id, "url": url, "remote_id": remote_id, "purpose": post.purpose},
             )
-        await self.refresh_approval(post_id)
-        await self.d.discord.send(incident.channel_id, content=f"📣 {what}: {url}")
+        await self.refresh_quietly(post_id)
+        await self._tell(incident, f"📣 {what}: {url}")
 
     # -- the incident moving on ------------------------------------------------------------
     async def withdraw(self, incident_id: int, purpose: str, reason: str) -> bool:
@@ -527,7 +582,7 @@ class ExternalComms:
                 {"post_id": post.id},
             )
             post_id = post.id
-        await self.refresh_approval(post_id)
+        await self.refresh_quietly(post_id)
         return True
 
     async def on_resolved(self, incident_id: int) -> None:
@@ -574,14 +629,15 @@ class ExternalComms:
             for post in queued:
                 if not await has_pending_timer(session, None, [PUBLISH], post_id=post.id):
                     self.d.timers.schedule(session, PUBLISH, utcnow(), None, {"post_id": post.id})
-            unasked = list(
-                await session.scalars(
-                    select(ExternalPost.id).where(
-                        ExternalPost.state == PostState.AWAITING,
-                        ExternalPost.approval_message_id.is_(None),
-                    )
+            unasked = await session.scalars(
+                select(ExternalPost.id).where(
+                    ExternalPost.state == PostState.AWAITING,
+                    ExternalPost.approval_message_id.is_(None),
                 )
             )
+            for post_id in list(unasked):
+                if not await has_pending_timer(session, None, [ASK], post_id=post_id):
+                    self.d.timers.schedule(session, ASK, utcnow(), None, {"post_id": post_id})
         for post in in_flight:
             async with self.d.lock(post.incident_id):
                 await self._settle(
@@ -591,8 +647,6 @@ class ExternalComms:
                     "it is not sent again by itself",
                 )
             touched.add(post.incident_id)
-        for post_id in unasked:
-            await self.send_approval(post_id)
         return sorted(touched)
 
 

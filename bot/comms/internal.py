@@ -21,7 +21,7 @@ from bot.comms.matrix import (
 )
 from bot.discord_out import Embed
 from bot.durations import format_duration
-from bot.errors import Conflict, UserError
+from bot.errors import Conflict, ExternalServiceError, UserError
 from bot.incidents import SEVERITY_COLOURS
 from bot.lifecycle import Status, record
 from bot.permissions import require
@@ -138,8 +138,10 @@ class InternalComms:
             )
 
     async def _find_ops_post(self, ops_id: str, footer: str) -> str | None:
+        # DiscordOut.history reads oldest first, so a limit would keep the oldest messages:
+        # read it all (this runs only at start, for an open incident with no recorded post).
         bot_id = self.d.discord.bot_user_id
-        for message in await self.d.discord.history(ops_id, limit=100):
+        for message in reversed(await self.d.discord.history(ops_id)):
             if str(message.author.id) == bot_id and any(
                 e.footer and e.footer.text == footer for e in message.embeds
             ):
@@ -205,12 +207,14 @@ class InternalComms:
                 await self._open_issue(incident, level)
             except GitHubRejected as error:
                 await self._github_skipped(incident, str(error))
+                return
             except GitHubError as error:
                 if timer.attempts + 1 >= MAX_ATTEMPTS:
                     await self._github_skipped(incident, f"{error} (gave up after retries)")
                     return
                 raise
-        await self.sync_ops_post(incident_id)
+            if incident.ops_alerts_message_id is not None:  # it shows the issue's link
+                await self.sync_ops_post(incident_id)
 
     async def _open_issue(self, incident: Incident, level: Severity) -> None:
         github = self.d.github
@@ -269,9 +273,6 @@ class InternalComms:
 
     # -- status updates --------------------------------------------------------------------
     async def post_update(self, incident: Incident, user_id: str, text: str) -> UpdatePosted:
-        text = check_update_text(text)
-        if incident.status not in _UPDATABLE:
-            raise Conflict(f"The incident is {incident.status}; updates are for live incidents.")
         async with self.d.sessions() as session:
             paged = await self.d.incidents.paged(session, incident.id)
         require(
@@ -282,6 +283,9 @@ class InternalComms:
             paged,
             doing="post a status update",
         )
+        if incident.status not in _UPDATABLE:
+            raise Conflict(f"The incident is {incident.status}; updates are for live incidents.")
+        text = check_update_text(text)
         problems: list[str] = []
         async with self.d.lock(incident.id):
             async with self.d.sessions() as session:
@@ -318,14 +322,19 @@ class InternalComms:
                     self.d.timers.schedule(
                         session, UPDATE_REMINDER, next_due, row.id, {"severity": level.name}
                     )
+            # Posted here and recorded: what follows is reported, never raised, so the
+            # person does not post the same update twice.
             ops_id = self.d.ops_alerts_id()
             if targets.ops_alerts and ops_id:
-                await self.d.discord.send(
-                    ops_id,
-                    content=self.d.renderer.render(
-                        "status_update.md.j2", elsewhere=True, **context
-                    ),
-                )
+                try:
+                    await self.d.discord.send(
+                        ops_id,
+                        content=self.d.renderer.render(
+                            "status_update.md.j2", elsewhere=True, **context
+                        ),
+                    )
+                except (ExternalServiceError, UserError) as error:
+                    problems.append(f"not posted in #ops-alerts: {error}")
             if targets.github_issue and self.d.github is not None:
                 try:
                     await self.d.github.comment(
@@ -339,7 +348,10 @@ class InternalComms:
                     )
                 except GitHubError as error:
                     problems.append(f"not added to the GitHub issue: {error}")
-            await self.sync_ops_post(incident.id)
+            try:
+                await self.sync_ops_post(incident.id)
+            except (ExternalServiceError, UserError) as error:
+                log.warning("incident %s: #ops-alerts post not updated: %s", incident.id, error)
         return UpdatePosted(incident, message_id, targets.describe(), next_due, problems)
 
     async def comment_resolution(self, incident_id: int) -> None:

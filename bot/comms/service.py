@@ -13,11 +13,20 @@ from sqlalchemy import and_, or_, select
 
 from bot.adapters.github import GitHubClient
 from bot.adapters.x import XClient, XCredentials
-from bot.comms.base import EXTERNAL_DUE, GITHUB_ISSUE, PUBLISH, UPDATE_REMINDER, Deps, hold_incident
+from bot.comms.base import (
+    ASK,
+    EXTERNAL_DUE,
+    GITHUB_ISSUE,
+    PUBLISH,
+    UPDATE_REMINDER,
+    Deps,
+    hold_incident,
+)
 from bot.comms.external import Approval, ExternalComms
 from bot.comms.internal import InternalComms, UpdatePosted
 from bot.comms.matrix import is_open
 from bot.discord_out import DiscordOut
+from bot.errors import ExternalServiceError, UserError
 from bot.incidents import IncidentEvent, IncidentService
 from bot.lifecycle import OPEN_STATES, Status
 from bot.render import Renderer
@@ -81,6 +90,7 @@ class CommsService:
         timers.register(UPDATE_REMINDER, self.internal.on_reminder)
         timers.register(EXTERNAL_DUE, self.external.on_external_due)
         timers.register(PUBLISH, self.external.on_publish)
+        timers.register(ASK, self.external.on_ask)
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -105,14 +115,19 @@ class CommsService:
 
     async def _reconcile(self, incident_id: int) -> None:
         async with self.deps.lock(incident_id):
-            await self.internal.sync_ops_post(incident_id, look_back=True)
             async with self.deps.sessions.begin() as session:
                 incident = await hold_incident(session, incident_id)
-                if incident is not None and is_open(incident):
+                if incident is None:
+                    return
+                if is_open(incident):
                     await self.internal.ensure_github_timer(session, incident)
                     await self.internal.ensure_reminder(session, incident)
-            if incident is None:
-                return
+            try:
+                await self.internal.sync_ops_post(incident_id, look_back=True)
+            except (ExternalServiceError, UserError) as error:
+                log.warning(
+                    "incident %s: #ops-alerts post not brought up to date: %s", incident_id, error
+                )
             if is_open(incident):
                 await self.external.ensure_external(incident_id)
             else:
@@ -154,7 +169,7 @@ class CommsService:
         kind = event.kind
         if kind == "paged":
             return
-        await self.internal.sync_ops_post(incident_id)
+        # The durable part first (timer rows), then what only touches Discord.
         async with self.deps.sessions.begin() as session:
             incident = await hold_incident(session, incident_id)
             if incident is None:
@@ -167,6 +182,7 @@ class CommsService:
                 await self.internal.reschedule_reminder(session, incident)
             elif kind == "status_changed" and is_open(incident):
                 await self.internal.ensure_reminder(session, incident)
+        await self._quietly(self.internal.sync_ops_post(incident_id), "#ops-alerts post", event)
         reopened = kind == "status_changed" and event.data.get("previous") == Status.RESOLVED
         if kind == "declared":
             await self.external.ensure_external(incident_id)
@@ -174,14 +190,21 @@ class CommsService:
             await self.external.on_severity_changed(incident_id)
         elif kind == "resolved":
             await self.external.on_resolved(incident_id)
-            try:
-                await self.internal.comment_resolution(incident_id)
-            except Exception as error:  # the GitHub comment is a courtesy; log and move on
-                log.warning(
-                    "incident %s: resolution not commented on GitHub: %s", incident_id, error
-                )
+            await self._quietly(
+                self.internal.comment_resolution(incident_id), "GitHub comment", event
+            )
         elif reopened and is_open(incident):
             await self.external.on_reopened(incident_id)
+
+    @staticmethod
+    async def _quietly(work: Coroutine[Any, Any, None], what: str, event: IncidentEvent) -> None:
+        """A side effect that the next event (or the next start) brings up to date."""
+        try:
+            await work
+        except (ExternalServiceError, UserError) as error:
+            log.warning(
+                "incident %s (%s): %s not updated: %s", event.incident.id, event.kind, what, error
+            )
 
     async def _after_posted(self, incident_id: int) -> None:
         async with self.deps.lock(incident_id):
@@ -193,8 +216,10 @@ class CommsService:
         incident = await self.deps.incidents.in_channel(channel_id)
         return await self.internal.post_update(incident, user_id, text)
 
-    async def approve(self, post_id: int, user_id: str, via: str) -> Approval:
-        return await self.external.approve(post_id, user_id, via)
+    async def approve(
+        self, post_id: int, user_id: str, via: str, seen: str | None = None
+    ) -> Approval:
+        return await self.external.approve(post_id, user_id, via, seen)
 
     async def approve_by_reaction(self, message_id: str, user_id: str) -> Approval | None:
         return await self.external.approve_by_message(message_id, user_id)

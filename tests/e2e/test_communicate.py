@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 
+from bot.errors import Conflict
 from sandbox.control_client import Control
 
 ROTATION = {
@@ -419,7 +420,7 @@ async def test_approving_twice_posts_once(bot, control):
     await x_posted(control)
     dave = await control.user_id("dave")
     await control.react(dave, channel["id"], request["id"], "✅")
-    post_id = int(button(request, "Approve").rsplit(":", 1)[1])
+    post_id = int(button(request, "Approve").split(":")[2])
     again = await bot.services.comms.approve(post_id, dave, "test")
     assert again.approved_now is False and again.post.state == "posted"
     await bot.services.comms.idle()
@@ -452,7 +453,11 @@ async def test_an_approver_edits_the_draft_in_a_modal_first(bot, control):
     frank = await control.user_id("frank")
     refused = await control.press(frank, channel["id"], request["id"], button(request, "Edit"))
     assert "may edit" in text_of(refused)
-    await approve(control, "dave", channel["id"], request)
+    # A click from a view of the old text approves nothing: approvers approve what they read.
+    _, _, post_id, shown = button(request, "Approve").split(":")
+    with pytest.raises(Conflict, match="edited after this button was shown"):
+        await bot.services.comms.approve(int(post_id), dave, "button", shown)
+    await approve(control, "dave", channel["id"], refreshed)
     [post] = await x_posted(control)
     assert post["text"].endswith(link)
 
