@@ -85,5 +85,6 @@ class BotRuntime:
             await self.alert_server.stop()
             self.alert_server = None
         await self.bot.close()
+        gc.unfreeze()  # what this bot froze may be collected again once it is gone
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self.finished, timeout=10)
