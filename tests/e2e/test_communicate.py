@@ -483,6 +483,47 @@ async def test_a_draft_over_280_is_flagged_before_anyone_approves_and_cannot_be_
     assert await control.x_posts() == []
 
 
+async def test_a_draft_is_withdrawn_when_the_incident_is_downgraded_before_approval(bot, control):
+    channel = await declare(control, "Pause called", "P0")
+    request = await approval_request(control, channel["id"])
+    alice = await control.user_id("alice")
+    await control.command(alice, channel["id"], "incident", "severity", level="P2")
+    await bot.services.comms.idle()
+    withdrawn = next(m for m in await control.messages(channel["id"]) if m["id"] == request["id"])
+    assert "withdrawn" in embed_text(withdrawn) and withdrawn["components"] == []
+    assert "P2 incidents are not announced externally" in embed_text(withdrawn)
+    post_id = int(button(request, "Approve").split(":")[2])
+    with pytest.raises(Conflict, match="withdrawn"):
+        await bot.services.comms.approve(post_id, alice, "test")
+    assert await control.x_posts() == []
+
+
+async def test_reopening_withdraws_the_reply_draft_and_resolving_again_asks_anew(bot, control):
+    channel = await declare(control, "Governance hijack", "P0")
+    await approve(control, "alice", channel["id"], await approval_request(control, channel["id"]))
+    [first] = await x_posted(control)
+    alice = await control.user_id("alice")
+    await control.command(alice, channel["id"], "incident", "resolve")
+    old_reply = await approval_request(control, channel["id"], "resolve")
+    await control.command(alice, channel["id"], "incident", "reopen")
+    await bot.services.comms.idle()
+    old = next(m for m in await control.messages(channel["id"]) if m["id"] == old_reply["id"])
+    assert "reopened" in embed_text(old) and old["components"] == []
+    await control.command(alice, channel["id"], "incident", "resolve")
+
+    async def new_reply():
+        for message in await control.messages(channel["id"]):
+            if message["id"] != old_reply["id"] and "resolve" in str(message["embeds"]):
+                if message["components"]:
+                    return message
+        return None
+
+    again = await control.wait_for(new_reply, what="a new reply draft")
+    await approve(control, "alice", channel["id"], again)
+    posts = await x_posted(control, 2)
+    assert posts[1]["reply_to"] == first["id"] and len(posts) == 2
+
+
 # -- X failing -----------------------------------------------------------------------------
 @pytest.mark.parametrize(("kind", "status"), [("rate_limit", 429), ("server_error", 503)])
 async def test_an_x_outage_keeps_the_post_pending_tells_the_channel_and_retries_once(
