@@ -377,3 +377,26 @@ async def test_healthz_and_metrics_report_the_database_the_gateway_and_the_count
     assert 'incident_bot_incidents_opened_total{source="alert"} 1.0' in metrics
     assert "incident_bot_open_incidents 1.0" in metrics
     assert 'incident_bot_discord_request_seconds_count{method="POST",route="channels"' in metrics
+
+
+async def test_an_alert_firing_again_after_a_person_resolved_it_is_told_not_reopened(
+    bot, control, webhook
+):
+    body = payload("alertmanager_probe_failure.json")
+    await webhook.post("alertmanager", body)
+    channel = await channel_ending(control, "-blackbox-probe-failure-https-server-example-org")
+    await webhook.post("alertmanager", resolved(body))
+    await control.wait_for_message(
+        channel["id"], lambda m: "resolved at the source" in m["content"], what="the resolution"
+    )
+    alice = await control.user_id("alice")
+    await control.command(alice, channel["id"], "incident", "resolve", note="probe fixed")
+    await webhook.post("alertmanager", body)
+    note = await control.wait_for_message(
+        channel["id"], lambda m: "firing again" in m["content"], what="the re-firing"
+    )
+    assert f"<@{alice}>" in note["content"]
+    assert "reopen it with `/incident reopen`" in note["content"]
+    await settled(control, bot)
+    assert rows(bot, "SELECT status FROM incidents") == [("resolved",)]
+    assert rows(bot, "SELECT status, fire_count FROM alerts") == [("firing", 2)]
