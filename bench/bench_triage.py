@@ -26,6 +26,7 @@ from bot.cli import free_port
 from sandbox.control_client import Control
 
 DISCORD_EPOCH_MS = 1420070400000
+REPO = Path(__file__).resolve().parent.parent
 OVERLAY = """
 [[rotation.shifts]]
 start = "2020-01-01T00:00+00:00"
@@ -84,7 +85,6 @@ async def _one_setting(latency_ms: float, iterations: int) -> dict:
         port = free_port("127.0.0.1")
         (root / "overlay.toml").write_text(OVERLAY)
         config = root / "bot.toml"
-        repo = Path(__file__).resolve().parent.parent
         world = _spawn(
             "-m",
             "bot.cli",
@@ -98,15 +98,15 @@ async def _one_setting(latency_ms: float, iterations: int) -> dict:
             str(port),
             "--data-dir",
             str(root / "data"),
-            cwd=repo,
+            cwd=REPO,
         )
         processes = [world]
         try:
             await _line(world, "sandbox world at")
             async with Control(f"http://127.0.0.1:{port}") as control:
                 alice = await control.user_id("alice")
-                bot = _spawn("-m", "bot.cli", "run", "--config", str(config), cwd=repo)
-                floor = _spawn("-m", "bench.floor", str(config), alice, cwd=repo)
+                bot = _spawn("-m", "bot.cli", "run", "--config", str(config), cwd=REPO)
+                floor = _spawn("-m", "bench.floor", str(config), alice, cwd=REPO)
                 processes += [bot, floor]
                 await _line(floor, "floor ready")
                 await control.wait_for(
