@@ -41,6 +41,7 @@ def setup_logging(secrets: Iterable[str], level: int = logging.INFO) -> None:
     root.setLevel(level)
     logging.getLogger("discord").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def add_secret_filter(secrets: Iterable[str]) -> None:
