@@ -261,7 +261,7 @@ def _from_alertmanager_shape(
         source=source,
         group_key=group_key,
         title=title_for(source, model.common_annotations, model.common_labels, alerts),
-        summary=_clip(summary, MAX_SUMMARY),
+        summary=clip(summary, MAX_SUMMARY),
         alerts=alerts,
         link=model.external_url or None,
         extra={"receiver": model.receiver, "truncated_alerts": model.truncated_alerts},
@@ -312,7 +312,7 @@ def _from_generic(model: GenericEvent, severity_label: str) -> Notification:
         source="generic",
         group_key=key,
         title=clean_title(title, "Generic alert"),
-        summary=_clip(summary, MAX_SUMMARY),
+        summary=clip(summary, MAX_SUMMARY),
         alerts=alerts,
         action="acknowledge" if model.event_action == "acknowledge" else "notify",
         link=model.client_url,
@@ -373,7 +373,8 @@ def _moment(value: datetime | None) -> datetime | None:
         return None
 
 
-def _clip(text: str | None, limit: int) -> str | None:
+def clip(text: str | None, limit: int) -> str | None:
+    """``text`` stripped, ``None`` when empty, cut to ``limit`` characters with an ellipsis."""
     if text is None:
         return None
     text = str(text).strip()

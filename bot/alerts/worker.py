@@ -37,7 +37,7 @@ from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts import severity as severities
-from bot.alerts.formats import AlertEvent, BadPayload, Notification, parse
+from bot.alerts.formats import AlertEvent, BadPayload, Notification, clip, parse
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.writer import Writer, db_time
 from bot.discord_out import DiscordOut
@@ -661,7 +661,7 @@ class AlertWorker:
                     live=incident.status in {s.value for s in OPEN_STATES},
                 )
             )
-        content = _clip("\n\n".join(parts), MAX_MESSAGE)
+        content = clip("\n\n".join(parts), MAX_MESSAGE) or ""
         if incident.channel_id:
             try:
                 await self._discord.send(
@@ -741,7 +741,7 @@ class AlertWorker:
             chunk, content = trial, text
         if chunk:
             messages.append((chunk, content))
-        return [(c, _clip(t, MAX_MESSAGE) or "") for c, t in messages]
+        return [(c, clip(t, MAX_MESSAGE) or "") for c, t in messages]
 
     def _digest_message(
         self,
@@ -787,7 +787,7 @@ def _note(
             {
                 "name": e.name,
                 "fingerprint": e.fingerprint,
-                "summary": _clip(e.summary, 300),
+                "summary": clip(e.summary, 300),
                 "url": e.url,
                 "value": e.severity,
                 "severity": mapped[i] if i < len(mapped) else None,
@@ -828,9 +828,3 @@ def _timeline_data(note: dict[str, Any], group: AlertGroup) -> dict[str, Any]:
         "count": note["count"],
         "fingerprints": note["fingerprints"][:1000],
     }
-
-
-def _clip(text: str | None, limit: int) -> str | None:
-    if text is None:
-        return None
-    return text if len(text) <= limit else text[: limit - 1] + "…"

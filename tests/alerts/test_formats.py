@@ -126,3 +126,13 @@ def test_titles_are_one_readable_line():
     assert clean_title("  Disk\n full  ", "x") == "Disk full"
     assert clean_title("🔥🔥", "Fallback") == "Fallback"
     assert len(clean_title("a" * 500, "x")) == 200
+
+
+def test_one_clip_for_summaries_notes_and_messages():
+    from bot.alerts import formats, worker
+
+    assert not hasattr(worker, "_clip") and not hasattr(formats, "_clip")
+    assert worker.clip is formats.clip
+    assert formats.clip("  x  ", 10) == "x"
+    assert formats.clip(" \n ", 10) is None
+    assert formats.clip("a" * 20, 10) == "a" * 9 + "…"
