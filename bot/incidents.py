@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.discord_out import ButtonSpec, DiscordOut, Embed
 from bot.errors import Conflict, ExternalServiceError, NotFound, UserError, WrongChannel
-from bot.lifecycle import OPEN_STATES, Status, record, transition
+from bot.lifecycle import OPEN_STATES, Status, is_open, record, transition
 from bot.naming import channel_name, validate_title
 from bot.oncall import OnCallService, Resolved
 from bot.permissions import Actor, require
@@ -51,6 +51,11 @@ def topic_marker(incident_id: int) -> str:
 
 def kickoff_footer(incident_id: int) -> str:
     return f"Incident #{incident_id}"
+
+
+def _awaiting_ack(incident: Incident | None) -> bool:
+    """Open and not acknowledged: the clock's timers still have work to do."""
+    return incident is not None and incident.acknowledged_at is None and is_open(incident.status)
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ class IncidentService:
         # retry that reaches another process or outlives a restart.
         self._requested: set[str] = set()
         self._opened: set[int] = set()  # incidents this process finished opening
+        # Choosing a free channel name and creating it is one step, or two incidents
+        # declared at once with the same title would get the same name.
+        self._naming = asyncio.Lock()
         timers.register(ESCALATE, self._on_escalate)
         timers.register(RESPONSE_REMINDER, self._on_response_reminder)
         timers.register(RESPONSE_BREACH, self._on_response_breach)
@@ -186,7 +194,11 @@ class IncidentService:
         async with self._sessions() as session:
             timer = await session.scalar(
                 select(Timer)
-                .where(Timer.incident_id == incident.id, Timer.state == "pending")
+                .where(
+                    Timer.incident_id == incident.id,
+                    Timer.state == "pending",
+                    Timer.kind.in_(CLOCK_TIMERS),
+                )
                 .order_by(Timer.due_at)
                 .limit(1)
             )
@@ -232,13 +244,11 @@ class IncidentService:
                 actor_id, title, level.name, summary, request_key, source, down_since
             )
         except IntegrityError:
-            # The same request raced us to the insert: use its row (and wait on its lock below).
-            async with self._sessions() as session:
-                incident = await session.scalar(
-                    select(Incident).where(Incident.request_key == request_key)
-                )
-            created = False
-            oncall = await self._oncall.at(incident.declared_at)
+            # The same request reached the insert first (a concurrent retry, or one from before
+            # a restart): use its row, retrying it if it failed, and wait on its lock below.
+            incident, created, oncall = await self._insert_or_find(
+                actor_id, title, level.name, summary, request_key, source, down_since, lookup=True
+            )
         if incident.status == Status.OPENING:
             await self._open(incident, oncall.primary_id, oncall.unresolved, fresh=created)
         incident = await self.get(incident.id)
@@ -253,11 +263,12 @@ class IncidentService:
         request_key: str | None,
         source: str,
         down_since: datetime | None,
+        lookup: bool = False,
     ) -> tuple[Incident, bool, Resolved]:
         created = False
         async with self._sessions.begin() as session:
             incident = None
-            if request_key is not None and request_key in self._requested:
+            if request_key is not None and (lookup or request_key in self._requested):
                 incident = await session.scalar(
                     select(Incident).where(Incident.request_key == request_key)
                 )
@@ -278,12 +289,17 @@ class IncidentService:
                 session.add(incident)
                 created = True
             elif incident.status == Status.FAILED:
-                incident.status = Status.OPENING
-                record(
-                    session, incident, "retry", "Declaring again after a failed attempt", actor_id
+                transition(
+                    session,
+                    incident,
+                    Status.OPENING,
+                    "Declaring again after a failed attempt",
+                    actor_id,
                 )
         oncall = await self._oncall.at(incident.declared_at)
         if request_key is not None:
+            if len(self._requested) >= 10_000:
+                self._requested.clear()  # only an optimisation: the unique index stays the rule
             self._requested.add(request_key)
         return incident, created, oncall
 
@@ -326,7 +342,6 @@ class IncidentService:
             level = self.severity(incident.severity)
             channel_id, name, slug = incident.channel_id, incident.channel_name, incident.slug
             kickoff_id = incident.kickoff_message_id
-            created_channel = False
             try:
                 if channel_id is None:
                     existing = self._discord.channel_by_topic_marker(topic_marker(incident.id))
@@ -340,16 +355,16 @@ class IncidentService:
                         channel_id, name, slug = await self._create_channel(
                             incident, level, commander_id
                         )
-                        created_channel = True
                 if kickoff_id is None:
                     kickoff_id = await self._send_kickoff(incident, channel_id, level, commander_id)
             except (UserError, ExternalServiceError) as error:
-                await self._fail_opening(incident, channel_id if created_channel else None, error)
+                # The channel is ours (created now, or found by our topic marker): remove it.
+                await self._fail_opening(incident, channel_id, error)
                 raise
-            self._opened.add(incident.id)
             incident = await self._finish_opening(
                 incident, channel_id, name, slug, kickoff_id, level, commander_id, unresolved
             )
+        self._opened.add(incident.id)
         try:
             await self._discord.pin(channel_id, kickoff_id)
         except (UserError, ExternalServiceError):
@@ -359,19 +374,25 @@ class IncidentService:
     async def _create_channel(
         self, incident: Incident, level: Severity, commander_id: str | None
     ) -> tuple[str, str, str]:
-        category = await self._discord.ensure_category(self._config.discord.incidents_category)
-        day = incident.declared_at.astimezone(self._config.zone).date()
-        name, slug = channel_name(
-            self._procedure.channel_prefix,
-            day,
-            incident.title,
-            self._discord.channel_names(),
-            fallback=str(incident.id),
-        )
         topic = f"{level.name} · {incident.title} {topic_marker(incident.id)}"
         access = (commander_id,) if commander_id else ()
-        channel_id = await self._discord.create_text_channel(name, category, topic[:1024], access)
+        async with self._naming:
+            category = await self._discord.ensure_category(self._config.discord.incidents_category)
+            name, slug = channel_name(
+                self._procedure.channel_prefix,
+                self.local_date(incident),
+                incident.title,
+                self._discord.channel_names(),
+                fallback=str(incident.id),
+            )
+            channel_id = await self._discord.create_text_channel(
+                name, category, topic[:1024], access
+            )
         return channel_id, name, slug
+
+    def local_date(self, incident: Incident) -> date:
+        """The incident's day in the team's time zone: its channel name and postmortem file."""
+        return incident.declared_at.astimezone(self._config.zone).date()
 
     async def _send_kickoff(
         self, incident: Incident, channel_id: str, level: Severity, commander_id: str | None
@@ -473,11 +494,13 @@ class IncidentService:
         return row
 
     def _schedule_clock(self, session: AsyncSession, incident: Incident, level: Severity) -> None:
+        """The severity's escalation and response timers, counted from the declaration (a
+        severity change re-runs this: what is already overdue fires at once)."""
         if level.escalate_after is not None:
             self._timers.schedule(
                 session,
                 ESCALATE,
-                utcnow() + level.escalate_after,
+                max(utcnow(), incident.declared_at + level.escalate_after),
                 incident.id,
                 {"level": 1, "severity": level.name},
             )
@@ -496,7 +519,7 @@ class IncidentService:
         """Returns the incident and whether this call acknowledged it (False: it already was)."""
         async with self._lock(incident_id), self._sessions.begin() as session:
             incident = await session.get(Incident, incident_id)
-            if incident is None or incident.status not in {s.value for s in OPEN_STATES}:
+            if incident is None or not is_open(incident.status):
                 raise Conflict("This incident is not open any more; nothing to acknowledge.")
             if incident.acknowledged_at is not None:
                 return incident, False
@@ -531,7 +554,7 @@ class IncidentService:
             )
             await self._timers.cancel(session, incident.id, CLOCK_TIMERS)
         if previous != user_id and incident.channel_id:
-            await self._discord.grant_access(incident.channel_id, user_id)
+            await self._grant(incident.channel_id, user_id)
         await self._emit(IncidentEvent("acknowledged", incident, user_id, {"via": via}))
         if previous != user_id:
             await self._emit(
@@ -558,12 +581,13 @@ class IncidentService:
         async with self._lock(timer.incident_id):
             async with self._sessions() as session:
                 incident = await session.get(Incident, timer.incident_id)
-                if (
-                    incident is None
-                    or incident.acknowledged_at
-                    or incident.status not in {s.value for s in OPEN_STATES}
-                ):
+                if not _awaiting_ack(incident):
                     return  # superseded
+                done = await session.scalar(
+                    select(func.max(Page.level)).where(Page.incident_id == incident.id)
+                )
+                if done is not None and done >= level_number:
+                    return  # this level was paged before a crash or a retry: never twice
                 paged = await self.paged(session, incident.id)
             level = self.severity(incident.severity)
             target_kind, target_id = await self._escalation_target(level_number, incident, paged)
@@ -628,11 +652,20 @@ class IncidentService:
                         {"level": level_number + 1, "severity": level.name},
                     )
             if target_kind == "user":
-                await self._discord.grant_access(incident.channel_id, target_id)
+                await self._grant(incident.channel_id, target_id)
             await self._emit(
                 IncidentEvent(
                     "paged", incident, None, {"level": level_number, "target_id": target_id}
                 )
+            )
+
+    async def _grant(self, channel_id: str, user_id: str) -> None:
+        """Channel access for a new responder: wanted, but the state change stands without it."""
+        try:
+            await self._discord.grant_access(channel_id, user_id)
+        except (UserError, ExternalServiceError):
+            log.warning(
+                "could not give <@%s> access to channel %s", user_id, channel_id, exc_info=True
             )
 
     async def _escalation_target(
@@ -649,11 +682,7 @@ class IncidentService:
     async def _on_response_reminder(self, timer: Timer) -> None:
         async with self._sessions() as session:
             incident = await session.get(Incident, timer.incident_id)
-        if (
-            incident is None
-            or incident.acknowledged_at
-            or incident.status not in {s.value for s in OPEN_STATES}
-        ):
+        if not _awaiting_ack(incident):
             return
         level = self.severity(incident.severity)
         due = incident.declared_at + level.respond_within
@@ -680,11 +709,7 @@ class IncidentService:
     async def _on_response_breach(self, timer: Timer) -> None:
         async with self._sessions.begin() as session:
             incident = await session.get(Incident, timer.incident_id)
-            if (
-                incident is None
-                or incident.acknowledged_at
-                or incident.status not in {s.value for s in OPEN_STATES}
-            ):
+            if not _awaiting_ack(incident):
                 return
             if incident.response_breached_at is not None:
                 return
@@ -743,7 +768,7 @@ class IncidentService:
                     incident_id=incident.id, target_kind="user", target_id=new_commander_id, level=0
                 )
             )
-        await self._discord.grant_access(incident.channel_id, new_commander_id)
+        await self._grant(incident.channel_id, new_commander_id)
         await self._emit(
             IncidentEvent("commander_changed", incident, user_id, {"previous": previous})
         )
@@ -793,10 +818,12 @@ class IncidentService:
             previous = incident.status
             text = f"Marked {target} by <@{user_id}>" + (f": {note}" if note else "")
             transition(session, incident, target, text, user_id, {"note": note} if note else None)
-            if target in (Status.RESOLVED, Status.CLOSED):
-                await self._timers.cancel(session, incident.id)
-            elif target is Status.ACKNOWLEDGED:
+            if target in (Status.RESOLVED, Status.CLOSED, Status.ACKNOWLEDGED):
+                # Triage's own clock stops; other phases' timers (a P3's ticket, a reply to
+                # approve) are theirs to end, on the event below.
                 await self._timers.cancel(session, incident.id, CLOCK_TIMERS)
+        if target in (Status.RESOLVED, Status.CLOSED):
+            self._forget(incident_id)
         kind = "resolved" if target is Status.RESOLVED else "status_changed"
         await self._emit(
             IncidentEvent(kind, incident, user_id, {"previous": previous, "note": note})
@@ -806,15 +833,27 @@ class IncidentService:
     async def resolve(self, incident_id: int, user_id: str, note: str | None = None) -> Incident:
         return await self.set_status(incident_id, user_id, Status.RESOLVED, note)
 
+    async def reopen(self, incident_id: int, user_id: str) -> Incident:
+        """A resolved incident back to work (acknowledged: people are already on it)."""
+        incident = await self.get(incident_id)
+        if incident.status != Status.RESOLVED:
+            raise Conflict(
+                f"Only a resolved incident can be reopened; this one is {incident.status}."
+            )
+        return await self.set_status(incident_id, user_id, Status.ACKNOWLEDGED, "reopened")
+
+    def _forget(self, incident_id: int) -> None:
+        """Drop per-incident memory once it is over, so long-running processes stay small."""
+        self._opened.discard(incident_id)
+        lock = self._locks.get(incident_id)
+        if lock is not None and not lock.locked():
+            del self._locks[incident_id]
+
     @staticmethod
     def _require_open(incident: Incident | None) -> None:
         if incident is None:
             raise NotFound("There is no such incident.")
-        if incident.status not in {s.value for s in OPEN_STATES}:
+        if not is_open(incident.status):
             raise Conflict(
                 f"The incident is {incident.status}; reopen it first with `/incident reopen`."
             )
-
-    async def count(self) -> int:
-        async with self._sessions() as session:
-            return int(await session.scalar(select(func.count(Incident.id))) or 0)

@@ -34,7 +34,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.MITIGATED: frozenset({Status.ACKNOWLEDGED, Status.RESOLVED}),
     Status.RESOLVED: frozenset({Status.ACKNOWLEDGED, Status.CLOSED}),  # reopen, or close
     Status.CLOSED: frozenset(),
-    Status.FAILED: frozenset(),
+    Status.FAILED: frozenset({Status.OPENING}),  # the same request, declared again
 }
 
 OPEN_STATES = frozenset({Status.DECLARED, Status.ACKNOWLEDGED, Status.MITIGATED})
@@ -42,6 +42,11 @@ OPEN_STATES = frozenset({Status.DECLARED, Status.ACKNOWLEDGED, Status.MITIGATED}
 
 def can_move(current: str, target: Status) -> bool:
     return target in TRANSITIONS[Status(current)]
+
+
+def is_open(status: str) -> bool:
+    """Declared, acknowledged or mitigated: a live incident people are working on."""
+    return status in OPEN_STATES
 
 
 def record(

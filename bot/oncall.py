@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.discord_out import DiscordOut
+from bot.durations import parse_when
 from bot.errors import NotFound, UserError
+from bot.permissions import Actor, require
 from bot.rotation import OnCall, Override, RotationSource, Shift, on_call, validate
+from bot.settings import Permissions
 from storage.models import RotationOverride
 from storage.types import utcnow
 
@@ -32,8 +35,12 @@ class OnCallService:
         sessions: async_sessionmaker[AsyncSession],
         source: RotationSource,
         discord: DiscordOut,
+        permissions: Permissions,
+        zone: tzinfo,
     ) -> None:
         self._sessions = sessions
+        self._permissions = permissions
+        self._zone = zone
         # Overrides change only through this service, so a copy in memory (loaded once,
         # updated after each committed change) saves a query on the path to the ping.
         self._overrides: list[Override] | None = None
@@ -80,6 +87,20 @@ class OnCallService:
             return Resolved(None, None, None, (), ())
         return await self.at(shift.start)
 
+    async def override_as(
+        self, by: str, user_id: str, starts: str, ends: str, position: str
+    ) -> tuple[datetime, datetime]:
+        """``/oncall override``: who may, and times as people write them (``now``, ``+8h``…)."""
+        actor = Actor(by, self._discord.role_names(by))
+        require(self._permissions, "override_rotation", actor, doing="override the rotation")
+        try:
+            start_at = parse_when(starts, utcnow(), self._zone)
+            end_at = parse_when(ends, start_at, self._zone)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        await self.override(user_id, start_at, end_at, position, by)
+        return start_at, end_at
+
     async def override(
         self, user_id: str, starts_at: datetime, ends_at: datetime, position: str, by: str
     ) -> RotationOverride:
@@ -103,6 +124,12 @@ class OnCallService:
 
     async def swap(self, by: str) -> Resolved:
         """Swap primary and secondary until the current shift ends."""
+        require(
+            self._permissions,
+            "override_rotation",
+            Actor(by, self._discord.role_names(by)),
+            doing="swap the rotation",
+        )
         now = utcnow()
         current = await self.at(now)
         if current.shift is None or current.primary_id is None or current.secondary_id is None:

@@ -9,7 +9,7 @@ severity names.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -72,6 +72,10 @@ class Severity(Strict):
 class Postmortem(Strict):
     due_within: Duration = timedelta(hours=48)
     path: str = "incidents/{date}-{slug}.md"
+
+    def path_for(self, day: date, slug: str) -> str:
+        """``incidents/YYYY-MM-DD-<slug>.md`` for an incident of ``day`` (its local date)."""
+        return self.path.format(date=day.isoformat(), slug=slug)
 
 
 class Procedure(Strict):

@@ -75,7 +75,9 @@ def build_services(settings: Settings, client: discord.Client) -> Services:
     out = DiscordOut(client, config.discord.guild_id)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions)
-    oncall = OnCallService(sessions, rotation_source(settings), out)
+    oncall = OnCallService(
+        sessions, rotation_source(settings), out, config.permissions, config.zone
+    )
     incidents = IncidentService(config, sessions, out, oncall, timers, renderer)
     comms = CommsService(
         settings,

@@ -28,9 +28,8 @@ class Postmortem(PhaseCog):
             text = f"No postmortem is required for {level.name}."
         else:
             within = procedure.postmortem.due_within
-            path = procedure.postmortem.path.format(
-                date=incident.declared_at.date().isoformat(), slug=incident.slug
-            )
+            day = self.services.incidents.local_date(incident)
+            path = procedure.postmortem.path_for(day, incident.slug)
             text = f"A postmortem is required for {level.name} within {format_duration(within)}, at `{path}`."
         await interaction.response.send_message(text, ephemeral=True)
 

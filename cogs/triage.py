@@ -10,11 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import answer_with
-from bot.durations import format_duration, parse_when
+from bot.durations import format_duration
 from bot.errors import UserError
 from bot.incidents import ACK_EMOJI, Declared, StatusReport
-from bot.lifecycle import Status
-from bot.permissions import require
 from cogs._phase import INCIDENT, PhaseCog
 from storage.types import utcnow
 
@@ -95,7 +93,7 @@ class Triage(PhaseCog):
     )
     @app_commands.describe(
         title="What is broken, in a few words",
-        severity="P0 fund loss · P1 service down · P2 degraded · P3 cosmetic",
+        severity="How bad: start typing to see each level with its definition",
         summary="What you know so far (optional)",
     )
     async def declare(
@@ -190,9 +188,7 @@ class Triage(PhaseCog):
     )
     async def reopen(self, interaction: discord.Interaction) -> None:
         incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        await self.services.incidents.set_status(
-            incident.id, str(interaction.user.id), Status.ACKNOWLEDGED, "reopened"
-        )
+        await self.services.incidents.reopen(incident.id, str(interaction.user.id))
         await interaction.response.send_message(f"Reopened by <@{interaction.user.id}>.")
 
     @app_commands.command(
@@ -241,22 +237,8 @@ class Triage(PhaseCog):
         ends: str,
         position: Literal["primary", "secondary"] = "primary",
     ) -> None:
-        actor = self.services.incidents.actor(str(interaction.user.id))
-        require(
-            self.bot.settings.config.permissions,
-            "override_rotation",
-            actor,
-            doing="override the rotation",
-        )
-        now = utcnow()
-        zone = self.bot.settings.config.zone
-        try:
-            start_at = parse_when(starts, now, zone)
-            end_at = parse_when(ends, start_at, zone)
-        except ValueError as error:
-            raise UserError(str(error)) from None
-        await self.services.oncall.override(
-            str(member.id), start_at, end_at, position, str(interaction.user.id)
+        start_at, end_at = await self.services.oncall.override_as(
+            str(interaction.user.id), str(member.id), starts, ends, position
         )
         await interaction.response.send_message(
             f"<@{member.id}> is {position} on call from <t:{int(start_at.timestamp())}:f> "
@@ -265,13 +247,6 @@ class Triage(PhaseCog):
 
     @oncall.command(name="swap", description="Swap primary and secondary until this shift ends")
     async def oncall_swap(self, interaction: discord.Interaction) -> None:
-        actor = self.services.incidents.actor(str(interaction.user.id))
-        require(
-            self.bot.settings.config.permissions,
-            "override_rotation",
-            actor,
-            doing="swap the rotation",
-        )
         answer = await self.services.oncall.swap(str(interaction.user.id))
         await interaction.response.send_message(_oncall_text("Swapped; on call now", answer))
 
