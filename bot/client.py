@@ -50,6 +50,7 @@ class IncidentBot(commands.Bot):
         )
         self._services: Services | None = None
         self.ready_once = asyncio.Event()
+        self._started = False
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.tree.on_error = self.on_app_command_error
 
@@ -67,20 +68,46 @@ class IncidentBot(commands.Bot):
             await self.load_extension(extension)
 
     async def on_ready(self) -> None:
-        if self.ready_once.is_set():
+        if self._started:
             return
+        self._started = True
         guild = self.services.discord.guild
-        self.tree.copy_global_to(guild=guild)
-        await self.tree.sync(guild=guild)
-        await self._report_rotation_problems()
+        # What keeps people safe starts first and needs only the database: the timers
+        # (escalations), then the startup hooks (the alert worker, comms reconcile).
         await self.services.timers.start()
-        resumed = await self.services.incidents.resume_opening()
+        for hook in self.startup_hooks:
+            await self._best_effort(hook(), f"start-up hook {getattr(hook, '__qualname__', hook)}")
+        resumed = await self._best_effort(
+            self.services.incidents.resume_opening(), "finishing half-opened incidents"
+        )
         if resumed:
             log.info("finished opening %d incident(s) left half-open by the last run", resumed)
-        for hook in self.startup_hooks:
-            await hook()
+        self.tree.copy_global_to(guild=guild)
+        await self._best_effort(self._sync_commands(guild), "syncing slash commands")
+        await self._best_effort(self._report_rotation_problems(), "reporting rotation problems")
         log.info("ready in guild %s (%s) as %s", guild.name, guild.id, self.user)
         self.ready_once.set()
+
+    async def _best_effort(self, step: Awaitable[T], what: str) -> T | None:
+        """A start-up step whose failure must not stop the others (logged, with its cause)."""
+        try:
+            return await step
+        except Exception:
+            log.exception("start-up: %s failed; the bot runs on without it", what)
+            return None
+
+    async def _sync_commands(self, guild: discord.Guild) -> None:
+        """Sync the command tree, retrying with backoff: Discord may be briefly unhappy."""
+        delay = 1.0
+        for attempt in range(1, 7):
+            try:
+                await self.tree.sync(guild=guild)
+                return
+            except discord.HTTPException as error:
+                log.warning("command sync failed (attempt %d): %s", attempt, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+        log.error("command sync gave up: slash commands may be out of date in %s", guild.name)
 
     async def _report_rotation_problems(self) -> None:
         """A gap or an unknown member is said at start, in #ops-alerts, not found at 3 a.m."""

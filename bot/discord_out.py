@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 import discord
 
 from bot.errors import ExternalServiceError, NotFound, UserError
@@ -98,9 +99,6 @@ class DiscordOut:
                 return channel
         return None
 
-    def channel_exists(self, channel_id: str) -> bool:
-        return self.guild.get_channel(int(channel_id)) is not None
-
     def member(self, user_id: str) -> discord.Member | None:
         return self.guild.get_member(int(user_id)) if user_id.isdigit() else None
 
@@ -121,10 +119,6 @@ class DiscordOut:
     def role_id(self, name: str) -> str | None:
         role = discord.utils.get(self.guild.roles, name=name)
         return str(role.id) if role else None
-
-    def members_with_role(self, name: str) -> list[str]:
-        role = discord.utils.get(self.guild.roles, name=name)
-        return [str(m.id) for m in role.members] if role else []
 
     # -- acting --------------------------------------------------------------------------
     async def ensure_category(self, name: str) -> discord.CategoryChannel:
@@ -224,10 +218,6 @@ class DiscordOut:
         channel = self._messageable(channel_id)
         await self._call(channel.get_partial_message(int(message_id)).pin())
 
-    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
-        channel = self._messageable(channel_id)
-        await self._call(channel.get_partial_message(int(message_id)).add_reaction(emoji))
-
     async def history(self, channel_id: str, limit: int | None = None) -> list[discord.Message]:
         channel = self._messageable(channel_id)
         return [m async for m in channel.history(limit=limit, oldest_first=True)]
@@ -268,3 +258,8 @@ class DiscordOut:
                     "Discord refused: the incidents category is full (50 channels)."
                 ) from error
             raise ExternalServiceError(f"Discord answered {error.status}: {error.text}") from error
+        except (OSError, aiohttp.ClientError, TimeoutError) as error:
+            # discord.py passes connection resets and timeouts through as they are.
+            raise ExternalServiceError(
+                f"Discord could not be reached ({type(error).__name__})"
+            ) from error
