@@ -7,8 +7,11 @@ at SQLite's lock, whose busy handler sleeps in steps of up to 100 ms, and the
 event loop is not held between statements. The lock handed in is the one the
 worker's other (SQLAlchemy) writes take, so those wait their turn here too.
 
-The connection never checkpoints on commit: a webhook's 202 must not wait for
-a checkpoint's fsync. The worker checkpoints between rounds instead.
+Every commit is synced (``synchronous=FULL``): in WAL mode NORMAL survives a
+process crash but not an OS crash or power loss, and a 2xx promises "on disk".
+The group commit shares that one fsync among every request in the batch. The
+connection never checkpoints on commit: a webhook's 202 must not wait for a
+checkpoint's fsyncs. The worker checkpoints between rounds instead.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class Writer:
             for pragma in (
                 "journal_mode=WAL",
                 "foreign_keys=ON",
-                "synchronous=NORMAL",
+                "synchronous=FULL",
                 "busy_timeout=5000",
                 "wal_autocheckpoint=0",
             ):

@@ -46,3 +46,13 @@ async def test_after_close_nothing_more_is_taken(writer):
     with pytest.raises(StoreUnavailable):
         await store.add("generic", "{}")
     assert await store.pending() == 1
+
+
+async def test_the_writer_syncs_every_commit_so_a_2xx_survives_an_os_crash(writer):
+    # In WAL, NORMAL (1) survives a process crash but not an OS crash or power loss;
+    # FULL (2) syncs the WAL at every commit, which the group commit shares out.
+    def pragmas(connection: sqlite3.Connection) -> tuple[str, int]:
+        mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        return mode, connection.execute("PRAGMA synchronous").fetchone()[0]
+
+    assert await writer.read(pragmas) == ("wal", 2)
