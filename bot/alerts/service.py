@@ -109,6 +109,11 @@ class AlertService:
         await self._engine.dispose()
 
     async def health(self, gateway: str) -> tuple[bool, dict[str, Any]]:
+        """Healthy only when the database answers, the gateway is connected and the worker runs.
+
+        Anything else is a 503 naming the failing parts, so a load balancer or an uptime
+        check sees a bot that stores alerts but can open no incident from them.
+        """
         body: dict[str, Any] = {
             "gateway": gateway,
             "worker": "running" if self.worker.running else "stopped",
@@ -120,9 +125,18 @@ class AlertService:
             body["database"] = "ok"
         except Exception as error:
             body["database"] = f"unavailable ({type(error).__name__})"
-        ok = body["database"] == "ok"
-        body["status"] = "ok" if ok and gateway == "connected" else "degraded"
-        return ok, body
+        failing = [
+            part
+            for part, ok in (
+                ("database", body["database"] == "ok"),
+                ("gateway", gateway == "connected"),
+                ("worker", self.worker.running),
+            )
+            if not ok
+        ]
+        body["status"] = "ok" if not failing else "unavailable"
+        body["failing"] = failing
+        return not failing, body
 
     async def refresh_gauges(self) -> None:
         async with self._sessions() as session:

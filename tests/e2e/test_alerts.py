@@ -379,6 +379,35 @@ async def test_healthz_and_metrics_report_the_database_the_gateway_and_the_count
     assert 'incident_bot_discord_request_seconds_count{method="POST",route="channels"' in metrics
 
 
+async def test_healthz_is_503_naming_the_part_that_fails(bot, control, webhook, monkeypatch):
+    status, text = await webhook.get("/healthz")
+    assert status == 200 and json.loads(text)["failing"] == []
+    client = bot.runtime.bot
+
+    monkeypatch.setattr(client, "is_ready", lambda: False)  # the gateway is down, reconnecting
+    status, text = await webhook.get("/healthz")
+    assert status == 503
+    assert json.loads(text)["failing"] == ["gateway"]
+    assert json.loads(text)["gateway"] == "connecting"
+    monkeypatch.undo()
+
+    async def unreachable() -> int:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(bot.services.alerts.store, "pending", unreachable)
+    status, text = await webhook.get("/healthz")
+    assert status == 503 and json.loads(text)["failing"] == ["database"]
+    assert json.loads(text)["database"] == "unavailable (OperationalError)"
+    monkeypatch.undo()
+
+    await bot.services.alerts.worker.stop()
+    status, text = await webhook.get("/healthz")
+    health = json.loads(text)
+    assert status == 503
+    assert health["failing"] == ["worker"] and health["worker"] == "stopped"
+    assert health["status"] == "unavailable"
+
+
 async def test_an_alert_firing_again_after_a_person_resolved_it_is_told_not_reopened(
     bot, control, webhook
 ):
