@@ -16,7 +16,15 @@ from typing import Any
 
 import tomli_w
 
-from bot.settings import ConfigError, Secrets, Settings, load_settings, parse_config
+from bot.settings import (
+    ConfigError,
+    ConfigProblem,
+    Secrets,
+    Settings,
+    load_settings,
+    merge,
+    parse_config,
+)
 
 log = logging.getLogger("incident-bot")
 
@@ -70,29 +78,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -- check-config and db -------------------------------------------------------------------
+def _report(problems: list[str]) -> None:
+    print(f"configuration problems ({len(problems)}):", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
 def _load_or_report(path: Path | None) -> Settings | None:
     try:
-        return load_settings(path if path is None or path.exists() else _missing(path))
+        if path is not None and not path.exists():
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        key=str(path),
+                        problem="file not found; copy incident-bot.example.toml to start",
+                    )
+                ]
+            )
+        settings = load_settings(path)
+        settings.template_overrides()  # a missing template file is a configuration error too
+        return settings
     except ConfigError as error:
-        print(f"configuration problems ({len(error.problems)}):", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        _report([str(p) for p in error.problems])
         return None
 
 
-def _missing(path: Path) -> Path:
-    raise ConfigError(
-        [_problem(str(path), "file not found; copy incident-bot.example.toml to start")]
-    )
-
-
-def _problem(key: str, text: str):  # type: ignore[no-untyped-def]
-    from bot.settings import ConfigProblem
-
-    return ConfigProblem(key=key, problem=text)
-
-
 def check_config(path: Path) -> int:
+    from bot.rotation import validate
     from bot.services import rotation_source
     from storage.types import utcnow
 
@@ -100,32 +112,28 @@ def check_config(path: Path) -> int:
     if settings is None:
         return 2
     problems: list[str] = []
+    members: set[str] | None = None
     if settings.secrets.discord_token is None:
         problems.append(
             "INCIDENT_BOT_DISCORD_TOKEN: not set (expected the bot token from the Discord developer portal)"
         )
+    else:
+        members, problem = asyncio.run(_guild_member_names(settings))
+        if problem:
+            problems.append(problem)
     rotation = rotation_source(settings).current()
-    from bot.rotation import validate
-
-    members = asyncio.run(_guild_member_names(settings)) if settings.secrets.discord_token else None
     known = (lambda key: key in members) if members is not None else (lambda key: True)
     problems += [f"rotation: {p}" for p in validate(rotation, utcnow(), known)]
     if problems:
-        print(f"configuration problems ({len(problems)}):", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
+        _report(problems)
         return 2
-    checked = (
-        "members checked against the guild"
-        if members is not None
-        else "members not checked (no token)"
-    )
+    checked = "members checked against the guild" if members is not None else "members not checked"
     print(f"configuration OK: {path} ({len(rotation.shifts)} rotation shifts, {checked})")
     return 0
 
 
-async def _guild_member_names(settings: Settings) -> set[str] | None:
-    """Usernames, display names and ids of the guild's members, over REST only."""
+async def _guild_member_names(settings: Settings) -> tuple[set[str] | None, str | None]:
+    """Usernames, display names and ids of the guild's members over REST, or the problem."""
     import discord
 
     from bot.client import configure_discord
@@ -134,22 +142,41 @@ async def _guild_member_names(settings: Settings) -> set[str] | None:
     intents = discord.Intents.default()
     intents.members = True
     client = discord.Client(intents=intents)
+    token = settings.secrets.discord_token
+    assert token is not None
     try:
-        await client.login(settings.secrets.discord_token.get_secret_value())
+        await client.login(token.get_secret_value())
         guild_id = settings.config.discord.guild_id
         if guild_id is None:
             guilds = [g async for g in client.fetch_guilds(limit=1)]
             if not guilds:
-                return None
+                return (
+                    None,
+                    "discord.guild_id: not set, and the bot is in no guild (invite it first)",
+                )
             guild_id = guilds[0].id
         guild = await client.fetch_guild(guild_id)
         names: set[str] = set()
         async for member in guild.fetch_members(limit=None):
             names |= {member.name.lower(), member.display_name.lower(), str(member.id)}
-        return names
-    except discord.HTTPException as error:
-        print(f"warning: could not read the guild's members ({error})", file=sys.stderr)
-        return None
+        return names, None
+    except discord.LoginFailure:
+        return (
+            None,
+            "INCIDENT_BOT_DISCORD_TOKEN: Discord refused the token (expected a valid bot token)",
+        )
+    except discord.NotFound:
+        return None, f"discord.guild_id: no guild {settings.config.discord.guild_id} for this bot"
+    except discord.Forbidden as error:
+        return (
+            None,
+            f"discord: the bot may not read the guild's members ({error.text}); enable the Server Members intent",
+        )
+    except (discord.HTTPException, OSError) as error:
+        return (
+            None,
+            f"discord.api_base: {settings.config.discord.api_base} could not be reached ({error})",
+        )
     finally:
         await client.close()
 
@@ -195,7 +222,24 @@ async def _run_until_signal(settings: Settings, ready: asyncio.Event | None = No
     done, _ = await asyncio.wait({waiter, runtime.finished}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
     await runtime.stop()
-    return 1 if runtime.finished in done and runtime.finished.exception() else 0
+    if runtime.finished in done and runtime.finished.exception() is not None:
+        error = runtime.finished.exception()
+        print(f"incident-bot stopped: {_why(error)}", file=sys.stderr)
+        log.error("stopped", exc_info=error)
+        return 1
+    return 0
+
+
+def _why(error: BaseException) -> str:
+    import discord
+
+    if isinstance(error, discord.LoginFailure):
+        return "Discord refused INCIDENT_BOT_DISCORD_TOKEN (check the bot token)"
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return "enable the Server Members and Message Content intents for the bot in the developer portal"
+    if isinstance(error, OSError):
+        return f"Discord could not be reached ({error})"
+    return f"{type(error).__name__}: {error}"
 
 
 def _on_signals(stop: asyncio.Event) -> None:
@@ -228,7 +272,7 @@ def sandbox_config(
         base["x"] = {"api_base": x["api_base"], "handle": x["handle"]}
     if github := described.get("github"):
         base["github"] = {k: github[k] for k in ("api_base", "owner", "repo")}
-    return _merge(base, overlay)
+    return merge(base, overlay)
 
 
 def sandbox_secrets(world: Any) -> dict[str, str]:
@@ -244,16 +288,6 @@ def secrets_model(secrets: dict[str, str]) -> Secrets:
     return Secrets(
         **{key.removeprefix("INCIDENT_BOT_").lower(): value for key, value in secrets.items()}
     )
-
-
-def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def sandbox(args: argparse.Namespace) -> int:
@@ -312,13 +346,7 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
                 for problem in error.problems:
                     print(f"  - {problem}", file=sys.stderr)
                 return 2
-            settings = Settings(
-                config=config,
-                secrets=Secrets(
-                    **{k.removeprefix("INCIDENT_BOT_").lower(): v for k, v in secrets.items()}
-                ),
-                config_path=None,
-            )
+            settings = Settings(config=config, secrets=secrets_model(secrets), config_path=None)
             from bot.runtime import BotRuntime
 
             runtime = BotRuntime(settings)

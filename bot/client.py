@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.discord_endpoints import use_endpoints
 from bot.errors import ExternalServiceError, UserError
+from bot.gitops import OpsRepoSync
 from bot.services import Services, build_services
 from bot.settings import Settings
 from storage.db import upgrade
@@ -49,8 +50,10 @@ class IncidentBot(commands.Bot):
             name="incident", description="Declare and run incidents", guild_only=True
         )
         self._services: Services | None = None
+        self._ops_sync: OpsRepoSync | None = None
         self.ready_once = asyncio.Event()
         self._started = False
+        self._rotation_report: asyncio.Task[object] | None = None
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.tree.on_error = self.on_app_command_error
 
@@ -63,6 +66,11 @@ class IncidentBot(commands.Bot):
     async def setup_hook(self) -> None:
         await asyncio.to_thread(upgrade, self.settings.database_path)
         self._services = build_services(self.settings, self)
+        ops = self.settings.config.ops_repo
+        self._ops_sync = OpsRepoSync(
+            ops.url, self.settings.resolve(ops.checkout), ops.branch, ops.pull_every.total_seconds()
+        )
+        self.startup_hooks.append(self._ops_sync.start)
         self.tree.add_command(self.incident_commands)
         for extension in self._extensions:
             await self.load_extension(extension)
@@ -84,7 +92,10 @@ class IncidentBot(commands.Bot):
             log.info("finished opening %d incident(s) left half-open by the last run", resumed)
         self.tree.copy_global_to(guild=guild)
         await self._best_effort(self._sync_commands(guild), "syncing slash commands")
-        await self._best_effort(self._report_rotation_problems(), "reporting rotation problems")
+        # In the background: a slow or failing #ops-alerts must not delay being ready.
+        self._rotation_report = asyncio.create_task(
+            self._best_effort(self._report_rotation_problems(), "reporting rotation problems")
+        )
         log.info("ready in guild %s (%s) as %s", guild.name, guild.id, self.user)
         self.ready_once.set()
 
@@ -128,6 +139,8 @@ class IncidentBot(commands.Bot):
             )
 
     async def close(self) -> None:
+        if self._ops_sync is not None:
+            await self._ops_sync.stop()
         if self._services is not None:
             await self._services.close()
         await super().close()

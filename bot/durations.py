@@ -37,7 +37,10 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         raise ValueError(
             f"{text!r} is not a duration; write it like '90s', '5m', '4h', '2d' or '1h30m'"
         )
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration this bot can keep") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -69,6 +69,7 @@ class OpsRepoConfig(Section):
     url: str | None = None  # clone source (a path or git URL); None: use `checkout` as it is
     checkout: Path = Path("data/ops")
     branch: str = "main"
+    pull_every: Duration = timedelta(minutes=5)  # fast-forward the checkout this often
 
 
 class WebhookConfig(Section):
@@ -142,17 +143,21 @@ class GitHubConfig(Section):
     request_timeout: Duration = timedelta(seconds=20)
 
 
+# At least one entry: an empty rule would refuse everyone without saying who may.
+Who = Annotated[list[str], Field(min_length=1)]
+
+
 class Permissions(Section):
     """Who may do what: role names, or ``commander``, ``paged`` (anyone paged), ``anyone``."""
 
-    declare: list[str] = ["anyone"]
-    acknowledge: list[str] = ["commander", "paged", "incident-admin", "oncall"]
-    change_severity: list[str] = ["commander", "incident-admin"]
-    change_status: list[str] = ["commander", "incident-admin"]
-    hand_over: list[str] = ["commander", "incident-admin"]
-    override_rotation: list[str] = ["incident-admin"]
-    post_update: list[str] = ["commander", "incident-admin", "comms"]
-    approve_external: list[str] = ["commander", "comms"]
+    declare: Who = ["anyone"]
+    acknowledge: Who = ["commander", "paged", "incident-admin", "oncall"]
+    change_severity: Who = ["commander", "incident-admin"]
+    change_status: Who = ["commander", "incident-admin"]
+    hand_over: Who = ["commander", "incident-admin"]
+    override_rotation: Who = ["incident-admin"]
+    post_update: Who = ["commander", "incident-admin", "comms"]
+    approve_external: Who = ["commander", "comms"]
 
 
 class Config(Section):
@@ -293,11 +298,12 @@ class ConfigError(Exception):
         super().__init__("; ".join(str(p) for p in problems))
 
 
-def _merge(base: Any, override: Any) -> Any:
+def merge(base: Any, override: Any) -> Any:
+    """``override`` deep-merged over ``base`` (tables merge, anything else replaces)."""
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)
         for key, value in override.items():
-            merged[key] = _merge(base.get(key), value) if key in base else value
+            merged[key] = merge(base.get(key), value) if key in base else value
         return merged
     return override
 
@@ -306,12 +312,12 @@ def _merge_procedure(raw: dict[str, Any]) -> dict[str, Any]:
     """``[procedure.severities.P1]`` tables merge into the defaults by name; a list replaces."""
     base = default_procedure().model_dump()
     severities = raw.get("severities")
-    merged = _merge(base, {k: v for k, v in raw.items() if k != "severities"})
+    merged = merge(base, {k: v for k, v in raw.items() if k != "severities"})
     if isinstance(severities, dict):
         by_name = {s["name"]: s for s in base["severities"]}
         for name, table in severities.items():
             current = by_name.get(name, {"name": name})
-            by_name[name] = _merge(current, {**table, "name": name})
+            by_name[name] = merge(current, {**table, "name": name})
         merged["severities"] = list(by_name.values())
     elif severities is not None:
         merged["severities"] = severities
@@ -344,7 +350,21 @@ def parse_config(raw: dict[str, Any]) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_problems(error)) from None
+        problems = _problems(error)
+        severities = raw.get("procedure", {}).get("severities")
+        if isinstance(severities, list):  # name a severity as the file does: P1, not 1
+            for problem in problems:
+                parts = problem.key.split(".")
+                if (
+                    parts[:2] == ["procedure", "severities"]
+                    and len(parts) > 2
+                    and parts[2].isdigit()
+                ):
+                    index = int(parts[2])
+                    if index < len(severities) and isinstance(severities[index], dict):
+                        parts[2] = str(severities[index].get("name", parts[2]))
+                        problem.key = ".".join(parts)
+        raise ConfigError(problems) from None
 
 
 def load_settings(path: Path | None) -> Settings:

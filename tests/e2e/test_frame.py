@@ -226,3 +226,48 @@ async def _json(url: str):
 @pytest.fixture(autouse=True)
 def _no_token_in_env(monkeypatch):
     monkeypatch.delenv("INCIDENT_BOT_DISCORD_TOKEN", raising=False)
+
+
+async def test_check_config_checks_the_token_and_the_rotation_members_against_the_guild(tmp_path):
+    port = free_port("127.0.0.1")
+    config = tmp_path / "bot.toml"
+    overlay = tmp_path / "overlay.toml"
+    overlay.write_text(
+        '[[rotation.shifts]]\nstart = "2020-01-01T00:00+00:00"\nend = "2099-01-01T00:00+00:00"\n'
+        'primary = "@alice"\nsecondary = "@mallory"\n'
+    )
+    world = _start(
+        "sandbox",
+        "--world-only",
+        "--config-out",
+        str(config),
+        "--config",
+        str(overlay),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        cwd=tmp_path,
+    )
+    try:
+        _wait_for_line(world, "sandbox world at", timeout=30)
+        check = [sys.executable, "-m", "bot.cli", "check-config", "--config", str(config)]
+        result = await asyncio.to_thread(
+            subprocess.run, check, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2
+        assert "@mallory is not a member of the guild" in result.stderr
+        secrets = config.with_name("bot.secrets.env")
+        secrets.write_text(
+            secrets.read_text().replace(
+                "INCIDENT_BOT_DISCORD_TOKEN=", "INCIDENT_BOT_DISCORD_TOKEN=wrong"
+            )
+        )
+        result = await asyncio.to_thread(
+            subprocess.run, check, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2
+        assert "INCIDENT_BOT_DISCORD_TOKEN: Discord refused the token" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        _stop(world)

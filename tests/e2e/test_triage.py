@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from sandbox.control_client import Control, ControlError
+from bot.errors import NotFound
+from sandbox.control_client import Control
+from storage.models import Timer
 from tests.e2e.helpers import find_channel, text_of
 
 ROTATION = {
@@ -251,15 +255,76 @@ async def test_incident_commands_outside_an_incident_channel_say_where_to_run_th
 async def test_handing_over_to_someone_not_in_the_server_is_refused(bot, control):
     await declare(control)
     channel = await incident_channel(control)
-    alice = await control.user_id("alice")
-    try:
-        answer = await control.command(
-            alice, channel["id"], "incident", "commander", member="123456789012345678"
+    incident = await bot.services.incidents.in_channel(channel["id"])
+    with pytest.raises(NotFound, match="is not a member of this server"):
+        await bot.services.incidents.hand_over(
+            incident.id, await control.user_id("alice"), "123456789012345678"
         )
-    except ControlError as error:  # the world may refuse an unknown user before the bot sees it
-        assert error.status in (400, 404)
-        return
-    assert "not a member of this server" in text_of(answer)
+    assert (await bot.services.incidents.get(incident.id)).commander_id == await control.user_id(
+        "alice"
+    )
+
+
+async def test_reopen_is_only_for_a_resolved_incident(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    alice = await control.user_id("alice")
+    refused = await control.command(alice, channel["id"], "incident", "reopen")
+    assert "Only a resolved incident can be reopened; this one is declared" in text_of(refused)
+    await control.command(alice, channel["id"], "incident", "resolve")
+    assert "Reopened by" in text_of(
+        await control.command(alice, channel["id"], "incident", "reopen")
+    )
+
+
+async def test_simultaneous_declarations_with_one_title_get_distinct_channels(bot, control):
+    await control.request("PUT", "settings", json={"rest_latency_ms": 200})
+    await asyncio.gather(*(declare(control, title="Cache misses") for _ in range(3)))
+    names = sorted(
+        c["name"]
+        for c in (await control.world(refresh=True))["channels"]
+        if "cache-misses" in c["name"]
+    )
+    assert len(names) == 3 and len(set(names)) == 3
+    assert names[1].endswith("-2") and names[2].endswith("-3")
+
+
+async def test_an_escalation_run_twice_pages_once(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    bob = await control.user_id("bob")
+    await control.wait_for_message(
+        channel["id"], lambda m: f"<@{bob}>" in m["content"], timeout=6, what="the page"
+    )
+    incident = await bot.services.incidents.in_channel(channel["id"])
+    async with bot.services.sessions() as session:
+        timer = await session.scalar(
+            select(Timer).where(
+                Timer.incident_id == incident.id, Timer.kind == "escalate", Timer.state == "done"
+            )
+        )
+    await bot.services.incidents._on_escalate(timer)  # a re-run after a crash before "done"
+    pages = [m for m in await control.messages(channel["id"]) if f"<@{bob}>" in m["content"]]
+    assert len(pages) == 1
+
+
+async def test_a_severity_change_counts_escalation_from_the_declaration(bot, control):
+    await declare(control, severity="P2")  # P2 escalates after an hour here
+    channel = await incident_channel(control)
+    incident = await bot.services.incidents.in_channel(channel["id"])
+    await asyncio.sleep(0.5)
+    await control.command(
+        await control.user_id("alice"), channel["id"], "incident", "severity", level="P1"
+    )
+    async with bot.services.sessions() as session:
+        due = await session.scalar(
+            select(Timer.due_at).where(
+                Timer.incident_id == incident.id, Timer.kind == "escalate", Timer.state == "pending"
+            )
+        )
+    expected = incident.declared_at + timedelta(milliseconds=1500)
+    assert due is not None, "the P1 escalation is pending"
+    assert abs((due - expected).total_seconds()) < 0.05
 
 
 async def test_handover_severity_change_and_resolve_are_recorded_in_order(bot, control):

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.errors import Conflict, NotAllowed
+from bot.errors import Conflict, NotAllowed, UserError
 from bot.lifecycle import TRANSITIONS, Status, can_move
 from bot.permissions import Actor, require
 from bot.settings import Permissions
@@ -42,5 +42,9 @@ def test_whoever_was_paged_may_acknowledge():
     require(Permissions(), "acknowledge", Actor("7"), commander_id="1", paged=frozenset({"7"}))
 
 
-def test_conflict_is_a_user_error():
-    assert issubclass(Conflict, Exception)
+def test_a_failed_declaration_can_only_be_declared_again():
+    assert TRANSITIONS[Status.FAILED] == frozenset({Status.OPENING})
+
+
+def test_state_conflicts_are_answered_to_the_person():
+    assert issubclass(Conflict, UserError)

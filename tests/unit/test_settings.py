@@ -49,7 +49,7 @@ def test_every_bad_key_is_named():
     keys = {p.key for p in caught.value.problems}
     assert "discord.guild_id" in keys
     assert "discord.bogus" in keys
-    assert any(k.startswith("procedure.severities.0.escalate_after") for k in keys)
+    assert "procedure.severities.P0.escalate_after" in keys  # named as the file names it
 
 
 def test_secrets_come_from_the_environment_and_hide_their_values(monkeypatch):
@@ -118,3 +118,9 @@ def test_every_configuration_key_is_documented_in_the_example():
     text = EXAMPLE.read_text()
     missing = [key for key in _keys(Config) if key.rsplit(".", 1)[-1] not in text]
     assert missing == []
+
+
+def test_an_empty_permission_rule_is_refused_at_load():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"permissions": {"approve_external": []}})
+    assert [p.key for p in caught.value.problems] == ["permissions.approve_external"]
