@@ -66,7 +66,6 @@ class Severity(Strict):
     comms: Comms
     playbook: Playbook
     postmortem_required: bool = False
-    open_channel: bool = True
 
 
 class Postmortem(Strict):

@@ -39,9 +39,7 @@ class DiscordConfig(Section):
     ops_alerts_channel: str = "ops-alerts"
     incidents_category: str = "Incidents"
     admin_role: str = "incident-admin"
-    oncall_role: str = "oncall"
     comms_role: str = "comms"
-    signer_role: str = "multisig-signer"
     guild_ready_timeout: float = Field(2.0, gt=0)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.lifecycle import Status
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
@@ -25,6 +26,21 @@ class Mitigate(PhaseCog):
         steps = "\n".join(f"{n}. {step}" for n, step in enumerate(level.playbook.steps, start=1))
         await interaction.response.send_message(
             f"**{level.name} playbook: {level.playbook.summary}**\n{steps}", ephemeral=True
+        )
+
+    @app_commands.command(
+        name="mitigated",
+        description="Mark the impact stopped (service still to be fully restored)",
+        extras=INCIDENT,
+    )
+    @app_commands.describe(note="What stopped the impact (optional)")
+    async def mitigated(self, interaction: discord.Interaction, note: str | None = None) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        await self.services.incidents.set_status(
+            incident.id, str(interaction.user.id), Status.MITIGATED, note
+        )
+        await interaction.response.send_message(
+            f"Mitigated, by <@{interaction.user.id}>." + (f" {note}" if note else "")
         )
 
 

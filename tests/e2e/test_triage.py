@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.errors import NotFound
 from sandbox.control_client import Control
-from storage.models import Timer
+from storage.models import TimelineEvent, Timer
 from tests.e2e.helpers import find_channel, text_of
 
 ROTATION = {
@@ -88,17 +88,50 @@ async def test_declared_p1_opens_the_channel_in_the_category_pins_the_kickoff_an
     assert "Users see 500s on withdraw" in description
 
 
-async def test_the_kickoff_is_posted_with_at_most_one_call_more_than_the_minimum(bot, control):
-    before = (await control.requests())[-1]["at"] if await control.requests() else None
-    await declare(control)
-    calls = await control.requests(since=before) if before else await control.requests()
-    declare_calls = [
-        c for c in calls if not c["path"].startswith(("/users", "/oauth2", "/applications"))
+async def test_opening_pinging_and_pinning_take_three_rest_calls_and_answering_one_more(
+    bot, control
+):
+    before = (await control.requests())[-1]["at"]
+    answer = await declare(control)
+    channel = await incident_channel(control)
+    calls = [c for c in await control.requests(since=before) if c["at"] != before]
+    creates = [
+        c
+        for c in calls
+        if c["method"] == "POST" and re.fullmatch(r"/guilds/\d+/channels", c["path"])
     ]
-    kinds = [(c["method"], re.sub(r"\d{5,}", "{id}", c["path"])) for c in declare_calls]
-    # create channel, send kickoff, pin, answer the interaction
-    assert ("POST", "/guilds/{id}/channels") in kinds
-    assert len([k for k in kinds if k[0] == "POST" and k[1] == "/guilds/{id}/channels"]) == 1
+    to_channel = [c for c in calls if f"/channels/{channel['id']}/" in c["path"]]
+    kickoff_calls = [(c["method"], re.sub(r"\d{5,}", "{id}", c["path"])) for c in to_channel]
+    assert len(creates) == 1
+    assert kickoff_calls[:2] == [
+        ("POST", "/channels/{id}/messages"),
+        ("PUT", "/channels/{id}/messages/pins/{id}"),
+    ]
+    # The answer is the interaction callback itself: no defer, no follow-up.
+    answers = [c for c in calls if c["path"].startswith(("/interactions/", "/webhooks/"))]
+    assert len(answers) == 1 and answer["responses"][0]["type"] == 4
+
+
+async def test_mitigated_then_resolved_is_the_recorded_order(bot, control):
+    await declare(control)
+    channel = await incident_channel(control)
+    alice = await control.user_id("alice")
+    assert "Mitigated" in text_of(
+        await control.command(
+            alice, channel["id"], "incident", "mitigated", note="paused withdrawals"
+        )
+    )
+    assert "mitigated" in text_of(await control.command(alice, channel["id"], "incident", "status"))
+    await control.command(alice, channel["id"], "incident", "resolve")
+    incident = (
+        await bot.services.incidents.get((await bot.services.incidents.list_open() or [None])[0].id)
+        if await bot.services.incidents.list_open()
+        else None
+    )
+    assert incident is None
+    async with bot.services.sessions() as session:
+        kinds = list(await session.scalars(select(TimelineEvent.kind).order_by(TimelineEvent.id)))
+    assert kinds.index("status:mitigated") < kinds.index("status:resolved")
 
 
 async def test_no_acknowledgement_pages_the_secondary_on_time(bot, control):
