@@ -387,6 +387,17 @@ def load_settings(path: Path | None) -> Settings:
             raise ConfigError(
                 [ConfigProblem(key="secrets_file", problem=f"{secrets_path} does not exist")]
             )
+        mode = secrets_path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        key="secrets_file",
+                        problem=f"{secrets_path} is readable by others (mode {mode:04o})",
+                        expected=f"mode 0600: chmod 600 {secrets_path}",
+                    )
+                ]
+            )
         secrets_kwargs["_env_file"] = secrets_path
     try:
         secrets = Secrets(**secrets_kwargs)

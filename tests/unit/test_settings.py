@@ -124,3 +124,15 @@ def test_an_empty_permission_rule_is_refused_at_load():
     with pytest.raises(ConfigError) as caught:
         parse_config({"permissions": {"approve_external": []}})
     assert [p.key for p in caught.value.problems] == ["permissions.approve_external"]
+
+
+def test_a_secrets_file_others_can_read_is_refused(tmp_path):
+    secrets = tmp_path / "bot.secrets.env"
+    secrets.write_text("INCIDENT_BOT_DISCORD_TOKEN=abcdefghij\n")
+    secrets.chmod(0o644)
+    config = tmp_path / "bot.toml"
+    config.write_text('secrets_file = "bot.secrets.env"\n')
+    with pytest.raises(ConfigError, match="readable by others"):
+        load_settings(config)
+    secrets.chmod(0o600)
+    assert load_settings(config).secrets.discord_token.get_secret_value() == "abcdefghij"
