@@ -153,6 +153,7 @@ class Communicate(PhaseCog):
     # -- ✅ on an approval request -----------------------------------------------------------
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        arrived = discord.utils.utcnow()  # binds the ✅ to the text shown when it arrived
         if (
             str(payload.emoji) != APPROVE_EMOJI
             or payload.user_id == self.bot.user.id
@@ -162,7 +163,7 @@ class Communicate(PhaseCog):
         channel = self.bot.get_channel(payload.channel_id)
         try:
             approval = await self.services.comms.approve_by_reaction(
-                str(payload.message_id), str(payload.user_id)
+                str(payload.message_id), str(payload.user_id), arrived
             )
         except UserError as error:
             if isinstance(channel, discord.TextChannel):

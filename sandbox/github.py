@@ -10,6 +10,9 @@ Routes, as GitHub has them, under the world's root (``api_base`` is the world's 
 - ``GET``/``PUT /repos/{o}/{r}/contents/{path}`` ``{message, content (base64), branch,
   sha?}`` (409 when ``sha`` is not the file's current blob).
 
+A world whose ``push_access`` is False plays a token without push access: issues are
+created with their labels and assignees silently dropped, as GitHub does.
+
 Every call needs ``Authorization: token <t>`` or ``Bearer <t>`` with the world's token
 (401 ``Bad credentials`` otherwise); other repositories are 404. Faults:
 ``POST /_sandbox/faults {"kind": "server_error" | "rate_limit", "path_prefix": "/repos"}``.
@@ -90,6 +93,9 @@ class GitHubApi:
         self.token = f"ghp_{secrets.token_urlsafe(27)}"
         self.issues: list[GhIssue] = []
         self.labels: dict[str, str] = {"bug": "d73a4a", "incident": "b60205"}
+        # False: the token lacks push access, and GitHub silently drops the labels (and
+        # assignees) of the issues it creates, answering 201 all the same.
+        self.push_access = True
         root = Commit(secrets.token_hex(20), None, "Initial commit", {"README.md": b"# Atrium\n"})
         self.commits: dict[str, Commit] = {root.sha: root}
         self.refs: dict[str, str] = {"refs/heads/main": root.sha}
@@ -238,6 +244,9 @@ class GitHubApi:
                 errors=[{"resource": "Issue", "field": "title", "code": "missing_field"}],
             )
         labels = [str(label) for label in body.get("labels") or []]
+        assignees = [str(a) for a in body.get("assignees") or []]
+        if not self.push_access:
+            labels, assignees = [], []
         for label in labels:  # as for a token with push access: unknown labels are created
             self.labels.setdefault(label, LABEL_COLOURS.get(label, "ededed"))
         issue = GhIssue(
@@ -245,7 +254,7 @@ class GitHubApi:
             title=title,
             body=str(body.get("body") or ""),
             labels=labels,
-            assignees=[str(a) for a in body.get("assignees") or []],
+            assignees=assignees,
         )
         self.issues.append(issue)
         return web.json_response(self._issue_view(issue), status=201)

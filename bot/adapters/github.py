@@ -131,15 +131,15 @@ class GitHubClient:
         )
         return Issue.from_api(data)
 
-    async def find_issue(self, marker: str, label: str | None = None) -> Issue | None:
-        """The issue whose body holds ``marker`` (open or closed), among the newest 300."""
+    async def find_issue(self, marker: str) -> Issue | None:
+        """The issue whose body holds ``marker`` (open or closed), among the newest 300.
+
+        No label filter: GitHub silently drops the labels of an issue created with a token
+        that lacks push access, and the hidden marker alone is what identifies ours.
+        """
         query = "?state=all&per_page=100&sort=created&direction=desc"
-        if label:
-            query += "&labels={label}"
         for page in (1, 2, 3):
-            items = await self._call(
-                "GET", f"{self.repo_path}/issues{query}&page={page}", url_vars={"label": label}
-            )
+            items = await self._call("GET", f"{self.repo_path}/issues{query}&page={page}")
             for item in items or []:
                 if marker in str(item.get("body") or "") and "pull_request" not in item:
                     return Issue.from_api(item)

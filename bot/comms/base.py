@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, text
@@ -27,6 +28,12 @@ ASK = "comms_ask"  # post a draft's approval request in the incident channel
 
 
 @dataclass
+class _Held:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holding or waiting
+
+
+@dataclass
 class Deps:
     config: Config
     sessions: async_sessionmaker[AsyncSession]
@@ -36,11 +43,26 @@ class Deps:
     renderer: Renderer
     x: XClient | None
     github: GitHubClient | None
-    _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    _locks: dict[int, _Held] = field(default_factory=dict)
 
-    def lock(self, incident_id: int) -> asyncio.Lock:
-        """Serialises the comms work of one incident (events, timers, button presses)."""
-        return self._locks.setdefault(incident_id, asyncio.Lock())
+    @asynccontextmanager
+    async def lock(self, incident_id: int) -> AsyncIterator[None]:
+        """Serialises the comms work of one incident (events, timers, button presses).
+
+        An incident's lock lives only while someone holds it or waits for it: the map
+        holds the incidents being worked on now, not every incident this process saw.
+        """
+        held = self._locks.get(incident_id)
+        if held is None:
+            held = self._locks[incident_id] = _Held()
+        held.users += 1
+        try:
+            async with held.lock:
+                yield
+        finally:
+            held.users -= 1
+            if held.users == 0 and self._locks.get(incident_id) is held:
+                del self._locks[incident_id]
 
     def ops_alerts_id(self) -> str | None:
         channel = self.discord.text_channel(self.config.discord.ops_alerts_channel)

@@ -37,7 +37,7 @@ from bot.errors import Conflict, ExternalServiceError, NotAllowed, NotFound, Use
 from bot.lifecycle import Status, record
 from bot.permissions import allowed, describe
 from bot.procedure import Severity
-from storage.models import ExternalPost, Incident, Timer
+from storage.models import ExternalPost, Incident, TimelineEvent, Timer
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,10 @@ class Approval:
 
 
 def backoff(attempts: int, initial: timedelta, cap: timedelta, not_before: timedelta) -> timedelta:
-    """Doubling waits from ``initial`` up to ``cap``, never sooner than X asked for."""
+    """Doubling waits from ``initial`` up to ``cap``, never sooner than X asked for (X's
+    reset wins over the cap: retrying before it only earns another 429)."""
     wait = initial * (2 ** max(0, attempts - 1))
-    return min(cap, max(wait, not_before))
+    return max(min(cap, wait), not_before)
 
 
 class ExternalComms:
@@ -103,6 +104,28 @@ class ExternalComms:
         self._after_posted = after_posted
 
     # -- reading ---------------------------------------------------------------------------
+    @staticmethod
+    async def _events_of(
+        session: AsyncSession, post: ExternalPost, kind: str
+    ) -> list[TimelineEvent]:
+        """The post's timeline events of ``kind``, newest first."""
+        rows = await session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.incident_id == post.incident_id, TimelineEvent.kind == kind)
+            .order_by(TimelineEvent.id.desc())
+        )
+        return [e for e in rows if (e.data or {}).get("post_id") == post.id]
+
+    async def draft_round(self, session: AsyncSession, post: ExternalPost) -> int:
+        """How many times this post has been drafted: a withdrawn draft drafted again asks
+        in a new message, told apart from the old one by its round."""
+        return max(1, len(await self._events_of(session, post, "external_draft")))
+
+    async def last_edited_at(self, session: AsyncSession, post: ExternalPost) -> datetime | None:
+        """When the approval message last changed to a new text (recorded after the edit)."""
+        edits = await self._events_of(session, post, "external_edited")
+        return edits[0].at if edits else None
+
     @staticmethod
     async def post_of(session: AsyncSession, incident_id: int, purpose: str) -> ExternalPost | None:
         return await session.scalar(
@@ -232,14 +255,18 @@ class ExternalComms:
 
     async def on_ask(self, timer: Timer) -> None:
         post = await self.get(int(timer.payload["post_id"]))
+        # A second try (or one queued at start) may follow a send whose message id was
+        # never stored: look for that message before sending another.
+        look_back = timer.attempts > 0 or bool(timer.payload.get("recover"))
         async with self.d.lock(post.incident_id):
-            await self.send_approval(post.id)
+            await self.send_approval(post.id, look_back)
 
-    async def send_approval(self, post_id: int) -> None:
+    async def send_approval(self, post_id: int, look_back: bool = False) -> None:
         async with self.d.sessions() as session:
             post = await session.get(ExternalPost, post_id)
             incident = await session.get(Incident, post.incident_id) if post else None
             initial = await self.post_of(session, post.incident_id, INITIAL) if post else None
+            draft_round = await self.draft_round(session, post) if post else 1
         if (
             post is None
             or incident is None
@@ -253,14 +280,23 @@ class ExternalComms:
         comms_role = self.d.discord.role_id(self.d.config.discord.comms_role)
         if comms_role:
             pings.append(f"<@&{comms_role}>")
-        message_id = await self.d.discord.send(
-            incident.channel_id,
-            content=f"{' '.join(pings)} a post to X needs approval before it goes out.".strip(),
-            embed=self._approval_embed(post, initial),
-            buttons=self._buttons(post),
-            mention_users=(incident.commander_id,) if incident.commander_id else (),
-            mention_roles=(comms_role,) if comms_role else (),
-        )
+        embed = self._approval_embed(post, initial, draft_round=draft_round)
+        message_id = None
+        if look_back:
+            message_id = await self._find_approval(incident.channel_id, embed.footer or "")
+        if message_id is not None:  # sent by an earlier try: bring it up to date, once
+            await self.d.discord.edit(
+                incident.channel_id, message_id, embed=embed, buttons=self._buttons(post)
+            )
+        else:
+            message_id = await self.d.discord.send(
+                incident.channel_id,
+                content=f"{' '.join(pings)} a post to X needs approval before it goes out.".strip(),
+                embed=embed,
+                buttons=self._buttons(post),
+                mention_users=(incident.commander_id,) if incident.commander_id else (),
+                mention_roles=(comms_role,) if comms_role else (),
+            )
         async with self.d.sessions.begin() as session:
             await session.execute(
                 update(ExternalPost)
@@ -268,8 +304,28 @@ class ExternalComms:
                 .values(approval_message_id=message_id)
             )
 
+    async def _find_approval(self, channel_id: str, footer: str) -> str | None:
+        """The bot's approval message with ``footer``, newest first (only after a failed or
+        interrupted try, so reading the whole channel is rare)."""
+        bot_id = self.d.discord.bot_user_id
+        for message in reversed(await self.d.discord.history(channel_id)):
+            if str(message.author.id) == bot_id and any(
+                e.footer and e.footer.text == footer for e in message.embeds
+            ):
+                return str(message.id)
+        return None
+
+    @staticmethod
+    def approval_footer(post: ExternalPost, draft_round: int = 1) -> str:
+        footer = f"Draft #{post.id} · incident #{post.incident_id} · {post.purpose}"
+        return footer + (f" · round {draft_round}" if draft_round > 1 else "")
+
     def _approval_embed(
-        self, post: ExternalPost, initial: ExternalPost | None, retry_at: datetime | None = None
+        self,
+        post: ExternalPost,
+        initial: ExternalPost | None,
+        retry_at: datetime | None = None,
+        draft_round: int = 1,
     ) -> Embed:
         measured = measure(post.text)
         state = PostState(post.state)
@@ -287,7 +343,7 @@ class ExternalComms:
                 retry_at=retry_at,
             )[:4096],
             colour=_COLOURS.get(state, 0x1DA1F2),
-            footer=f"Draft #{post.id} · incident #{post.incident_id} · {post.purpose}",
+            footer=self.approval_footer(post, draft_round),
         )
 
     @staticmethod
@@ -312,12 +368,13 @@ class ExternalComms:
             post = await session.get(ExternalPost, post_id)
             incident = await session.get(Incident, post.incident_id) if post else None
             initial = await self.post_of(session, post.incident_id, INITIAL) if post else None
+            draft_round = await self.draft_round(session, post) if post else 1
         if post is None or incident is None or post.approval_message_id is None:
             return
         await self.d.discord.edit(
             incident.channel_id,
             post.approval_message_id,
-            embed=self._approval_embed(post, initial, retry_at),
+            embed=self._approval_embed(post, initial, retry_at, draft_round),
             buttons=self._buttons(post),
         )
 
@@ -345,15 +402,24 @@ class ExternalComms:
         )
 
     async def approve(
-        self, post_id: int, user_id: str, via: str, seen: str | None = None
+        self,
+        post_id: int,
+        user_id: str,
+        via: str,
+        seen: str | None = None,
+        reacted_at: datetime | None = None,
     ) -> Approval:
         """Approve the draft. ``seen``: the text tag the approver's button showed; if the
-        draft was edited since, nothing is approved (they approve what they read)."""
+        draft was edited since, nothing is approved (they approve what they read).
+        ``reacted_at``: when a ✅ reached the bot; a reaction carries no tag, so one that
+        arrived before the last edit of the message approves nothing either (it may have
+        waited here for that edit to finish)."""
         post = await self.get(post_id)
         async with self.d.lock(post.incident_id):
             async with self.d.sessions() as session:
                 post = await session.get(ExternalPost, post_id)
                 incident = await session.get(Incident, post.incident_id)
+                edited_at = await self.last_edited_at(session, post)
             await self._check_approver(post, incident, user_id, "approve", via)
             if post.state in DONE_OR_GOING:
                 return Approval(post, approved_now=False)
@@ -363,6 +429,12 @@ class ExternalComms:
                 raise Conflict(
                     "The draft was edited after this button was shown; read the new text "
                     "and approve again."
+                )
+            if reacted_at is not None and edited_at is not None and reacted_at <= edited_at:
+                raise Conflict(
+                    f"The draft was edited after your {APPROVE_EMOJI} reached the bot, so it "
+                    "approves nothing: read the new text, then press **Approve** (or remove "
+                    f"your {APPROVE_EMOJI} and add it again)."
                 )
             problem = measure(post.text).problem()
             if problem:
@@ -394,11 +466,16 @@ class ExternalComms:
             await self.refresh_quietly(post_id)
         return Approval(await self.get(post_id), approved_now=True)
 
-    async def approve_by_message(self, message_id: str, user_id: str) -> Approval | None:
+    async def approve_by_message(
+        self, message_id: str, user_id: str, reacted_at: datetime | None = None
+    ) -> Approval | None:
+        """A ✅ on an approval message; ``reacted_at`` (default: now, before any waiting)
+        binds it to the text shown when it arrived."""
+        reacted_at = reacted_at or utcnow()
         post = await self.by_approval_message(message_id)
         if post is None:
             return None
-        return await self.approve(post.id, user_id, "reaction")
+        return await self.approve(post.id, user_id, "reaction", reacted_at=reacted_at)
 
     async def may_edit(self, post_id: int, user_id: str) -> ExternalPost:
         """The draft, if ``user_id`` may edit it now; else NotAllowed / Conflict."""
@@ -637,7 +714,9 @@ class ExternalComms:
             )
             for post_id in list(unasked):
                 if not await has_pending_timer(session, None, [ASK], post_id=post_id):
-                    self.d.timers.schedule(session, ASK, utcnow(), None, {"post_id": post_id})
+                    self.d.timers.schedule(
+                        session, ASK, utcnow(), None, {"post_id": post_id, "recover": True}
+                    )
         for post in in_flight:
             async with self.d.lock(post.incident_id):
                 await self._settle(

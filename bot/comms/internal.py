@@ -174,12 +174,14 @@ class InternalComms:
         )
 
     # -- the GitHub issue ------------------------------------------------------------------
+    # The issue is the ticket for the next sprint's work, so it is opened even when the
+    # incident is resolved (or closed) first, e.g. while GitHub was down.
     async def ensure_github_timer(self, session: AsyncSession, incident: Incident) -> None:
         level = self.d.incidents.severity(incident.severity)
         if (
             not wants_github_issue(level)
             or incident.github_issue_number is not None
-            or not is_open(incident)
+            or not _has_ticket_status(incident)
             or await has_pending_timer(session, incident.id, [GITHUB_ISSUE])
         ):
             return
@@ -191,7 +193,7 @@ class InternalComms:
         async with self.d.lock(incident_id):
             async with self.d.sessions() as session:
                 incident = await session.get(Incident, incident_id)
-            if incident is None or not is_open(incident) or incident.github_issue_number:
+            if incident is None or not _has_ticket_status(incident) or incident.github_issue_number:
                 return
             level = self.d.incidents.severity(incident.severity)
             if not wants_github_issue(level):
@@ -213,6 +215,13 @@ class InternalComms:
                     await self._github_skipped(incident, f"{error} (gave up after retries)")
                     return
                 raise
+            if not is_open(incident):  # resolved before the issue could be opened: say so
+                try:
+                    await self.comment_resolution(incident_id)
+                except GitHubError as error:
+                    log.warning(
+                        "incident %s: resolution not added to the issue: %s", incident_id, error
+                    )
             if incident.ops_alerts_message_id is not None:  # it shows the issue's link
                 await self.sync_ops_post(incident_id)
 
@@ -221,7 +230,9 @@ class InternalComms:
         assert github is not None
         label = self.d.config.github.incident_label
         marker = f"incident-bot:{self.d.discord.guild.id}:{incident.id}"
-        issue = await github.find_issue(marker, label)
+        # By marker alone: GitHub silently drops labels a token without push access sets,
+        # so an issue an earlier try opened may carry no label at all.
+        issue = await github.find_issue(marker)
         if issue is None:
             context = {
                 "incident": incident,
@@ -446,6 +457,14 @@ class InternalComms:
                         incident_id,
                         {"severity": level.name},
                     )
+
+
+def _has_ticket_status(incident: Incident) -> bool:
+    """Opened (a channel to link) and not failed: open, resolved or closed."""
+    return incident.channel_id is not None and incident.status not in (
+        Status.OPENING,
+        Status.FAILED,
+    )
 
 
 _UPDATABLE = (Status.DECLARED, Status.ACKNOWLEDGED, Status.MITIGATED, Status.RESOLVED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -38,6 +38,9 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 RECONCILE_RESOLVED_WITHIN = timedelta(days=1)  # resolved incidents whose post may lag behind
+# Timers that serve only a live incident; ended by comms itself on resolution. The GitHub
+# issue's timer (GITHUB_ISSUE) is not among them: the ticket is owed after resolution too.
+OPEN_ONLY_TIMERS = (UPDATE_REMINDER, EXTERNAL_DUE)
 
 
 def x_client(settings: Settings) -> XClient | None:
@@ -119,9 +122,11 @@ class CommsService:
                 incident = await hold_incident(session, incident_id)
                 if incident is None:
                     return
+                await self.internal.ensure_github_timer(session, incident)  # resolved too
                 if is_open(incident):
-                    await self.internal.ensure_github_timer(session, incident)
                     await self.internal.ensure_reminder(session, incident)
+                else:
+                    await self.deps.timers.cancel(session, incident_id, OPEN_ONLY_TIMERS)
             try:
                 await self.internal.sync_ops_post(incident_id, look_back=True)
             except (ExternalServiceError, UserError) as error:
@@ -174,13 +179,18 @@ class CommsService:
             incident = await hold_incident(session, incident_id)
             if incident is None:
                 return
-            if kind == "declared":
-                await self.internal.ensure_github_timer(session, incident)
+            # The issue is the follow-up ticket: owed after resolution too (a retry that
+            # a resolution cut short is scheduled again here).
+            await self.internal.ensure_github_timer(session, incident)
+            if not is_open(incident):
+                # Resolved or closed: the comms timers that serve a live incident end here
+                # (triage stops only its own clock); the GitHub issue's does not.
+                await self.deps.timers.cancel(session, incident_id, OPEN_ONLY_TIMERS)
+            elif kind == "declared":
                 await self.internal.ensure_reminder(session, incident)
             elif kind == "severity_changed":
-                await self.internal.ensure_github_timer(session, incident)
                 await self.internal.reschedule_reminder(session, incident)
-            elif kind == "status_changed" and is_open(incident):
+            elif kind == "status_changed":
                 await self.internal.ensure_reminder(session, incident)
         await self._quietly(self.internal.sync_ops_post(incident_id), "#ops-alerts post", event)
         reopened = kind == "status_changed" and event.data.get("previous") == Status.RESOLVED
@@ -221,8 +231,11 @@ class CommsService:
     ) -> Approval:
         return await self.external.approve(post_id, user_id, via, seen)
 
-    async def approve_by_reaction(self, message_id: str, user_id: str) -> Approval | None:
-        return await self.external.approve_by_message(message_id, user_id)
+    async def approve_by_reaction(
+        self, message_id: str, user_id: str, reacted_at: datetime | None = None
+    ) -> Approval | None:
+        """A ✅ that reached the bot at ``reacted_at`` (default: now, before any waiting)."""
+        return await self.external.approve_by_message(message_id, user_id, reacted_at or utcnow())
 
     async def may_edit(self, post_id: int, user_id: str) -> ExternalPost:
         return await self.external.may_edit(post_id, user_id)

@@ -185,3 +185,11 @@ def test_retries_back_off_doubling_up_to_the_cap_and_never_before_x_asks():
     assert waits == [timedelta(seconds=s) for s in (5, 10, 20, 40, 80)]
     assert backoff(20, one, cap, timedelta(0)) == cap
     assert backoff(1, one, cap, timedelta(minutes=3)) == timedelta(minutes=3)
+
+
+def test_x_asking_for_longer_than_the_cap_is_waited_for():
+    one, cap = timedelta(seconds=5), timedelta(minutes=15)
+    # X's reset (20 minutes) is later than the cap: retrying at 15 minutes only earns a 429.
+    assert backoff(1, one, cap, timedelta(minutes=20)) == timedelta(minutes=20)
+    assert backoff(20, one, cap, timedelta(minutes=20)) == timedelta(minutes=20)
+    assert backoff(20, one, cap, timedelta(minutes=1)) == cap

@@ -268,6 +268,69 @@ async def test_a_p3_finds_the_issue_an_interrupted_run_opened_instead_of_opening
     assert (await _incident(bot, channel["id"])).github_issue_number == 1
 
 
+async def test_a_p3_finds_its_issue_even_when_github_dropped_the_label(bot, control, world):
+    from bot.adapters.github import GitHubClient
+
+    gh = world.github
+    gh.push_access = False  # the bot's token cannot push: GitHub drops labels, silently
+    client = GitHubClient(gh.describe()["api_base"], gh.token, gh.owner, gh.repo)
+    try:  # a create that timed out on the bot's side after GitHub had made the issue
+        await client.create_issue(
+            "P3 incident: Modal clipped", f"<!-- incident-bot:{world.guild_id}:1 -->", ["incident"]
+        )
+    finally:
+        await client.close()
+    channel = await declare(control, "Modal clipped", "P3")
+    told = await control.wait_for_message(
+        channel["id"], lambda m: "GitHub issue" in m["content"], what="the issue's link"
+    )
+    assert "dropped the `incident` label" in told["content"]
+    assert len(await control.github_issues()) == 1
+    assert (await _incident(bot, channel["id"])).github_issue_number == 1
+
+
+async def test_a_p3_resolved_while_github_is_down_still_gets_its_ticket(bot, control):
+    await control.fault("server_error", count=1, path_prefix="/repos")
+    channel = await declare(control, "Banner overlaps", "P3")
+    await control.wait_for(
+        lambda: _retrying_github_issue(bot, channel["id"]), what="a failed first try, retrying"
+    )
+    alice = await control.user_id("alice")
+    answer = await control.command(alice, channel["id"], "incident", "resolve", note="css fix")
+    assert "Resolved" in text_of(answer)
+    [issue] = await control.wait_for(control.github_issues, timeout=15, what="the ticket")
+    assert issue["labels"] == ["incident"] and channel["id"] in issue["body"]
+    await control.wait_for_message(
+        channel["id"], lambda m: f"#{issue['number']}" in m["content"], what="the issue's link"
+    )
+    comments = await control.wait_for(
+        lambda: control.request("GET", f"github/issues/{issue['number']}/comments"),
+        what="the resolution on the issue",
+    )
+    assert "Resolved in Discord" in comments[0]["body"]
+    await bot.services.comms.idle()
+    assert len(await control.github_issues()) == 1
+    assert await _comms_timers(bot, channel["id"], "pending") == []
+
+
+async def test_a_p3_whose_issue_timer_was_cancelled_at_resolution_gets_it_at_start(bot, control):
+    await control.fault("server_error", count=1, path_prefix="/repos")
+    channel = await declare(control, "Tooltip cut", "P3")
+    await control.wait_for(
+        lambda: _retrying_github_issue(bot, channel["id"]), what="a failed first try, retrying"
+    )
+    database = bot.settings.database_path
+    await bot.stop()
+    with sqlite3.connect(database) as raw:  # resolved by a run that cancelled every timer
+        raw.execute("UPDATE incidents SET status='resolved', resolved_at=declared_at")
+        raw.execute("UPDATE timers SET state='cancelled' WHERE state='pending'")
+    await bot.start()
+    [issue] = await control.wait_for(control.github_issues, timeout=15, what="the ticket")
+    assert channel["id"] in issue["body"]
+    await bot.services.comms.idle()
+    assert (await _incident(bot, channel["id"])).github_issue_number == issue["number"]
+
+
 async def test_github_down_for_a_moment_still_opens_the_issue_once(bot, control):
     await control.fault("server_error", count=1, path_prefix="/repos")
     channel = await declare(control, "Footer misaligned", "P3")
@@ -462,6 +525,86 @@ async def test_an_approver_edits_the_draft_in_a_modal_first(bot, control):
     assert post["text"].endswith(link)
 
 
+async def test_a_check_mark_added_before_an_edit_approves_nothing(bot, control):
+    channel = await declare(control, "Lending paused", "P0")
+    request = await approval_request(control, channel["id"])
+    dave = await control.user_id("dave")
+    external = bot.services.comms.external
+    editing, go, reacted = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    refresh, approve_post = external.refresh_approval, external.approve
+
+    async def slow_refresh(*args, **kwargs):  # the edit holds the incident while Discord works
+        if not go.is_set():
+            editing.set()
+            await go.wait()
+        return await refresh(*args, **kwargs)
+
+    async def noting_approve(*args, **kwargs):
+        reacted.set()
+        return await approve_post(*args, **kwargs)
+
+    external.refresh_approval, external.approve = slow_refresh, noting_approve
+    opened = await control.press(dave, channel["id"], request["id"], button(request, "Edit"))
+    new_text = "Atrium: lending is paused while we investigate; funds are safe."
+    edit = asyncio.create_task(
+        control.submit_modal(
+            dave, channel["id"], opened["responses"][0]["custom_id"], {"text": new_text}
+        )
+    )
+    await asyncio.wait_for(editing.wait(), 5)
+    # ✅ on the message as it still shows the old text; it waits for the edit to finish.
+    await control.react(dave, channel["id"], request["id"], "✅")
+    await asyncio.wait_for(reacted.wait(), 5)
+    go.set()
+    assert "edited the draft" in text_of(await edit)
+    refusal = await control.wait_for_message(
+        channel["id"],
+        lambda m: m["content"].startswith(f"<@{dave}>") and "edited" in m["content"],
+        what="the refusal, in the channel",
+    )
+    assert "approves nothing" in refusal["content"] and "Approve" in refusal["content"]
+    await bot.services.comms.idle()
+    assert await control.x_posts() == []
+    # A ✅ added after the edit approves the text now shown.
+    await control.unreact(dave, channel["id"], request["id"], "✅")
+    await control.react(dave, channel["id"], request["id"], "✅")
+    [post] = await x_posted(control)
+    assert post["text"] == new_text
+
+
+@pytest.mark.parametrize("left", ["the ask in flight", "no ask queued"])
+async def test_an_approval_request_sent_but_not_recorded_is_found_not_sent_again(
+    bot, control, left
+):
+    channel = await declare(control, "Staking halted", "P0")
+    request = await approval_request(control, channel["id"])
+    await bot.services.comms.idle()
+    database = bot.settings.database_path
+    await bot.stop()
+    with sqlite3.connect(database) as raw:  # stopped between the send and storing its id
+        raw.execute("UPDATE external_posts SET approval_message_id = NULL")
+        if left == "the ask in flight":
+            raw.execute("UPDATE timers SET state='firing', attempts=1 WHERE kind='comms_ask'")
+        else:
+            raw.execute("DELETE FROM timers WHERE kind='comms_ask'")
+    await bot.start()
+
+    async def recorded():
+        from sqlalchemy import select
+
+        from storage.models import ExternalPost
+
+        async with bot.services.sessions() as session:
+            return await session.scalar(select(ExternalPost.approval_message_id))
+
+    assert await control.wait_for(recorded, what="the request recorded") == request["id"]
+    await bot.services.comms.idle()
+    approvals = [m for m in await control.messages(channel["id"]) if is_approval(m)]
+    assert [m["id"] for m in approvals] == [request["id"]]
+    await approve(control, "alice", channel["id"], request)
+    await x_posted(control)
+
+
 def _long_template(tmp_path):  # type: ignore[no-untyped-def]
     path = tmp_path / "x_declare.txt.j2"
     path.write_text("{{ product }} is investigating: " + "details " * 40)
@@ -622,6 +765,26 @@ async def _incident(bot, channel_id: str):  # type: ignore[no-untyped-def]
 
     async with bot.services.sessions() as session:
         return await session.scalar(select(Incident).where(Incident.channel_id == channel_id))
+
+
+async def _retrying_github_issue(bot, channel_id: str) -> bool:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from storage.models import Timer
+
+    incident = await _incident(bot, channel_id)
+    if incident is None:
+        return False
+    async with bot.services.sessions() as session:
+        rows = await session.scalars(
+            select(Timer).where(
+                Timer.incident_id == incident.id,
+                Timer.kind == "comms_github_issue",
+                Timer.state == "pending",
+                Timer.attempts >= 1,
+            )
+        )
+        return bool(list(rows))
 
 
 async def _comms_timers(bot, channel_id: str, state: str) -> list[str]:  # type: ignore[no-untyped-def]
