@@ -1,20 +1,25 @@
 """The alert worker: stored notifications become alert groups, incidents, notes and a digest.
 
-One task does everything, in rounds, so nothing here races with itself:
+One task applies, posts notes and digests, in rounds, so none of that races with itself:
 
 1. **Apply** pending notifications in order, a batch per transaction: each group
    (source, group key) and alert (fingerprint) row is created or updated, and
    the notification is marked done in the same transaction. A new group is
-   decided once, there and then: an incident (``opening``) or, past
-   ``alerts.storm_limit`` new groups in the last minute, a ``digest`` entry.
+   decided there and then: an incident (``opening``) or, past
+   ``alerts.storm_limit`` incidents in the last minute, a ``digest`` entry.
    A repeat only counts ``fire_count`` up; a new, resolved or re-firing alert of
-   a group adds a *note* to it.
-2. **Open** the next ``opening`` group, at most one per ``alerts.open_every``,
-   through ``IncidentService.declare`` with ``request_key="alert:{source}:{key}"``,
-   so a retry or a restart never opens a second channel.
+   a group adds a *note* to it. A new or re-firing alert in a group with no live
+   incident opens one, storm allowing: a digested group once the storm is over,
+   and a group whose incident people resolved or closed a *new* incident
+   (``alert:{source}:{key}:{n}``) that links the previous one, never reopened.
+2. **Open** ``opening`` groups, each in a task of its own (at most
+   ``OPEN_CONCURRENCY``), started at most one per ``alerts.open_every``, through
+   ``IncidentService.declare`` with the group's numbered request key, so a retry
+   or a restart never opens a second channel and a slow Discord holds no one back.
 3. **Post notes** of open groups: recorded in the timeline (once), then one
    message in the incident channel (the commander mentioned when an alert
-   resolves or fires again), then cleared. Machines never close incidents.
+   resolves or fires again), then cleared; a group whose posts fail backs off
+   alone and is given up after ``NOTE_TRIES``. Machines never close incidents.
 4. **Digest** storm entries into the ops-alerts channel every ``alerts.digest_every``.
 
 Every step starts from rows, so a restart finishes what the last run left.
@@ -43,7 +48,7 @@ from bot.alerts.writer import Writer, db_time
 from bot.discord_out import DiscordOut
 from bot.errors import ExternalServiceError, UserError
 from bot.incidents import IncidentService
-from bot.lifecycle import OPEN_STATES, record
+from bot.lifecycle import OPEN_STATES, Status, record
 from bot.oncall import OnCallService
 from bot.render import Renderer
 from bot.settings import Config
@@ -66,7 +71,11 @@ STORM_WINDOW = timedelta(minutes=1)
 STORM_QUIET = timedelta(minutes=10)  # a digest after this much quiet pings the on-call again
 IDLE_POLL = 30.0
 MAX_REQUEST_KEY = 200
+OPEN_CONCURRENCY = 4  # incidents being opened at once (each paced by alerts.open_every)
+NOTES_BACKOFF = 2.0  # seconds before a group's notes are tried again, doubled each time
+NOTE_TRIES = 5  # failed posts of a group's notes before they are given up (the timeline has them)
 MENTIONING = frozenset({"resolved", "refiring"})
+LIVE = frozenset({Status.OPENING.value, *(s.value for s in OPEN_STATES)})
 
 
 _INSERT_GROUP = (
@@ -81,13 +90,27 @@ _INSERT_ALERT = (
 )
 
 
-def request_key(source: str, group_key: str) -> str:
-    """The incident's request key for a group: a retry or restart finds the same incident."""
-    key = f"alert:{source}:{group_key}"
+def request_key(source: str, group_key: str, n: int = 0) -> str:
+    """The request key of a group's ``n``-th incident (counted from 0): a retry or restart
+    finds the same incident, and a group that recurs after its incident was resolved
+    opens a new one (``alert:{source}:{key}:{n}``)."""
+    suffix = f":{n}" if n else ""
+    key = f"alert:{source}:{group_key}{suffix}"
     if len(key) <= MAX_REQUEST_KEY:
         return key
     digest = hashlib.sha256(group_key.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"alert:{source}:sha256:{digest}"
+    return f"alert:{source}:sha256:{digest}{suffix}"
+
+
+def next_incident_number(source: str, group_key: str, previous_key: str | None) -> int:
+    """How many incidents a group has had, read from its last incident's request key."""
+    if previous_key is None:
+        return 0
+    base = request_key(source, group_key)
+    if previous_key == base:
+        return 1
+    rest = previous_key.removeprefix(base + ":")
+    return int(rest) + 1 if rest != previous_key and rest.isdigit() else 1
 
 
 GroupKey = tuple[str, str]  # (source, group key)
@@ -109,6 +132,8 @@ class _Batch:
     seen_alerts: set[int] = field(default_factory=set)
     changed_alerts: dict[int, Alert] = field(default_factory=dict)  # status changed
     noted_groups: dict[int, AlertGroup] = field(default_factory=dict)  # notes changed
+    moved_groups: dict[int, AlertGroup] = field(default_factory=dict)  # state changed
+    incidents: dict[int, Incident] = field(default_factory=dict)  # of the open groups
     digested: list[str] = field(default_factory=list)
 
 
@@ -140,8 +165,10 @@ class AlertWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._next_open = 0.0
+        self._opening: dict[int, asyncio.Task[None]] = {}  # group id → its open under way
         self._next_digest = 0.0
-        self._notes_retry_at = 0.0
+        self._notes_retry: dict[int, float] = {}  # group id → when its notes are tried again
+        self._notes_failures: dict[int, int] = {}  # group id → failed posts in a row
         self._next_notes = 0.0
         self._waiting = False  # work is due later (pacing, backoff): poll sooner than idle
         # Steps with possible work: set by the apply step and by every timed sweep, so a
@@ -166,10 +193,12 @@ class AlertWorker:
             self._task = asyncio.create_task(self._run(), name="alert-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        tasks = [*self._opening.values(), *([self._task] if self._task is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
+        self._opening.clear()
 
     async def _run(self) -> None:
         while True:
@@ -216,7 +245,12 @@ class AlertWorker:
         now = time.monotonic()
         due = [
             t - now
-            for t in (self._next_open, self._next_digest, self._notes_retry_at, self._next_notes)
+            for t in (
+                self._next_open,
+                self._next_digest,
+                self._next_notes,
+                *self._notes_retry.values(),
+            )
         ]
         upcoming = [d for d in due if d > 0]
         return max(0.01, min([1.0, *upcoming]))
@@ -317,6 +351,20 @@ class AlertWorker:
         ]
         seen = [(batch.counts.get(i, 0), now, i) for i in batch.seen_alerts]
         noted = [(json.dumps(g.notes), i) for i, g in batch.noted_groups.items()]
+        moved = [
+            (
+                g.state,
+                json.dumps(g.notes),
+                g.digest_message_id,
+                g.severity,
+                g.severity_note,
+                g.open_attempts,
+                db_time(g.next_attempt_at),
+                g.last_error,
+                i,
+            )
+            for i, g in batch.moved_groups.items()
+        ]
         seen_groups = sorted(batch.seen_groups)
 
         def write(connection: sqlite3.Connection) -> list[int]:
@@ -338,6 +386,12 @@ class AlertWorker:
                     [now, *seen_groups],
                 )
             connection.executemany("UPDATE alert_groups SET notes = ? WHERE id = ?", noted)
+            connection.executemany(
+                "UPDATE alert_groups SET state = ?, notes = ?, digest_message_id = ?,"
+                " severity = ?, severity_note = ?, open_attempts = ?, next_attempt_at = ?,"
+                " last_error = ? WHERE id = ?",
+                moved,
+            )
             connection.executemany(
                 "UPDATE alert_notifications SET state = 'failed', processed_at = ?, error = ? "
                 "WHERE id = ?",
@@ -384,6 +438,10 @@ class AlertWorker:
             )
             for alert in found_alerts:
                 batch.alerts[(by_id[alert.group_id], alert.fingerprint)] = alert
+        bound = {g.incident_id for g in batch.groups.values() if g.incident_id is not None}
+        if bound:
+            found_incidents = await session.scalars(select(Incident).where(Incident.id.in_(bound)))
+            batch.incidents = {i.id: i for i in found_incidents}
         return batch
 
     async def _apply(self, batch: _Batch, notification: Notification) -> None:
@@ -441,6 +499,9 @@ class AlertWorker:
                     batch.counts[alert.id] = batch.counts.get(alert.id, 0) + 1
             if alert.id is not None:
                 batch.seen_alerts.add(alert.id)
+        firing = [*changes["new"], *changes["refiring"]]
+        if firing and not created and await self._reopen(batch, group, notification, firing):
+            return
         if group.state == "digest":
             return
         notes = [
@@ -451,20 +512,87 @@ class AlertWorker:
         if notes:
             self._add_notes(batch, group, notes)
 
+    async def _reopen(
+        self,
+        batch: _Batch,
+        group: AlertGroup,
+        notification: Notification,
+        firing: list[AlertEvent],
+    ) -> bool:
+        """A new firing alert in a group with no live incident: open one (True), storm allowing.
+
+        A group listed in a digest opens once the storm is over: the storm limit batches
+        bursts, it does not mute a group for good. A group whose incident people resolved
+        or closed opens a *new* incident (``request_key`` numbered), which says it recurred;
+        the old one is never reopened by a machine.
+        """
+        previous = batch.incidents.get(group.incident_id) if group.incident_id else None
+        if group.state == "open":
+            if previous is None or previous.status in LIVE:
+                return False  # bound to a live incident: a note there, as ever
+        elif group.state != "digest" or group.id is None:
+            return False  # opening already, or digested in this very batch
+        if await self._storm(batch):
+            if group.state == "digest":
+                return False  # still listed in the digest; it opens after the storm
+            # The recurrence of a resolved group, in a storm: a digest entry again.
+            group.state, group.digest_message_id, group.notes = "digest", None, []
+            batch.moved_groups[group.id] = group
+            batch.noted_groups.pop(group.id, None)
+            batch.digested.append(notification.source)
+            self._due.add("digest")
+            return True
+        batch.opened_in_window = (batch.opened_in_window or 0) + 1
+        chosen = severities.choose((a.severity for a in firing), self._config, self._procedure)
+        opened = _note("opened", batch.now, firing, notification, self._mapped(firing))
+        opened["severity"], opened["severity_note"] = chosen.severity, chosen.note
+        if previous is not None:
+            opened["recurred"] = {
+                "incident_id": previous.id,
+                "channel_id": previous.channel_id,
+                "status": previous.status,
+                "resolved_at": previous.resolved_at.isoformat() if previous.resolved_at else None,
+            }
+        # Notes the old incident has not shown yet follow the new incident's opening note.
+        unposted = [n for n in (group.notes or []) if not n.get("recorded")]
+        group.state, group.notes = "opening", [opened, *unposted]
+        group.severity, group.severity_note = chosen.severity, chosen.note
+        group.open_attempts, group.next_attempt_at, group.last_error = 0, None, None
+        batch.moved_groups[group.id] = group
+        batch.noted_groups.pop(group.id, None)
+        self._due.add("open")
+        return True
+
+    async def _storm(self, batch: _Batch) -> bool:
+        """True when ``alerts.storm_limit`` incidents were opened in the last minute."""
+        if batch.opened_in_window is None:
+            since = batch.now - STORM_WINDOW
+            new = await batch.session.scalar(
+                select(func.count())
+                .select_from(AlertGroup)
+                .where(AlertGroup.state != "digest", AlertGroup.first_seen >= since)
+            )
+            # Groups seen before the window that open again in it (after a storm, or
+            # recurring after a resolution) count by their new incident or pending open.
+            again = await batch.session.scalar(
+                select(func.count())
+                .select_from(AlertGroup)
+                .outerjoin(Incident, AlertGroup.incident_id == Incident.id)
+                .where(
+                    AlertGroup.first_seen < since,
+                    or_(
+                        AlertGroup.state == "opening",
+                        (AlertGroup.state == "open") & (Incident.declared_at >= since),
+                    ),
+                )
+            )
+            batch.opened_in_window = int(new or 0) + int(again or 0)
+        return batch.opened_in_window >= self._config.storm_limit
+
     async def _new_group(self, batch: _Batch, notification: Notification) -> AlertGroup:
         firing = [a for a in notification.alerts if a.status == "firing"]
         chosen = severities.choose((a.severity for a in firing), self._config, self._procedure)
-        if batch.opened_in_window is None:
-            opened = await batch.session.scalar(
-                select(func.count())
-                .select_from(AlertGroup)
-                .where(
-                    AlertGroup.state != "digest",
-                    AlertGroup.first_seen >= batch.now - STORM_WINDOW,
-                )
-            )
-            batch.opened_in_window = int(opened or 0)
-        storm = batch.opened_in_window >= self._config.storm_limit
+        storm = await self._storm(batch)
         group = AlertGroup(
             source=notification.source,
             group_key=notification.group_key,
@@ -484,7 +612,7 @@ class AlertWorker:
             batch.digested.append(notification.source)
             self._due.add("digest")
         else:
-            batch.opened_in_window += 1
+            batch.opened_in_window = (batch.opened_in_window or 0) + 1
             self._due.add("open")
             opened = _note("opened", batch.now, firing, notification, self._mapped(firing))
             opened["severity"] = chosen.severity
@@ -506,12 +634,23 @@ class AlertWorker:
 
     # -- 2. open -------------------------------------------------------------------------
     async def _open_next(self) -> bool:
+        """Start opening the next due group, at most one per ``alerts.open_every``.
+
+        Each open runs in a task of its own (at most ``OPEN_CONCURRENCY`` at once), so a
+        Discord retrying one channel's creation holds up neither the other groups nor the
+        apply, notes and digest steps. A group being opened is never started twice, and its
+        request key finds the same incident after a restart: never two channels per group.
+        """
+        if len(self._opening) >= OPEN_CONCURRENCY:
+            return False  # a finishing open wakes the worker
         now = utcnow()
+        busy = list(self._opening)
         async with self._sessions() as session:
             group = await session.scalar(
                 select(AlertGroup)
                 .where(
                     AlertGroup.state == "opening",
+                    AlertGroup.id.not_in(busy),
                     or_(AlertGroup.next_attempt_at.is_(None), AlertGroup.next_attempt_at <= now),
                 )
                 .order_by(AlertGroup.id)
@@ -520,7 +659,7 @@ class AlertWorker:
             if group is None:
                 waiting = await session.scalar(
                     select(func.min(AlertGroup.next_attempt_at)).where(
-                        AlertGroup.state == "opening"
+                        AlertGroup.state == "opening", AlertGroup.id.not_in(busy)
                     )
                 )
                 if waiting is not None:
@@ -532,7 +671,33 @@ class AlertWorker:
             started = await session.scalar(
                 select(func.min(Alert.starts_at)).where(Alert.group_id == group.id)
             )
+            previous = None
+            if group.incident_id is not None:
+                previous = await session.scalar(
+                    select(Incident.request_key).where(Incident.id == group.incident_id)
+                )
         self._next_open = time.monotonic() + self._config.open_every.total_seconds()
+        number = next_incident_number(group.source, group.group_key, previous)
+        task = asyncio.create_task(
+            self._open(group, started, number), name=f"alert-open-{group.id}"
+        )
+        self._opening[group.id] = task
+        return True
+
+    async def _open(self, group: AlertGroup, started: datetime | None, number: int) -> None:
+        try:
+            await self._declare(group, started, number)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("opening the incident of alert group %s failed", group.id)
+        finally:
+            self._opening.pop(group.id, None)
+            self._due.add("open")
+            self.wake()
+
+    async def _declare(self, group: AlertGroup, started: datetime | None, number: int) -> None:
+        now = utcnow()
         down_since = started if started and now - timedelta(days=7) <= started <= now else None
         try:
             declared = await self._incidents.declare(
@@ -540,7 +705,7 @@ class AlertWorker:
                 group.title,
                 group.severity or self._config.default_severity,
                 group.summary,
-                request_key=request_key(group.source, group.group_key),
+                request_key=request_key(group.source, group.group_key, number),
                 source="alert",
                 down_since=down_since,
             )
@@ -550,9 +715,10 @@ class AlertWorker:
             async with self._write_lock, self._sessions.begin() as session:
                 row = await session.get(AlertGroup, group.id)
                 row.state, row.notes, row.last_error = "digest", [], str(error)[:2000]
+                row.digest_message_id = None
             self._metrics.digest_entries.labels(group.source).inc()
             self._due.add("digest")
-            return True
+            return
         except Exception as error:
             attempts = group.open_attempts + 1
             delay = min(60.0, 2.0**attempts)
@@ -568,32 +734,41 @@ class AlertWorker:
                 row.open_attempts = attempts
                 row.next_attempt_at = utcnow() + timedelta(seconds=delay)
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
-            self._waiting = True
-            return True
+            return
         async with self._write_lock, self._sessions.begin() as session:
             row = await session.get(AlertGroup, group.id)
             row.incident_id, row.state, row.last_error = declared.incident.id, "open", None
+            row.open_attempts, row.next_attempt_at = 0, None
         self._due.add("notes")
-        return True
 
     # -- 3. notes ------------------------------------------------------------------------
     async def _post_notes(self) -> bool:
-        if time.monotonic() < self._notes_retry_at:
-            self._waiting = True
-            return False
+        """Post the notes of open groups; a group Discord keeps refusing backs off alone.
+
+        After ``NOTE_TRIES`` failed posts a group's notes are given up (they are in the
+        timeline already), logged and kept in ``last_error``: one bad channel never holds
+        the other groups' notes back, nor is it retried for ever.
+        """
+        now = time.monotonic()
+        backing_off = [i for i, at in self._notes_retry.items() if at > now]
         async with self._sessions() as session:
             rows = (
                 await session.execute(
                     select(AlertGroup, Incident)
                     .join(Incident, AlertGroup.incident_id == Incident.id)
-                    .where(AlertGroup.state == "open", func.json_array_length(AlertGroup.notes) > 0)
+                    .where(
+                        AlertGroup.state == "open",
+                        func.json_array_length(AlertGroup.notes) > 0,
+                        AlertGroup.id.not_in(backing_off),
+                    )
                     .order_by(AlertGroup.id)
                     .limit(NOTES_BATCH)
                 )
             ).all()
+        if backing_off:
+            self._waiting = True
         if not rows:
             return False
-        now = time.monotonic()
         every = self._config.notes_every.total_seconds()
         due, later = [], []
         for group, incident in rows:
@@ -612,11 +787,47 @@ class AlertWorker:
             try:
                 await self._post_group_notes(group, incident)
             except ExternalServiceError as error:
-                log.warning("could not post alert notes of incident %s: %s", incident.id, error)
-                self._notes_retry_at = time.monotonic() + 2.0
-                self._waiting = True
-                return True
+                await self._notes_failed(group, incident, error)
+            else:
+                self._notes_retry.pop(group.id, None)
+                self._notes_failures.pop(group.id, None)
         return True
+
+    async def _notes_failed(
+        self, group: AlertGroup, incident: Incident, error: ExternalServiceError
+    ) -> None:
+        tries = self._notes_failures.get(group.id, 0) + 1
+        if tries < NOTE_TRIES:
+            delay = min(60.0, NOTES_BACKOFF * 2.0 ** (tries - 1))
+            log.warning(
+                "could not post alert notes of incident %s (try %d of %d, next in %.1f s): %s",
+                incident.id,
+                tries,
+                NOTE_TRIES,
+                delay,
+                error,
+            )
+            self._notes_failures[group.id] = tries
+            self._notes_retry[group.id] = time.monotonic() + delay
+            self._waiting = True
+            return
+        self._notes_failures.pop(group.id, None)
+        self._notes_retry.pop(group.id, None)
+        given_up = len(group.notes)
+        log.error(
+            "gave up posting %d alert note(s) of incident %s after %d tries: %s",
+            given_up,
+            incident.id,
+            tries,
+            error,
+        )
+        async with self._write_lock, self._sessions.begin() as session:
+            row = await session.get(AlertGroup, group.id)
+            row.notes = list(row.notes)[given_up:]
+            row.last_error = (
+                f"{given_up} note(s) not posted after {tries} tries "
+                f"(in the timeline): {type(error).__name__}: {error}"
+            )[:2000]
 
     async def _post_group_notes(self, group: AlertGroup, incident: Incident) -> None:
         notes = list(group.notes)
@@ -811,7 +1022,13 @@ def _timeline_text(note: dict[str, Any]) -> str:
     kind, count = note["kind"], note["count"]
     plural = "s" if count != 1 else ""
     if kind == "opened":
-        return f"Opened by {note['source']}: {count} alert{plural} firing ({_names(note)})"
+        opened = f"Opened by {note['source']}: {count} alert{plural} firing ({_names(note)})"
+        recurred = note.get("recurred")
+        if recurred:
+            opened += (
+                f"; recurred after incident #{recurred['incident_id']} was {recurred['status']}"
+            )
+        return opened
     if kind == "new":
         return f"New alert{plural} in the group: {_names(note)}"
     if kind == "resolved":
@@ -827,4 +1044,5 @@ def _timeline_data(note: dict[str, Any], group: AlertGroup) -> dict[str, Any]:
         "group_id": group.id,
         "count": note["count"],
         "fingerprints": note["fingerprints"][:1000],
+        **({"recurred_from": note["recurred"]["incident_id"]} if note.get("recurred") else {}),
     }

@@ -351,6 +351,50 @@ async def test_a_storm_opens_storm_limit_channels_and_digests_the_rest_in_ops_al
     assert rows(bot, "SELECT count(*) FROM incidents") == [(3,)]
 
 
+async def test_a_group_listed_in_a_storm_digest_opens_when_it_fires_anew_after_the_storm(
+    bot, control, webhook
+):
+    base = payload("alertmanager_probe_failure.json")
+    bodies = []
+    for number in range(5):
+        body = copy.deepcopy(base)
+        body["groupKey"] = f'{{}}:{{alertname="Storm{number}"}}'
+        body["commonAnnotations"]["summary"] = f"Storm alert number {number}"
+        body["alerts"][0]["fingerprint"] = f"storm{number:011d}"
+        bodies.append(body)
+        assert (await webhook.post("alertmanager", body))[0] == 202
+    await settled(control, bot)
+    assert len(await incident_channels(control)) == 3  # alerts.storm_limit; 2 in the digest
+    again = copy.deepcopy(bodies[4])
+    again["alerts"][0]["fingerprint"] = "brandnew0000001"
+    again["alerts"][0]["startsAt"] = "2026-11-27T13:00:00Z"
+
+    # Still in the storm: the group stays a digest entry.
+    assert (await webhook.post("alertmanager", again))[0] == 202
+    await settled(control, bot)
+    assert len(await incident_channels(control)) == 3
+    assert rows(bot, "SELECT state FROM alert_groups WHERE id = 5") == [("digest",)]
+
+    # An hour later the storm is long over; a new alert of the digested group opens it.
+    with sqlite3.connect(bot.settings.database_path) as db:
+        db.execute("UPDATE alert_groups SET first_seen = datetime('now', '-1 hour')")
+        db.execute("UPDATE incidents SET declared_at = datetime('now', '-1 hour')")
+    again["alerts"][0]["fingerprint"] = "brandnew0000002"
+    assert (await webhook.post("alertmanager", again))[0] == 202
+    await settled(control, bot)
+    channels = await incident_channels(control)
+    assert len(channels) == 4
+    assert rows(bot, "SELECT state, incident_id FROM alert_groups WHERE id = 5") == [("open", 4)]
+    assert rows(bot, "SELECT state FROM alert_groups WHERE id = 4") == [("digest",)]
+    [(channel_id,)] = rows(bot, "SELECT channel_id FROM incidents WHERE id = 4")
+    posted = "\n".join(m["content"] for m in await control.messages(channel_id))
+    assert "Opened by alertmanager" in posted and "Storm alert number 4" in posted
+    # A repeat of the same notification opens nothing more.
+    assert (await webhook.post("alertmanager", again))[0] == 202
+    await settled(control, bot)
+    assert len(await incident_channels(control)) == 4
+
+
 # -- health and metrics -------------------------------------------------------------------------
 async def test_healthz_and_metrics_report_the_database_the_gateway_and_the_counts(
     bot, control, webhook
@@ -408,9 +452,11 @@ async def test_healthz_is_503_naming_the_part_that_fails(bot, control, webhook, 
     assert health["status"] == "unavailable"
 
 
-async def test_an_alert_firing_again_after_a_person_resolved_it_is_told_not_reopened(
+async def test_an_alert_firing_again_after_a_person_resolved_it_opens_a_new_incident(
     bot, control, webhook
 ):
+    # As PagerDuty and incident.io do: the resolved incident stays as people left it (a
+    # machine never reopens it) and the recurrence gets an incident, and a channel, of its own.
     body = payload("alertmanager_probe_failure.json")
     await webhook.post("alertmanager", body)
     channel = await channel_ending(control, "-blackbox-probe-failure-https-server-example-org")
@@ -420,12 +466,46 @@ async def test_an_alert_firing_again_after_a_person_resolved_it_is_told_not_reop
     )
     alice = await control.user_id("alice")
     await control.command(alice, channel["id"], "incident", "resolve", note="probe fixed")
-    await webhook.post("alertmanager", body)
-    note = await control.wait_for_message(
-        channel["id"], lambda m: "firing again" in m["content"], what="the re-firing"
+    await control.wait_for(
+        lambda: rows(bot, "SELECT 1 FROM incidents WHERE status = 'resolved'"), what="resolved"
     )
-    assert f"<@{alice}>" in note["content"]
-    assert "reopen it with `/incident reopen`" in note["content"]
+    await webhook.post("alertmanager", body)  # the same alert fires again
     await settled(control, bot)
-    assert rows(bot, "SELECT status FROM incidents") == [("resolved",)]
+    channels = await incident_channels(control)
+    assert len(channels) == 2
+    [new] = [c for c in channels if c["id"] != channel["id"]]
+    note = await control.wait_for_message(
+        new["id"], lambda m: "Recurred" in m["content"], what="the recurrence note"
+    )
+    assert f"<#{channel['id']}>" in note["content"]  # the previous incident's channel
+    key = '{}/{severity="critical"}:{alertname="ProbeFailure"}'
+    assert rows(bot, "SELECT status, request_key FROM incidents ORDER BY id") == [
+        ("resolved", f"alert:alertmanager:{key}"),
+        ("declared", f"alert:alertmanager:{key}:1"),
+    ]
+    assert not [m for m in await control.messages(channel["id"]) if "firing again" in m["content"]]
+    assert rows(bot, "SELECT state, incident_id FROM alert_groups") == [("open", 2)]
     assert rows(bot, "SELECT status, fire_count FROM alerts") == [("firing", 2)]
+
+    # Sent again (repeat_interval), it only counts: the new incident is live.
+    await webhook.post("alertmanager", body)
+    await settled(control, bot)
+    assert len(await incident_channels(control)) == 2
+    assert rows(bot, "SELECT status, fire_count FROM alerts") == [("firing", 3)]
+    timeline = rows(bot, "SELECT text FROM timeline_events WHERE incident_id = 2")
+    assert any("recurred after incident #1 was resolved" in t for (t,) in timeline)
+
+    # Resolved a second time, it recurs as the group's third incident.
+    await webhook.post("alertmanager", resolved(body))
+    await settled(control, bot)
+    await control.command(alice, new["id"], "incident", "resolve", note="again")
+    await control.wait_for(
+        lambda: rows(bot, "SELECT 1 FROM incidents WHERE id = 2 AND status = 'resolved'"),
+        what="second resolution",
+    )
+    await webhook.post("alertmanager", body)
+    await settled(control, bot)
+    assert len(await incident_channels(control)) == 3
+    assert rows(bot, "SELECT request_key FROM incidents WHERE id = 3") == [
+        (f"alert:alertmanager:{key}:2",)
+    ]

@@ -1,0 +1,195 @@
+"""Opening incidents and posting notes, with Discord and the incident service stood in.
+
+One group whose channel Discord is slow to create, or whose notes it keeps
+refusing, must not hold the other groups back (head-of-line blocking).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import insert
+
+from bot.alerts import worker as worker_module
+from bot.alerts.metrics import AlertMetrics
+from bot.alerts.worker import NOTE_TRIES, AlertWorker
+from bot.alerts.writer import Writer
+from bot.errors import ExternalServiceError
+from bot.render import Renderer
+from bot.settings import parse_config
+from storage.db import make_engine, make_sessions, upgrade
+from storage.models import AlertNotification, Incident
+from storage.types import utcnow
+from tests.alerts.test_worker_apply import group
+
+
+class Incidents:
+    """``IncidentService.declare`` as the worker sees it; a gate holds one group's open."""
+
+    def __init__(self, sessions: Any) -> None:
+        self._sessions = sessions
+        self.gates: dict[str, asyncio.Event] = {}  # a group key's part → its open waits
+        self.calls: list[str] = []
+
+    async def declare(self, _actor, title, severity, summary=None, *, request_key, **_):
+        self.calls.append(request_key)
+        for part, gate in self.gates.items():
+            if part in request_key:
+                await gate.wait()
+        async with self._sessions.begin() as session:
+            incident = Incident(
+                title=title,
+                slug="x",
+                severity=severity,
+                status="declared",
+                source="alert",
+                request_key=request_key,
+                declared_at=utcnow(),
+                channel_id=f"chan-{len(self.calls)}-{request_key[-8:]}",
+            )
+            session.add(incident)
+        return SimpleNamespace(incident=incident, created=True)
+
+
+class Discord:
+    def __init__(self) -> None:
+        self.refuse: set[str] = set()  # channel ids whose posts fail
+        self.sent: list[tuple[str, str]] = []
+        self.tries: dict[str, int] = {}
+
+    async def send(self, channel_id: str, content: str = "", mention_users=()) -> str:
+        self.tries[channel_id] = self.tries.get(channel_id, 0) + 1
+        if channel_id in self.refuse:
+            raise ExternalServiceError("503 Service Unavailable")
+        self.sent.append((channel_id, content))
+        return str(len(self.sent))
+
+    def text_channel(self, _name: str) -> None:
+        return None
+
+
+class Running:
+    def __init__(self, path: Path) -> None:
+        upgrade(path)
+        self.path = path
+        self.engine = make_engine(path)
+        config = parse_config(
+            {"alerts": {"storm_limit": 10, "open_every": "10ms", "notes_every": "10ms"}}
+        )
+        sessions = make_sessions(self.engine)
+        self.incidents = Incidents(sessions)
+        self.discord = Discord()
+        self.writer = Writer(path)
+        self.worker = AlertWorker(
+            config,
+            sessions,
+            self.incidents,  # type: ignore[arg-type]
+            self.discord,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            Renderer(config.zone),
+            AlertMetrics(),
+            self.writer,
+        )
+
+    async def store(self, *bodies: dict[str, Any]) -> None:
+        rows = [
+            {
+                "source": "alertmanager",
+                "body": json.dumps(b),
+                "state": "pending",
+                "received_at": utcnow(),
+            }
+            for b in bodies
+        ]
+        async with self.engine.begin() as connection:
+            await connection.execute(insert(AlertNotification.__table__), rows)
+        self.worker.wake()
+
+    def rows(self, query: str) -> list[tuple]:
+        with sqlite3.connect(self.path) as db:
+            return db.execute(query).fetchall()
+
+    async def until(self, query: str, expected: list[tuple], timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while (found := self.rows(query)) != expected:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{query}: {found!r}, waited for {expected!r}")
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        await self.worker.stop()
+        await self.writer.close()
+        await self.engine.dispose()
+
+
+@pytest.fixture
+async def running(tmp_path):
+    running = Running(tmp_path / "worker.sqlite3")
+    await running.worker.start()
+    yield running
+    await running.close()
+
+
+async def test_a_slow_open_holds_back_no_other_group(running):
+    held = running.incidents.gates["Group1"] = asyncio.Event()  # Discord retrying its channel
+    await running.store(group(1), group(2), group(3))
+    await running.until(
+        "SELECT id, state FROM alert_groups ORDER BY id",
+        [(1, "opening"), (2, "open"), (3, "open")],
+    )
+    # The other groups' notes are posted meanwhile, too.
+    await running.until("SELECT count(*) FROM alert_groups WHERE notes != '[]'", [(1,)])
+    held.set()
+    await running.until(
+        "SELECT id, state FROM alert_groups ORDER BY id", [(1, "open"), (2, "open"), (3, "open")]
+    )
+    # Each group was declared once: never two channels for one group.
+    assert len(running.incidents.calls) == 3
+    assert running.rows("SELECT count(*) FROM incidents") == [(3,)]
+
+
+async def test_an_open_under_way_is_not_started_twice(running):
+    held = running.incidents.gates["Group1"] = asyncio.Event()
+    await running.store(group(1))
+    await running.until("SELECT count(*) FROM alert_groups", [(1,)])
+    for _ in range(10):  # rounds come and go while the open waits on Discord
+        running.worker.wake()
+        await asyncio.sleep(0.03)
+    assert len(running.incidents.calls) == 1
+    held.set()
+    await running.until("SELECT state FROM alert_groups", [("open",)])
+    assert len(running.incidents.calls) == 1
+
+
+async def test_notes_a_channel_keeps_refusing_are_given_up_and_hold_back_no_one(
+    running, monkeypatch, caplog
+):
+    monkeypatch.setattr(worker_module, "NOTES_BACKOFF", 0.02)
+    await running.store(group(1), group(2))
+    await running.until("SELECT state FROM alert_groups ORDER BY id", [("open",), ("open",)])
+    await running.until("SELECT count(*) FROM alert_groups WHERE notes != '[]'", [(0,)])
+    [(bad,)] = running.rows("SELECT channel_id FROM incidents WHERE id = 1")
+    running.discord.refuse.add(bad)
+    # Both groups get a new alert: group 1's channel refuses, group 2's note is posted.
+    await running.store(group(1, fingerprint="new-in-group-1"), group(2, fingerprint="new-in-2"))
+    await running.until(
+        "SELECT id FROM alert_groups WHERE notes != '[]' ORDER BY id", [(1,)], timeout=2
+    )
+    await running.until(
+        "SELECT id, last_error IS NOT NULL FROM alert_groups WHERE notes = '[]' ORDER BY id",
+        [(1, True), (2, False)],
+    )
+    assert running.discord.tries[bad] == 1 + NOTE_TRIES  # the opening note, then the tries
+    [(error,)] = running.rows("SELECT last_error FROM alert_groups WHERE id = 1")
+    assert f"not posted after {NOTE_TRIES} tries" in error
+    assert any("gave up posting" in r.getMessage() for r in caplog.records)
+    # Recorded in the timeline all the same.
+    timeline = running.rows("SELECT kind FROM timeline_events WHERE incident_id = 1")
+    assert ("alert_new",) in timeline
