@@ -327,7 +327,9 @@ async def test_a_p3_whose_issue_timer_was_cancelled_at_resolution_gets_it_at_sta
     await bot.start()
     [issue] = await control.wait_for(control.github_issues, timeout=15, what="the ticket")
     assert channel["id"] in issue["body"]
-    await bot.services.comms.idle()
+    await control.wait_for_message(  # sent once the issue is recorded
+        channel["id"], lambda m: f"#{issue['number']}" in m["content"], what="the issue's link"
+    )
     assert (await _incident(bot, channel["id"])).github_issue_number == issue["number"]
 
 
