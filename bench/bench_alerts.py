@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -40,12 +39,12 @@ from typing import Any
 
 import aiohttp
 
+from bench.procs import percentile, snowflake_time, stop, wait_for_line
 from bot.cli import free_port
 from sandbox.control_client import Control
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-DISCORD_EPOCH_MS = 1420070400000
 OVERLAY = """
 [[rotation.shifts]]
 start = "2020-01-01T00:00+00:00"
@@ -53,15 +52,6 @@ end = "2099-01-01T00:00+00:00"
 primary = "@alice"
 secondary = "@bob"
 """
-
-
-def p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _snowflake_time(snowflake: str) -> datetime:
-    return datetime.fromtimestamp(((int(snowflake) >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)
 
 
 def notification(group: str, fingerprint: str, title: str, severity: str = "critical") -> bytes:
@@ -119,7 +109,7 @@ class Stack:
             "--data-dir",
             str(self.root / "data"),
         )
-        await _line(world, "sandbox world at")
+        await wait_for_line(world, "sandbox world at")
         _drain(world)
         self.control = await Control(f"http://{HOST}:{port}").__aenter__()
         hook = (await self.control.world())["webhook"]
@@ -137,7 +127,7 @@ class Stack:
         with contextlib.suppress(Exception):
             await self.control.__aexit__()
         for process in reversed(self.processes):
-            _stop(process)
+            stop(process)
 
     def spawn(self, *args: str) -> subprocess.Popen:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENT_BOT_")}
@@ -199,18 +189,6 @@ def _drain(process: subprocess.Popen) -> None:
     threading.Thread(target=read, daemon=True).start()
 
 
-async def _line(process: subprocess.Popen, needle: str, timeout: float = 60) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        line = await asyncio.to_thread(process.stdout.readline)
-        if needle in line:
-            return
-        if not line and process.poll() is not None:
-            break
-    raise RuntimeError(f"{process.args} did not print {needle!r}")
-
-
 async def _until(probe: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -221,17 +199,6 @@ async def _until(probe: Callable[[], Any], timeout: float, what: str) -> Any:
             return result
         await asyncio.sleep(0.05)
     raise TimeoutError(f"waited {timeout} s for {what}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 # -- 1. ingestion ------------------------------------------------------------------------------
@@ -315,10 +282,10 @@ async def accept_latency(root: Path, rate: int, seconds: float, warm_up: float =
         "requests": len(latencies),
         "accepted": statuses.count(202),
         "p50_ms": round(statistics.median(latencies), 2),
-        "p99_ms": round(p(latencies, 0.99), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
         "max_ms": round(max(latencies), 2),
         "warm_up_s": warm_up,
-        "warm_up_p99_ms": round(p(warm, 0.99), 2),
+        "warm_up_p99_ms": round(percentile(warm, 0.99), 2),
     }
 
 
@@ -386,7 +353,7 @@ async def alert_to_ping(root: Path, latency_ms: float, samples: int) -> dict:
         erin = await control.user_id("erin")
         general = await control.channel_id("general")
         floor = stack.spawn("-m", "bench.floor", str(stack.config), alice)
-        await _line(floor, "floor ready")
+        await wait_for_line(floor, "floor ready")
         _drain(floor)
         await control.request("PUT", "settings", json={"rest_latency_ms": latency_ms})
         alert_ms, declare_ms, floor_ms = [], [], []
@@ -410,20 +377,20 @@ async def alert_to_ping(root: Path, latency_ms: float, samples: int) -> dict:
             )
             kickoff = await _kickoff(control, f"-declared-probe-{number}", alice)
             declare_ms.append(
-                (kickoff - _snowflake_time(answer["interaction_id"])).total_seconds() * 1000
+                (kickoff - snowflake_time(answer["interaction_id"])).total_seconds() * 1000
             )
             # The bare discord.py floor: create a channel, ping, pin.
             go = await control.post(erin, general, f"floor-go {number}")
             pinged = await _floor_ping(control, f"floor-{number}")
-            floor_ms.append((pinged - _snowflake_time(go["id"])).total_seconds() * 1000)
+            floor_ms.append((pinged - snowflake_time(go["id"])).total_seconds() * 1000)
             await asyncio.sleep(0.6)  # past alerts.open_every: no pacing in these numbers
     return {
         "rest_latency_ms": latency_ms,
         "samples": samples,
         "alert_p50_ms": round(statistics.median(alert_ms), 1),
-        "alert_p95_ms": round(p(alert_ms, 0.95), 1),
-        "declare_p95_ms": round(p(declare_ms, 0.95), 1),
-        "floor_p95_ms": round(p(floor_ms, 0.95), 1),
+        "alert_p95_ms": round(percentile(alert_ms, 0.95), 1),
+        "declare_p95_ms": round(percentile(declare_ms, 0.95), 1),
+        "floor_p95_ms": round(percentile(floor_ms, 0.95), 1),
     }
 
 
