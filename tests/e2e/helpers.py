@@ -6,6 +6,20 @@ from typing import Any
 
 from sandbox.control_client import Control
 
+# Alice primary and Bob secondary, always: the tests' rotation unless they test the rotation.
+ALWAYS_ON_CALL: dict[str, Any] = {
+    "rotation": {
+        "shifts": [
+            {
+                "start": "2020-01-01T00:00+00:00",
+                "end": "2099-01-01T00:00+00:00",
+                "primary": "@alice",
+                "secondary": "@bob",
+            }
+        ]
+    }
+}
+
 
 def text_of(answer: dict[str, Any]) -> str:
     """Every response's content of a command's answer, joined."""

@@ -20,20 +20,9 @@ import aiohttp
 import pytest
 
 from sandbox.control_client import Control
+from tests.e2e.helpers import ALWAYS_ON_CALL as ROTATION
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "alerts" / "payloads"
-ROTATION = {
-    "rotation": {
-        "shifts": [
-            {
-                "start": "2020-01-01T00:00+00:00",
-                "end": "2099-01-01T00:00+00:00",
-                "primary": "@alice",
-                "secondary": "@bob",
-            }
-        ]
-    }
-}
 
 
 @pytest.fixture

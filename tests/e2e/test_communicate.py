@@ -12,19 +12,8 @@ import pytest
 
 from bot.errors import Conflict
 from sandbox.control_client import Control
+from tests.e2e.helpers import ALWAYS_ON_CALL as ROTATION
 
-ROTATION = {
-    "rotation": {
-        "shifts": [
-            {
-                "start": "2020-01-01T00:00+00:00",
-                "end": "2099-01-01T00:00+00:00",
-                "primary": "@alice",
-                "secondary": "@bob",
-            }
-        ]
-    }
-}
 DOWNTIME = 2.0  # seconds: P1's "Twitter if >30min downtime", shortened
 QUIET = {"escalate_after": "1h", "respond_within": "2h"}  # no pages while these tests run
 

@@ -8,22 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import TimelineEvent
-from tests.e2e.helpers import incident_channel_id
-
-ALWAYS = [
-    {
-        "start": "2020-01-01T00:00+00:00",
-        "end": "2099-01-01T00:00+00:00",
-        "primary": "@alice",
-        "secondary": "@bob",
-    }
-]
+from tests.e2e.helpers import ALWAYS_ON_CALL, incident_channel_id
 
 
 @pytest.fixture
 def overlay():
     return {
-        "rotation": {"shifts": ALWAYS},
+        **ALWAYS_ON_CALL,
         "procedure": {
             "response_reminder_at": 0.5,
             "severities": {"P2": {"respond_within": "2s", "escalate_after": "1h"}},

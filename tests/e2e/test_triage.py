@@ -12,20 +12,8 @@ from sqlalchemy import select
 from bot.errors import NotFound
 from sandbox.control_client import Control
 from storage.models import TimelineEvent, Timer
+from tests.e2e.helpers import ALWAYS_ON_CALL as ROTATION
 from tests.e2e.helpers import find_channel, text_of
-
-ROTATION = {
-    "rotation": {
-        "shifts": [
-            {
-                "start": "2020-01-01T00:00+00:00",
-                "end": "2099-01-01T00:00+00:00",
-                "primary": "@alice",
-                "secondary": "@bob",
-            }
-        ]
-    }
-}
 
 
 @pytest.fixture
