@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Sequence
 
 from bot.alerts.metrics import AlertMetrics, discord_trace
 from bot.alerts.server import AlertServer
 from bot.client import PHASES, IncidentBot, configure_discord
 from bot.gitops import ensure_checkout
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class BotRuntime:
@@ -81,10 +84,31 @@ class BotRuntime:
             raise TimeoutError(f"the bot was not ready within {timeout} s")
 
     async def stop(self) -> None:
+        """Stop everything; a step that hangs is logged with its tasks and left behind."""
         if self.alert_server is not None:
-            await self.alert_server.stop()
+            await _bounded(self.alert_server.stop(), "stopping the webhook server")
             self.alert_server = None
-        await self.bot.close()
+        await _bounded(self.bot.close(), "closing the bot")
         gc.unfreeze()  # what this bot froze may be collected again once it is gone
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self.finished, timeout=10)
+
+
+STOP_STEP_TIMEOUT = 20.0
+
+
+async def _bounded(step: Awaitable[None], what: str) -> None:
+    """A shutdown step may not hang the process: past the timeout, say what is still running."""
+    try:
+        await asyncio.wait_for(step, STOP_STEP_TIMEOUT)
+    except TimeoutError:
+        stacks = []
+        for task in asyncio.all_tasks():
+            if task is asyncio.current_task():
+                continue
+            frames = task.get_stack(limit=8)
+            where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
+            stacks.append(f"{task.get_name()}: {where}")
+        log.error(
+            "%s took over %.0f s; still running:\n%s", what, STOP_STEP_TIMEOUT, "\n".join(stacks)
+        )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,26 @@ from sandbox.control_client import Control
 from sandbox.world import World, WorldOptions
 
 HOST = "127.0.0.1"
+
+
+async def bounded(step: Awaitable[None], what: str, timeout: float = 45) -> None:
+    """A teardown that hangs fails the test with every task's stack, instead of hanging CI."""
+    try:
+        await asyncio.wait_for(step, timeout)
+    except TimeoutError:
+        lines = []
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                frames = task.get_stack(limit=10)
+                lines.append(
+                    task.get_name()
+                    + ": "
+                    + " <- ".join(
+                        f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_code.co_name}:{f.f_lineno}"
+                        for f in reversed(frames)
+                    )
+                )
+        pytest.fail(f"{what} hung for {timeout} s; tasks:\n" + "\n".join(lines))
 
 
 @pytest.fixture
@@ -40,7 +60,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     try:
         yield world
     finally:
-        await world.stop()
+        await bounded(world.stop(), "stopping the world")
 
 
 def bot_settings(world: World, data_dir: Path, overlay: dict[str, Any]) -> Settings:
@@ -88,8 +108,7 @@ async def bot(world: World, tmp_path: Path, overlay: dict[str, Any]) -> AsyncIte
     try:
         yield handle
     finally:
-        with contextlib.suppress(Exception):
-            await handle.stop()
+        await bounded(handle.stop(), "stopping the bot")
 
 
 @pytest.fixture

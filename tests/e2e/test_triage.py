@@ -314,11 +314,14 @@ async def test_an_escalation_run_twice_pages_once(bot, control):
     )
     incident = await bot.services.incidents.in_channel(channel["id"])
     async with bot.services.sessions() as session:
+        # The level-1 timer, "done" or just about to be: run it again as after a crash.
         timer = await session.scalar(
-            select(Timer).where(
-                Timer.incident_id == incident.id, Timer.kind == "escalate", Timer.state == "done"
-            )
+            select(Timer)
+            .where(Timer.incident_id == incident.id, Timer.kind == "escalate")
+            .order_by(Timer.id)
+            .limit(1)
         )
+    assert timer is not None and timer.payload["level"] == 1
     await bot.services.incidents._on_escalate(timer)  # a re-run after a crash before "done"
     pages = [m for m in await control.messages(channel["id"]) if f"<@{bob}>" in m["content"]]
     assert len(pages) == 1
