@@ -112,6 +112,26 @@ def _start(*args: str, cwd: Path) -> subprocess.Popen:
     )
 
 
+def _start_world_only(tmp_path: Path, port: int, overlay: str) -> tuple[subprocess.Popen, Path]:
+    """``incident-bot sandbox --world-only`` with ``overlay`` merged over the bot's config."""
+    config = tmp_path / "bot.toml"
+    (tmp_path / "overlay.toml").write_text(overlay)
+    world = _start(
+        "sandbox",
+        "--world-only",
+        "--config-out",
+        str(config),
+        "--config",
+        str(tmp_path / "overlay.toml"),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        cwd=tmp_path,
+    )
+    return world, config
+
+
 def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
     if process.poll() is None:
         os.killpg(process.pid, sig)
@@ -152,25 +172,12 @@ async def test_sandbox_prints_its_url_with_the_bot_connected_and_answers_the_wor
 
 async def test_a_bot_killed_mid_escalation_pages_once_after_it_is_started_again(tmp_path):
     port = free_port("127.0.0.1")
-    config = tmp_path / "bot.toml"
-    overlay = tmp_path / "overlay.toml"
-    overlay.write_text(
+    world, config = _start_world_only(
+        tmp_path,
+        port,
         '[[rotation.shifts]]\nstart = "2020-01-01T00:00+00:00"\nend = "2099-01-01T00:00+00:00"\n'
         'primary = "@alice"\nsecondary = "@bob"\n'
-        '[procedure.severities.P1]\nescalate_after = "3s"\n'
-    )
-    world = _start(
-        "sandbox",
-        "--world-only",
-        "--config-out",
-        str(config),
-        "--config",
-        str(overlay),
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp_path / "data"),
-        cwd=tmp_path,
+        '[procedure.severities.P1]\nescalate_after = "3s"\n',
     )
     bot = None
     try:
@@ -230,24 +237,11 @@ def _no_token_in_env(monkeypatch):
 
 async def test_check_config_checks_the_token_and_the_rotation_members_against_the_guild(tmp_path):
     port = free_port("127.0.0.1")
-    config = tmp_path / "bot.toml"
-    overlay = tmp_path / "overlay.toml"
-    overlay.write_text(
+    world, config = _start_world_only(
+        tmp_path,
+        port,
         '[[rotation.shifts]]\nstart = "2020-01-01T00:00+00:00"\nend = "2099-01-01T00:00+00:00"\n'
-        'primary = "@alice"\nsecondary = "@mallory"\n'
-    )
-    world = _start(
-        "sandbox",
-        "--world-only",
-        "--config-out",
-        str(config),
-        "--config",
-        str(overlay),
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp_path / "data"),
-        cwd=tmp_path,
+        'primary = "@alice"\nsecondary = "@mallory"\n',
     )
     try:
         _wait_for_line(world, "sandbox world at", timeout=30)
