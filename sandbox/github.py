@@ -208,6 +208,13 @@ class GitHubApi:
     def _issue(self, number: int) -> GhIssue | None:
         return next((i for i in self.issues if i.number == number), None)
 
+    def _gated_issue(self, request: web.Request) -> GhIssue | web.Response:
+        """The issue ``{number}`` of an authorised request, or the error answer."""
+        if (refused := self._gate(request)) is not None:
+            return refused
+        issue = self._issue(int(request.match_info["number"]))
+        return issue if issue is not None else _error(404, "Not Found")
+
     def _issue_view(self, issue: GhIssue) -> dict[str, Any]:
         api = f"{self._base}/repos/{self.owner}/{self.repo}/issues/{issue.number}"
         return {
@@ -281,19 +288,15 @@ class GitHubApi:
         return web.json_response([self._issue_view(i) for i in chunk])
 
     async def get_issue(self, request: web.Request) -> web.Response:
-        if (refused := self._gate(request)) is not None:
-            return refused
-        issue = self._issue(int(request.match_info["number"]))
-        if issue is None:
-            return _error(404, "Not Found")
+        issue = self._gated_issue(request)
+        if isinstance(issue, web.Response):
+            return issue
         return web.json_response(self._issue_view(issue))
 
     async def update_issue(self, request: web.Request) -> web.Response:
-        if (refused := self._gate(request)) is not None:
-            return refused
-        issue = self._issue(int(request.match_info["number"]))
-        if issue is None:
-            return _error(404, "Not Found")
+        issue = self._gated_issue(request)
+        if isinstance(issue, web.Response):
+            return issue
         body = await self._json(request)
         if isinstance(body, web.Response):
             return body
@@ -307,11 +310,9 @@ class GitHubApi:
         return web.json_response(self._issue_view(issue))
 
     async def create_comment(self, request: web.Request) -> web.Response:
-        if (refused := self._gate(request)) is not None:
-            return refused
-        issue = self._issue(int(request.match_info["number"]))
-        if issue is None:
-            return _error(404, "Not Found")
+        issue = self._gated_issue(request)
+        if isinstance(issue, web.Response):
+            return issue
         body = await self._json(request)
         if isinstance(body, web.Response):
             return body
@@ -332,11 +333,9 @@ class GitHubApi:
         )
 
     async def list_comments(self, request: web.Request) -> web.Response:
-        if (refused := self._gate(request)) is not None:
-            return refused
-        issue = self._issue(int(request.match_info["number"]))
-        if issue is None:
-            return _error(404, "Not Found")
+        issue = self._gated_issue(request)
+        if isinstance(issue, web.Response):
+            return issue
         return web.json_response(
             [{"id": c.id, "body": c.body, "created_at": _iso(c.at)} for c in issue.comments]
         )
