@@ -14,7 +14,7 @@ from pathlib import Path
 
 import discord
 
-from bot.discord_endpoints import use_endpoints
+from bot.adapters.discord_endpoints import use_endpoints
 
 
 def main() -> None:

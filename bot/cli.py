@@ -104,8 +104,8 @@ def _load_or_report(path: Path | None) -> Settings | None:
 
 
 def check_config(path: Path) -> int:
-    from bot.rotation import validate
     from bot.services import rotation_source
+    from bot.triage.rotation import validate
     from storage.types import utcnow
 
     settings = _load_or_report(path)

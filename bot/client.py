@@ -13,9 +13,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_endpoints import use_endpoints
+from bot.adapters.discord_endpoints import use_endpoints
+from bot.adapters.git import OpsRepoSync
 from bot.errors import ExternalServiceError, UserError
-from bot.gitops import OpsRepoSync
 from bot.services import Services, build_services
 from bot.settings import Settings
 from storage.db import upgrade

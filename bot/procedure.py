@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.durations import Duration
+from bot.core.durations import Duration
 
 
 class Strict(BaseModel):

@@ -8,10 +8,10 @@ import gc
 import logging
 from collections.abc import Awaitable, Sequence
 
+from bot.adapters.git import ensure_checkout
 from bot.alerts.metrics import AlertMetrics, discord_trace
 from bot.alerts.server import AlertServer
 from bot.client import PHASES, IncidentBot, configure_discord
-from bot.gitops import ensure_checkout
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

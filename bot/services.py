@@ -9,15 +9,15 @@ from typing import Any
 import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.adapters.discord_out import DiscordOut
 from bot.alerts.service import AlertService
-from bot.comms import CommsService, github_client, x_client
-from bot.discord_out import DiscordOut
-from bot.incidents import IncidentService
-from bot.oncall import OnCallService
-from bot.render import Renderer
-from bot.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
+from bot.communicate import CommsService, github_client, x_client
+from bot.core.render import Renderer
+from bot.core.timers import TimerService
 from bot.settings import Settings
-from bot.timers import TimerService
+from bot.triage.oncall import OnCallService
+from bot.triage.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
+from bot.triage.service import IncidentService
 from storage.db import make_engine, make_sessions
 
 

@@ -22,10 +22,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from bot.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
-from bot.durations import Duration
+from bot.adapters.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
+from bot.core.durations import Duration
+from bot.core.render import TEMPLATES
 from bot.procedure import Procedure, default_procedure
-from bot.render import TEMPLATES
 
 
 class Section(BaseModel):

@@ -10,8 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import answer_with
-from bot.comms.external import APPROVE_EMOJI, Approval
-from bot.comms.internal import UpdatePosted
+from bot.communicate.external import APPROVE_EMOJI, Approval
+from bot.communicate.internal import UpdatePosted
 from bot.errors import UserError
 from cogs._phase import INCIDENT, PhaseCog
 

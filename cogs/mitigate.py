@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.lifecycle import Status
+from bot.triage.lifecycle import Status
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.durations import format_duration
+from bot.core.durations import format_duration
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:

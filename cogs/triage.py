@@ -10,9 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import answer_with
-from bot.durations import format_duration
+from bot.core.durations import format_duration
 from bot.errors import UserError
-from bot.incidents import ACK_EMOJI, Declared, StatusReport
+from bot.triage.service import ACK_EMOJI, Declared, StatusReport
 from cogs._phase import INCIDENT, PhaseCog
 from storage.types import utcnow
 

@@ -9,18 +9,18 @@ from typing import Any
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.adapters.discord_out import DiscordOut
 from bot.alerts.auth import Authenticator
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.server import AlertServer
 from bot.alerts.store import NotificationStore
 from bot.alerts.worker import AlertWorker
 from bot.alerts.writer import Writer
-from bot.discord_out import DiscordOut
-from bot.incidents import IncidentEvent, IncidentService
-from bot.lifecycle import OPEN_STATES
-from bot.oncall import OnCallService
-from bot.render import Renderer
+from bot.core.render import Renderer
 from bot.settings import Settings
+from bot.triage.lifecycle import OPEN_STATES
+from bot.triage.oncall import OnCallService
+from bot.triage.service import IncidentEvent, IncidentService
 from storage.db import make_engine, make_sessions
 from storage.models import Incident
 

@@ -41,17 +41,17 @@ from typing import Any
 from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.adapters.discord_out import DiscordOut
 from bot.alerts import severity as severities
 from bot.alerts.formats import AlertEvent, BadPayload, Notification, clip, parse
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.writer import Writer, db_time
-from bot.discord_out import DiscordOut
+from bot.core.render import Renderer
 from bot.errors import ExternalServiceError, UserError
-from bot.incidents import IncidentService
-from bot.lifecycle import OPEN_STATES, Status, record
-from bot.oncall import OnCallService
-from bot.render import Renderer
 from bot.settings import Config
+from bot.triage.lifecycle import OPEN_STATES, Status, record
+from bot.triage.oncall import OnCallService
+from bot.triage.service import IncidentService
 from storage.models import Alert, AlertGroup, AlertNotification, Incident
 from storage.types import utcnow
 

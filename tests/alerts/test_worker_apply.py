@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.worker import AlertWorker, request_key
 from bot.alerts.writer import Writer
-from bot.render import Renderer
+from bot.core.render import Renderer
 from bot.settings import parse_config
 from storage.db import make_engine, make_sessions, upgrade
 from storage.models import AlertNotification

@@ -21,8 +21,8 @@ from bot.alerts import worker as worker_module
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.worker import NOTE_TRIES, AlertWorker
 from bot.alerts.writer import Writer
+from bot.core.render import Renderer
 from bot.errors import ExternalServiceError
-from bot.render import Renderer
 from bot.settings import parse_config
 from storage.db import make_engine, make_sessions, upgrade
 from storage.models import AlertNotification, Incident

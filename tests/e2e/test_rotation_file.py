@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.gitops import git
+from bot.adapters.git import git
 from tests.e2e.helpers import incident_channel_id, text_of
 
 

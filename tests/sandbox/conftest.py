@@ -12,7 +12,7 @@ import discord
 import pytest
 from discord.ext import commands
 
-from bot.discord_endpoints import use_endpoints
+from bot.adapters.discord_endpoints import use_endpoints
 from sandbox.world import World, WorldOptions
 
 EVENT_TIMEOUT = 5.0

@@ -6,7 +6,7 @@ import aiohttp
 import discord
 import pytest
 
-from bot.discord_endpoints import use_endpoints
+from bot.adapters.discord_endpoints import use_endpoints
 
 from .conftest import Control, RecordingBot
 

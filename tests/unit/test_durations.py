@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.durations import format_duration, parse_duration, parse_when
+from bot.core.durations import format_duration, parse_duration, parse_when
 
 
 @pytest.mark.parametrize(

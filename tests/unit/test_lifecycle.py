@@ -1,9 +1,9 @@
 import pytest
 
+from bot.core.permissions import Actor, require
 from bot.errors import Conflict, NotAllowed, UserError
-from bot.lifecycle import TRANSITIONS, Status, can_move
-from bot.permissions import Actor, require
 from bot.settings import Permissions
+from bot.triage.lifecycle import TRANSITIONS, Status, can_move
 
 
 def test_every_state_has_a_row_in_the_table():

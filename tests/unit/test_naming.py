@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import UserError
-from bot.naming import MAX_CHANNEL_NAME, channel_name, slugify, validate_title
+from bot.triage.naming import MAX_CHANNEL_NAME, channel_name, slugify, validate_title
 
 DAY = date(2026, 11, 27)
 

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.rotation import Override, on_call, parse_markdown, validate
+from bot.triage.rotation import Override, on_call, parse_markdown, validate
 
 UTC_ZONE = ZoneInfo("UTC")
 TABLE = """# On-call rotation

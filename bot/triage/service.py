@@ -19,16 +19,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.discord_out import ButtonSpec, DiscordOut, Embed
+from bot.adapters.discord_out import ButtonSpec, DiscordOut, Embed
+from bot.core.permissions import Actor, require
+from bot.core.render import Renderer
+from bot.core.timers import TimerService
 from bot.errors import Conflict, ExternalServiceError, NotFound, UserError, WrongChannel
-from bot.lifecycle import OPEN_STATES, Status, is_open, record, transition
-from bot.naming import channel_name, validate_title
-from bot.oncall import OnCallService, Resolved
-from bot.permissions import Actor, require
 from bot.procedure import Severity
-from bot.render import Renderer
 from bot.settings import Config
-from bot.timers import TimerService
+from bot.triage.lifecycle import OPEN_STATES, Status, is_open, record, transition
+from bot.triage.naming import channel_name, validate_title
+from bot.triage.oncall import OnCallService, Resolved
 from storage.models import Incident, Page, Timer
 from storage.types import utcnow
 

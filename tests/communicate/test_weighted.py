@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.comms.weighted import MAX_WEIGHTED, measure, weighted_length
+from bot.communicate.weighted import MAX_WEIGHTED, measure, weighted_length
 
 
 @pytest.mark.parametrize(

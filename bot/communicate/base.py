@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.adapters.discord_out import DiscordOut
 from bot.adapters.github import GitHubClient
 from bot.adapters.x import XClient
-from bot.discord_out import DiscordOut
-from bot.incidents import IncidentService
-from bot.render import Renderer
+from bot.core.render import Renderer
+from bot.core.timers import TimerService
 from bot.settings import Config
-from bot.timers import TimerService
+from bot.triage.service import IncidentService
 from storage.models import Incident, Timer
 
 # Timer kinds (durable deadlines) the comms phase owns.

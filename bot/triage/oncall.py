@@ -8,12 +8,12 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.discord_out import DiscordOut
-from bot.durations import parse_when
+from bot.adapters.discord_out import DiscordOut
+from bot.core.durations import parse_when
+from bot.core.permissions import Actor, require
 from bot.errors import NotFound, UserError
-from bot.permissions import Actor, require
-from bot.rotation import OnCall, Override, RotationSource, Shift, on_call, validate
 from bot.settings import Permissions
+from bot.triage.rotation import OnCall, Override, RotationSource, Shift, on_call, validate
 from storage.models import RotationOverride
 from storage.types import utcnow
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.comms.base import Deps
-from bot.comms.external import INITIAL, RESOLVE, ExternalComms, backoff
-from bot.comms.weighted import measure
-from bot.render import Renderer
+from bot.communicate.base import Deps
+from bot.communicate.external import INITIAL, RESOLVE, ExternalComms, backoff
+from bot.communicate.weighted import measure
+from bot.core.render import Renderer
 from bot.settings import ConfigError, Secrets, Settings, parse_config
 from storage.models import ExternalPost, Incident
 

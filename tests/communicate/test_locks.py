@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.comms.base import Deps
+from bot.communicate.base import Deps
 
 
 def deps() -> Deps:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.lifecycle import OPEN_STATES, Status
 from bot.procedure import ExternalPolicy, InternalTarget, Severity
+from bot.triage.lifecycle import OPEN_STATES, Status
 from storage.models import Incident
 
 

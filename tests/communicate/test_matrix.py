@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.comms.matrix import (
+from bot.communicate.matrix import (
     announces_in_ops_alerts,
     external_request_at,
     keeps_ops_alerts_post,

@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from bot.adapters.discord_out import DiscordOut
 from bot.adapters.github import GitHubClient
 from bot.adapters.x import XClient, XCredentials
-from bot.comms.base import (
+from bot.communicate.base import (
     ASK,
     EXTERNAL_DUE,
     GITHUB_ISSUE,
@@ -22,16 +23,15 @@ from bot.comms.base import (
     Deps,
     hold_incident,
 )
-from bot.comms.external import Approval, ExternalComms
-from bot.comms.internal import InternalComms, UpdatePosted
-from bot.comms.matrix import is_open
-from bot.discord_out import DiscordOut
+from bot.communicate.external import Approval, ExternalComms
+from bot.communicate.internal import InternalComms, UpdatePosted
+from bot.communicate.matrix import is_open
+from bot.core.render import Renderer
+from bot.core.timers import TimerService
 from bot.errors import ExternalServiceError, UserError
-from bot.incidents import IncidentEvent, IncidentService
-from bot.lifecycle import OPEN_STATES, Status
-from bot.render import Renderer
 from bot.settings import Settings
-from bot.timers import TimerService
+from bot.triage.lifecycle import OPEN_STATES, Status
+from bot.triage.service import IncidentEvent, IncidentService
 from storage.models import ExternalPost, Incident
 from storage.types import utcnow
 

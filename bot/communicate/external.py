@@ -28,15 +28,15 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.adapters.discord_out import ButtonSpec, Embed
 from bot.adapters.x import XInDoubt, XRejected, XUnavailable, post_url
-from bot.comms.base import ASK, EXTERNAL_DUE, PUBLISH, Deps, has_pending_timer, hold_incident
-from bot.comms.matrix import external_request_at, is_open, posts_externally
-from bot.comms.weighted import measure
-from bot.discord_out import ButtonSpec, Embed
+from bot.communicate.base import ASK, EXTERNAL_DUE, PUBLISH, Deps, has_pending_timer, hold_incident
+from bot.communicate.matrix import external_request_at, is_open, posts_externally
+from bot.communicate.weighted import measure
+from bot.core.permissions import allowed, describe
 from bot.errors import Conflict, ExternalServiceError, NotAllowed, NotFound, UserError
-from bot.lifecycle import Status, record
-from bot.permissions import allowed, describe
 from bot.procedure import Severity
+from bot.triage.lifecycle import Status, record
 from storage.models import ExternalPost, Incident, TimelineEvent, Timer
 from storage.types import utcnow
 

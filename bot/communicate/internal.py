@@ -9,9 +9,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.adapters.discord_out import Embed
 from bot.adapters.github import GitHubError, GitHubRejected
-from bot.comms.base import GITHUB_ISSUE, UPDATE_REMINDER, Deps, has_pending_timer, hold_incident
-from bot.comms.matrix import (
+from bot.communicate.base import (
+    GITHUB_ISSUE,
+    UPDATE_REMINDER,
+    Deps,
+    has_pending_timer,
+    hold_incident,
+)
+from bot.communicate.matrix import (
     is_open,
     keeps_ops_alerts_post,
     next_update_due,
@@ -19,14 +26,13 @@ from bot.comms.matrix import (
     update_targets,
     wants_github_issue,
 )
-from bot.discord_out import Embed
-from bot.durations import format_duration
+from bot.core.durations import format_duration
+from bot.core.permissions import require
+from bot.core.timers import MAX_ATTEMPTS
 from bot.errors import Conflict, ExternalServiceError, UserError
-from bot.incidents import SEVERITY_COLOURS
-from bot.lifecycle import Status, record
-from bot.permissions import require
 from bot.procedure import Severity
-from bot.timers import MAX_ATTEMPTS
+from bot.triage.lifecycle import Status, record
+from bot.triage.service import SEVERITY_COLOURS
 from storage.models import ExternalPost, Incident, TimelineEvent, Timer
 from storage.types import utcnow
 
