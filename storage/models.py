@@ -204,3 +204,27 @@ class ExternalPost(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("incident_id", "purpose"),)
+
+
+class OutboxEntry(Base):
+    """An effect that must happen exactly once (bot/core/outbox.py): a row, then the effect.
+
+    ``state``: pending → sending → done | failed, or in_doubt (the bot stopped while the
+    other side had the request, and nothing could tell whether it happened). ``key`` is
+    the effect's identity (``page:12:1``): one key, one effect.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
