@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.adapters.discord_out import DiscordOut
 from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
+from bot.core.clock import Clock
+from bot.core.locks import IncidentLocks
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.settings import Settings
@@ -32,6 +34,10 @@ class Services:
     oncall: OnCallService
     incidents: IncidentService
     alerts: AlertService
+    clock: Clock = field(default_factory=Clock)
+    locks: IncidentLocks = field(
+        default_factory=IncidentLocks
+    )  # the one per-incident lock registry
     extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
     comms: CommsService | None = None
 
@@ -68,8 +74,12 @@ def rotation_source(settings: Settings) -> RotationSource:
     return RotationSource(rotation_path(settings), inline, config.zone)
 
 
-def build_services(settings: Settings, client: discord.Client) -> Services:
+def build_services(
+    settings: Settings, client: discord.Client, clock: Clock | None = None
+) -> Services:
     config = settings.config
+    clock = clock or Clock()
+    locks = IncidentLocks()
     engine = make_engine(settings.database_path)
     sessions = make_sessions(engine)
     out = DiscordOut(client, config.discord.guild_id)
@@ -92,5 +102,16 @@ def build_services(settings: Settings, client: discord.Client) -> Services:
     incidents.subscribe(comms.on_event)
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer)
     return Services(
-        settings, engine, sessions, out, renderer, timers, oncall, incidents, alerts, comms=comms
+        settings,
+        engine,
+        sessions,
+        out,
+        renderer,
+        timers,
+        oncall,
+        incidents,
+        alerts,
+        clock=clock,
+        locks=locks,
+        comms=comms,
     )

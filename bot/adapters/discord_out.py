@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 import discord
 
+from bot.core.locks import LockHeldAcrossCall, check_not_holding
 from bot.errors import ExternalServiceError, NotFound, UserError
 
 # Discord's documented errors the person can act on.
@@ -241,6 +242,13 @@ class DiscordOut:
 
     @staticmethod
     async def _call(awaitable):  # type: ignore[no-untyped-def]
+        # An incident lock is never held across a Discord call: a command waiting on that
+        # lock would miss Discord's 3-second deadline while this call is retried.
+        try:
+            check_not_holding("a Discord call")
+        except LockHeldAcrossCall:
+            awaitable.close()
+            raise
         try:
             return await awaitable
         except discord.Forbidden as error:

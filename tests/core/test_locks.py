@@ -91,3 +91,12 @@ async def test_a_task_started_outside_the_lock_does_not_inherit_it():
     async with locks.hold(9):
         await task
     assert seen == [()]
+
+
+async def test_an_effect_serialiser_may_be_held_across_outside_calls():
+    locks = IncidentLocks()
+    async with locks.hold(("ops-card", 3), across_calls=True):
+        check_not_holding("editing the card")  # allowed: commands never wait on it
+    async with locks.hold(3), locks.hold(("ops-card", 3), across_calls=True):
+        with pytest.raises(LockHeldAcrossCall):
+            check_not_holding("editing the card")
