@@ -16,6 +16,9 @@ from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
+from bot.follow_up.service import FollowUpService
+from bot.mitigate.service import MitigateService
+from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.oncall import OnCallService
 from bot.triage.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
@@ -40,6 +43,10 @@ class Services:
     )  # the one per-incident lock registry
     extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
     comms: CommsService | None = None
+    # Steps 3-5: the playbook filled, the postmortem rule, the follow-up checklist.
+    mitigate: MitigateService = field(kw_only=True)
+    postmortem: PostmortemService = field(kw_only=True)
+    follow_up: FollowUpService = field(kw_only=True)
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -114,4 +121,7 @@ def build_services(
         clock=clock,
         locks=locks,
         comms=comms,
+        mitigate=MitigateService(config, incidents),
+        postmortem=PostmortemService(config, incidents),
+        follow_up=FollowUpService(config, incidents),
     )
