@@ -53,7 +53,7 @@ async def test_the_playbook_shows_the_incidents_branch_and_the_configured_addres
 
 
 async def test_the_ticket_step_says_the_issue_was_opened_with_its_link(bot, control):
-    text, _ = await playbook_in(control, "Typo on the FAQ", "P3")
+    await playbook_in(control, "Typo on the FAQ", "P3")  # declares it
     channel = await incident_channel_id(control, "typo-on-the-faq")
     [issue] = await control.wait_for(control.github_issues, what="the P3 ticket")
     await control.wait_for(
