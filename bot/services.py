@@ -14,6 +14,7 @@ from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
+from bot.core.outbox import Outbox
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.settings import Settings
@@ -40,6 +41,7 @@ class Services:
     )  # the one per-incident lock registry
     extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
     comms: CommsService | None = None
+    outbox: Outbox | None = None  # effects that must happen once (bot/core/outbox.py)
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -82,6 +84,7 @@ def build_services(
     locks = IncidentLocks()
     engine = make_engine(settings.database_path)
     sessions = make_sessions(engine)
+    outbox = Outbox(sessions, clock)
     out = DiscordOut(client, config.discord.guild_id)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions)
@@ -98,6 +101,9 @@ def build_services(
         renderer,
         x_client(settings),
         github_client(settings),
+        clock=clock,
+        locks=locks,
+        outbox=outbox,
     )
     incidents.subscribe(comms.on_event)
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer)
@@ -114,4 +120,5 @@ def build_services(
         clock=clock,
         locks=locks,
         comms=comms,
+        outbox=outbox,
     )
