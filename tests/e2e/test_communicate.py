@@ -322,6 +322,30 @@ async def test_a_p3_whose_issue_timer_was_cancelled_at_resolution_gets_it_at_sta
     assert (await _incident(bot, channel["id"])).github_issue_number == issue["number"]
 
 
+async def test_an_issue_opened_while_the_bot_stopped_is_found_by_its_marker_not_reopened(
+    bot, control
+):
+    channel = await declare(control, "Label misread", "P3")
+    [issue] = await control.wait_for(control.github_issues, what="the GitHub issue")
+    await control.wait_for_message(channel["id"], lambda m: "GitHub issue" in m["content"])
+    await bot.services.comms.idle()
+    database = bot.settings.database_path
+    await bot.stop()
+    with sqlite3.connect(database) as raw:  # stopped while GitHub had the request
+        raw.execute("UPDATE outbox SET state='sending', result='{}' WHERE kind='github_issue'")
+        raw.execute("UPDATE incidents SET github_issue_number=NULL, github_issue_url=NULL")
+    await bot.start()
+
+    async def recorded():
+        return (await _incident(bot, channel["id"])).github_issue_number
+
+    assert await control.wait_for(recorded, what="the issue recorded") == issue["number"]
+    assert len(await control.github_issues()) == 1
+    with sqlite3.connect(database) as raw:
+        states = raw.execute("SELECT state FROM outbox WHERE kind='github_issue'").fetchall()
+    assert states == [("done",)]
+
+
 async def test_github_down_for_a_moment_still_opens_the_issue_once(bot, control):
     await control.fault("server_error", count=1, path_prefix="/repos")
     channel = await declare(control, "Footer misaligned", "P3")
