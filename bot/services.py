@@ -14,6 +14,7 @@ from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
+from bot.core.outbox import Outbox
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.follow_up.service import FollowUpService
@@ -47,6 +48,7 @@ class Services:
     mitigate: MitigateService = field(kw_only=True)
     postmortem: PostmortemService = field(kw_only=True)
     follow_up: FollowUpService = field(kw_only=True)
+    outbox: Outbox | None = None  # effects that must happen once (bot/core/outbox.py)
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -89,6 +91,7 @@ def build_services(
     locks = IncidentLocks()
     engine = make_engine(settings.database_path)
     sessions = make_sessions(engine)
+    outbox = Outbox(sessions, clock)
     out = DiscordOut(client, config.discord.guild_id)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions)
@@ -105,6 +108,9 @@ def build_services(
         renderer,
         x_client(settings),
         github_client(settings),
+        clock=clock,
+        locks=locks,
+        outbox=outbox,
     )
     incidents.subscribe(comms.on_event)
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer)
@@ -124,4 +130,5 @@ def build_services(
         mitigate=MitigateService(config, incidents),
         postmortem=PostmortemService(config, incidents),
         follow_up=FollowUpService(config, incidents),
+        outbox=outbox,
     )

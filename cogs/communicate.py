@@ -10,14 +10,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import answer_with
-from bot.communicate.external import APPROVE_EMOJI, Approval
-from bot.communicate.internal import UpdatePosted
-from bot.errors import UserError
+from bot.communicate.approvals import Approval
+from bot.communicate.rules import APPROVE_EMOJI
+from bot.communicate.updates import UpdatePosted
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
     from bot.client import IncidentBot
-    from storage.models import ExternalPost
 
 
 def _approval_answer(approval: Approval, user_id: int, via: str) -> dict:
@@ -94,21 +93,21 @@ class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=r"comms:edi
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
         try:
             post = await bot.services.comms.may_edit(self.post_id, str(interaction.user.id))
-            await interaction.response.send_modal(EditPostModal(post, interaction.id))
+            await interaction.response.send_modal(EditPostModal(post.id, post.text, interaction.id))
         except Exception as error:
             await bot.report_error(interaction, error)
 
 
 class EditPostModal(discord.ui.Modal):
-    def __init__(self, post: ExternalPost, opened_by: int) -> None:
+    def __init__(self, post_id: int, text: str, opened_by: int) -> None:
         super().__init__(
-            title="Edit the post to X", custom_id=f"comms:edit-post:{post.id}:{opened_by}"
+            title="Edit the post to X", custom_id=f"comms:edit-post:{post_id}:{opened_by}"
         )
-        self.post_id = post.id
+        self.post_id = post_id
         self.text: discord.ui.TextInput = discord.ui.TextInput(
             label="Text (280 weighted characters; links 23)",
             style=discord.TextStyle.paragraph,
-            default=post.text,
+            default=text,
             max_length=1000,
             custom_id="text",
         )
@@ -116,9 +115,11 @@ class EditPostModal(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
-        await bot.services.comms.edit(self.post_id, str(interaction.user.id), self.text.value)
-        await interaction.response.send_message(
-            f"✏️ <@{interaction.user.id}> edited the draft; it still needs approval."
+        user_id = interaction.user.id
+        await answer_with(
+            interaction,
+            bot.services.comms.edit(self.post_id, str(user_id), self.text.value),
+            lambda _: {"content": f"✏️ <@{user_id}> edited the draft; it still needs approval."},
         )
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
@@ -153,25 +154,18 @@ class Communicate(PhaseCog):
     # -- ✅ on an approval request -----------------------------------------------------------
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        arrived = discord.utils.utcnow()  # binds the ✅ to the text shown when it arrived
         if (
             str(payload.emoji) != APPROVE_EMOJI
+            or self.bot.user is None
             or payload.user_id == self.bot.user.id
             or payload.guild_id is None
         ):
             return
+        # A refused ✅ is removed and its author told once, by the service.
+        approval = await self.services.comms.approve_by_reaction(
+            str(payload.channel_id), str(payload.message_id), str(payload.user_id)
+        )
         channel = self.bot.get_channel(payload.channel_id)
-        try:
-            approval = await self.services.comms.approve_by_reaction(
-                str(payload.message_id), str(payload.user_id), arrived
-            )
-        except UserError as error:
-            if isinstance(channel, discord.TextChannel):
-                await channel.send(
-                    f"<@{payload.user_id}> {error}",
-                    allowed_mentions=discord.AllowedMentions(users=True),
-                )
-            return
         if (
             approval is not None
             and approval.approved_now

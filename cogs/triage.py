@@ -265,10 +265,14 @@ class Triage(PhaseCog):
                 str(payload.channel_id), str(payload.message_id), str(payload.user_id)
             )
         except UserError as error:
-            if isinstance(channel, discord.TextChannel):
-                await channel.send(
-                    f"<@{payload.user_id}> {error}",
-                    allowed_mentions=discord.AllowedMentions(users=True),
+            # Removed, and its author told once per message by name, without a ping.
+            if self.services.comms is not None:
+                await self.services.comms.refuse_reaction(
+                    str(payload.channel_id),
+                    str(payload.message_id),
+                    str(payload.user_id),
+                    ACK_EMOJI,
+                    str(error),
                 )
             return
         if (

@@ -202,6 +202,9 @@ class ExternalPost(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set while an edit's new text is stored but the approval message may still show the
+    # old one: a ✅ then approves nothing (people approve what they read).
+    editing_since: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("incident_id", "purpose"),)
 
@@ -228,3 +231,17 @@ class OutboxEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
+
+
+class ReactionRefusal(Base):
+    """A person told once that their reaction on a message was refused (and removed): a
+    second toggle of the same reaction, or a restart, tells them nothing again."""
+
+    __tablename__ = "reaction_refusals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("message_id", "user_id"),)

@@ -223,16 +223,54 @@ class DiscordOut:
         channel = self._messageable(channel_id)
         return [m async for m in channel.history(limit=limit, oldest_first=True)]
 
-    async def find_own_message(self, channel_id: str, footer: str, limit: int = 50) -> str | None:
-        """The bot's message in the channel whose embed footer is ``footer`` (crash recovery)."""
+    async def find_own_message(
+        self, channel_id: str, footer: str, limit: int | None = 50, newest_first: bool = False
+    ) -> str | None:
+        """The bot's message in the channel whose embed footer is ``footer`` (crash recovery:
+        a message sent whose id was never stored). The one way to find our message again
+        by its marker. ``limit`` messages are read from the oldest (a kickoff is among the
+        first) or, with ``newest_first``, from the newest (``None``: the whole channel)."""
         channel = self._messageable(channel_id)
         me = self._client.user
-        async for message in channel.history(limit=limit, oldest_first=True):
-            if message.author == me and any(
-                e.footer and e.footer.text == footer for e in message.embeds
-            ):
-                return str(message.id)
-        return None
+
+        async def scan() -> str | None:
+            async for message in channel.history(limit=limit, oldest_first=not newest_first):
+                if message.author == me and any(
+                    e.footer and e.footer.text == footer for e in message.embeds
+                ):
+                    return str(message.id)
+            return None
+
+        return await self._call(scan())
+
+    async def own_message_footer(self, channel_id: str, message_id: str) -> str | None:
+        """The embed footer of the bot's message ``message_id`` (None: not the bot's, or none)."""
+        channel = self._messageable(channel_id)
+
+        async def fetch() -> discord.Message | None:
+            try:
+                return await channel.fetch_message(int(message_id))
+            except discord.NotFound:
+                return None
+
+        message = await self._call(fetch())
+        if message is None or message.author != self._client.user:
+            return None
+        return next((e.footer.text for e in message.embeds if e.footer and e.footer.text), None)
+
+    async def remove_reaction(
+        self, channel_id: str, message_id: str, emoji: str, user_id: str
+    ) -> None:
+        """Take ``user_id``'s ``emoji`` off a message (Manage Messages)."""
+        channel = self._messageable(channel_id)
+        message = channel.get_partial_message(int(message_id))
+        await self._call(message.remove_reaction(emoji, discord.Object(int(user_id))))
+
+    def plain_name(self, user_id: str) -> str:
+        """A member's display name as text that pings nobody and formats nothing."""
+        member = self.member(user_id)
+        name = member.display_name if member else f"user {user_id}"
+        return discord.utils.escape_mentions(discord.utils.escape_markdown(name))
 
     def _messageable(self, channel_id: str) -> discord.TextChannel | discord.Thread:
         channel = self.guild.get_channel_or_thread(int(channel_id))

@@ -17,6 +17,7 @@ import aiohttp
 import gidgethub
 from gidgethub.aiohttp import GitHubAPI
 
+from bot.core.locks import check_not_holding
 from bot.errors import ExternalServiceError
 
 ACCEPT = "application/vnd.github+json"
@@ -100,6 +101,8 @@ class GitHubClient:
         self._session, self._api = None, None
 
     async def _call(self, method: str, url: str, data: Any = None, **kwargs: Any) -> Any:
+        # An incident lock is never held across a call to GitHub (it may take its timeout).
+        check_not_holding("a call to GitHub")
         gh = self._gh()
         options: dict[str, Any] = {"accept": ACCEPT, "extra_headers": dict(self._headers)}
         try:

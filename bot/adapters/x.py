@@ -26,6 +26,7 @@ from oauthlib.oauth1 import Client as OAuthClient
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
+from bot.core.locks import check_not_holding
 from bot.errors import ExternalServiceError
 
 TWEEPY_HOST = "https://api.twitter.com"
@@ -132,6 +133,8 @@ class XClient:
         self._session, self._client = None, None
 
     async def post(self, text: str, reply_to: str | None = None) -> Posted:
+        # An incident lock is never held across a call to X (it may take its timeout).
+        check_not_holding("a call to X")
         try:
             answer = await self._api().create_tweet(
                 text=text, in_reply_to_tweet_id=reply_to, user_auth=True

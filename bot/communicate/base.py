@@ -1,23 +1,32 @@
-"""What the comms pieces share: their dependencies and one lock per incident."""
+"""What the comms pieces share: their dependencies, and the timer and outbox kinds they own.
+
+The per-incident lock is the bot's one registry (``Services.locks``): comms takes it
+only to change rows (lock, change, commit, unlock), then acts on Discord, X or GitHub
+without it. Edits of one message that must happen one at a time (the #ops-alerts card,
+a draft's approval message) hold a serialiser of their own, which no command waits on.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Hashable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
 from bot.adapters.github import GitHubClient
 from bot.adapters.x import XClient
+from bot.core.clock import Clock
+from bot.core.locks import IncidentLocks
+from bot.core.outbox import Outbox
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.settings import Config
+from bot.triage.lifecycle import record
 from bot.triage.service import IncidentService
-from storage.models import Incident, Timer
+from storage.models import Incident, TimelineEvent
 
 # Timer kinds (durable deadlines) the comms phase owns.
 GITHUB_ISSUE = "comms_github_issue"
@@ -26,11 +35,9 @@ UPDATE_REMINDER = "comms_update_reminder"
 PUBLISH = "comms_publish"
 ASK = "comms_ask"  # post a draft's approval request in the incident channel
 
-
-@dataclass
-class _Held:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0  # holding or waiting
+# Outbox kinds: effects that must happen once.
+X_POST = "x_post"
+GITHUB_ISSUE_EFFECT = "github_issue"
 
 
 @dataclass
@@ -43,26 +50,35 @@ class Deps:
     renderer: Renderer
     x: XClient | None
     github: GitHubClient | None
-    _locks: dict[int, _Held] = field(default_factory=dict)
+    clock: Clock
+    locks: IncidentLocks
+    outbox: Outbox
 
     @asynccontextmanager
-    async def lock(self, incident_id: int) -> AsyncIterator[None]:
-        """Serialises the comms work of one incident (events, timers, button presses).
+    async def changing(self, incident_id: int) -> AsyncIterator[AsyncSession]:
+        """Hold the incident's lock and a transaction: read, decide, write, commit. No
+        outside call inside (the Discord adapter refuses one)."""
+        async with self.locks.hold(incident_id), self.sessions.begin() as session:
+            yield session
 
-        An incident's lock lives only while someone holds it or waits for it: the map
-        holds the incidents being worked on now, not every incident this process saw.
-        """
-        held = self._locks.get(incident_id)
-        if held is None:
-            held = self._locks[incident_id] = _Held()
-        held.users += 1
-        try:
-            async with held.lock:
-                yield
-        finally:
-            held.users -= 1
-            if held.users == 0 and self._locks.get(incident_id) is held:
-                del self._locks[incident_id]
+    def serial(self, what: str, key: Hashable) -> AbstractAsyncContextManager[None]:
+        """One at a time for the outside effects on one thing (a message's edits)."""
+        return self.locks.hold((what, key), across_calls=True)
+
+    def record(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        kind: str,
+        text: str,
+        actor_id: str | None = None,
+        data: dict[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> TimelineEvent:
+        """A timeline event, stamped by the comms clock."""
+        event = record(session, incident, kind, text, actor_id, data, message_id)
+        event.at = self.clock.now()
+        return event
 
     def ops_alerts_id(self) -> str | None:
         channel = self.discord.text_channel(self.config.discord.ops_alerts_channel)
@@ -73,26 +89,8 @@ class Deps:
             return ""
         return f"https://discord.com/channels/{self.discord.guild.id}/{channel_id}"
 
-
-async def has_pending_timer(
-    session: AsyncSession, incident_id: int | None, kinds: Iterable[str], post_id: int | None = None
-) -> bool:
-    query = select(Timer).where(Timer.kind.in_(list(kinds)), Timer.state.in_(("pending", "firing")))
-    if incident_id is not None:
-        query = query.where(Timer.incident_id == incident_id)
-    rows = list(await session.scalars(query))
-    if post_id is not None:
-        rows = [t for t in rows if t.payload.get("post_id") == post_id]
-    return bool(rows)
-
-
-async def hold_incident(session: AsyncSession, incident_id: int) -> Incident | None:
-    """The incident, read after taking the database's write lock in ``session``'s transaction.
-
-    Comms schedules timers from what it reads (``open`` → a reminder). Reading first would
-    race a resolution committed in between, whose timer cancellation never sees the new
-    row. With the lock taken first, a concurrent change either committed before (and is
-    read here) or waits for this commit (and its cancellation then covers our timers).
-    """
-    await session.execute(text("UPDATE incidents SET id = id WHERE id = :id"), {"id": incident_id})
-    return await session.get(Incident, incident_id, populate_existing=True)
+    def name(self, user_id: str | None) -> str | None:
+        if user_id is None:
+            return None
+        member = self.discord.member(user_id)
+        return member.display_name if member else f"user {user_id}"

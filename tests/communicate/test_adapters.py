@@ -18,6 +18,7 @@ from bot.adapters.x import (
     XUnavailable,
     post_url,
 )
+from bot.core.locks import IncidentLocks, LockHeldAcrossCall
 from sandbox.control_client import Control
 from sandbox.world import World, WorldOptions
 
@@ -66,6 +67,20 @@ async def github(world: World) -> AsyncIterator[GitHubClient]:
         yield client
     finally:
         await client.close()
+
+
+# -- the incident lock ------------------------------------------------------------------------
+async def test_neither_x_nor_github_is_called_while_an_incident_lock_is_held(x, github, control):
+    locks = IncidentLocks()
+    async with locks.hold(7):
+        with pytest.raises(LockHeldAcrossCall, match="a call to X"):
+            await x.post("Investigating an issue.")
+        with pytest.raises(LockHeldAcrossCall, match="a call to GitHub"):
+            await github.create_issue("P3 incident: Typo", "<!-- marker -->", ["incident"])
+    async with locks.hold(("ops-card", 7), across_calls=True):  # a serialiser of effects
+        await x.post("Investigating an issue.")
+    assert len(await control.x_posts()) == 1
+    assert await control.github_issues() == []
 
 
 # -- X ---------------------------------------------------------------------------------------

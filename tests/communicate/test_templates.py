@@ -5,9 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.communicate.asking import approval_embed, buttons
 from bot.communicate.base import Deps
-from bot.communicate.external import INITIAL, RESOLVE, ExternalComms, backoff
+from bot.communicate.drafts import Drafts
+from bot.communicate.rules import INITIAL, RESOLVE
 from bot.communicate.weighted import measure
+from bot.core.backoff import Backoff
+from bot.core.clock import ManualClock
 from bot.core.render import Renderer
 from bot.settings import ConfigError, Secrets, Settings, parse_config
 from storage.models import ExternalPost, Incident
@@ -36,10 +40,11 @@ def incident(**fields) -> Incident:
     return Incident(**{**values, **fields})
 
 
-def external(config=None, renderer=None) -> ExternalComms:  # type: ignore[no-untyped-def]
+def external(config=None, renderer=None) -> Drafts:  # type: ignore[no-untyped-def]
     config = config or parse_config({"x": {"handle": "atrium_status"}})
-    deps = Deps(config, None, None, None, None, renderer or Renderer(config.zone), None, None)  # type: ignore[arg-type]
-    return ExternalComms(deps, after_posted=None)  # type: ignore[arg-type]
+    renderer = renderer or Renderer(config.zone)
+    deps = Deps(config, None, None, None, None, renderer, None, None, ManualClock(AT), None, None)  # type: ignore[arg-type]
+    return Drafts(deps, messages=None)  # type: ignore[arg-type]
 
 
 def test_the_default_drafts_name_the_start_and_fit_x():
@@ -89,15 +94,15 @@ def test_the_approval_message_renders_for_every_state(state):
         attempts=2,
         last_error="X is unavailable (503)",
     )
-    embed = comms._approval_embed(post, None, retry_at=AT)
+    embed = approval_embed(comms.d.renderer, comms.d.config, post, None, retry_at=AT)
     assert "✅ Resolved." in embed.description and "/280" in embed.description
-    buttons = [b.label for b in comms._buttons(post)]
+    labels = [b.label for b in buttons(post)]
     if state == "awaiting_approval":
-        assert buttons == ["Approve", "Edit"]
+        assert labels == ["Approve", "Edit"]
     elif state in ("in_doubt", "failed"):
-        assert buttons == ["Approve again", "Edit"]
+        assert labels == ["Approve again", "Edit"]
     else:
-        assert buttons == []
+        assert labels == []
 
 
 @pytest.mark.parametrize(
@@ -179,17 +184,22 @@ def test_a_missing_override_file_is_named(tmp_path: Path):
     assert settings.template_overrides() == {"x_declare.txt.j2": tmp_path / "teams" / "x.j2"}
 
 
+def x_backoff(attempts: int, initial: timedelta, cap: timedelta, asked: timedelta) -> timedelta:
+    """The X retries' backoff as comms builds it (bot/communicate/publishing.py)."""
+    return Backoff(initial=initial, cap=cap).delay(attempts, asked)
+
+
 def test_retries_back_off_doubling_up_to_the_cap_and_never_before_x_asks():
     one, cap = timedelta(seconds=5), timedelta(minutes=15)
-    waits = [backoff(n, one, cap, timedelta(0)) for n in range(1, 6)]
+    waits = [x_backoff(n, one, cap, timedelta(0)) for n in range(1, 6)]
     assert waits == [timedelta(seconds=s) for s in (5, 10, 20, 40, 80)]
-    assert backoff(20, one, cap, timedelta(0)) == cap
-    assert backoff(1, one, cap, timedelta(minutes=3)) == timedelta(minutes=3)
+    assert x_backoff(20, one, cap, timedelta(0)) == cap
+    assert x_backoff(1, one, cap, timedelta(minutes=3)) == timedelta(minutes=3)
 
 
 def test_x_asking_for_longer_than_the_cap_is_waited_for():
     one, cap = timedelta(seconds=5), timedelta(minutes=15)
     # X's reset (20 minutes) is later than the cap: retrying at 15 minutes only earns a 429.
-    assert backoff(1, one, cap, timedelta(minutes=20)) == timedelta(minutes=20)
-    assert backoff(20, one, cap, timedelta(minutes=20)) == timedelta(minutes=20)
-    assert backoff(20, one, cap, timedelta(minutes=1)) == cap
+    assert x_backoff(1, one, cap, timedelta(minutes=20)) == timedelta(minutes=20)
+    assert x_backoff(20, one, cap, timedelta(minutes=20)) == timedelta(minutes=20)
+    assert x_backoff(20, one, cap, timedelta(minutes=1)) == cap

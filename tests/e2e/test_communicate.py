@@ -322,6 +322,30 @@ async def test_a_p3_whose_issue_timer_was_cancelled_at_resolution_gets_it_at_sta
     assert (await _incident(bot, channel["id"])).github_issue_number == issue["number"]
 
 
+async def test_an_issue_opened_while_the_bot_stopped_is_found_by_its_marker_not_reopened(
+    bot, control
+):
+    channel = await declare(control, "Label misread", "P3")
+    [issue] = await control.wait_for(control.github_issues, what="the GitHub issue")
+    await control.wait_for_message(channel["id"], lambda m: "GitHub issue" in m["content"])
+    await bot.services.comms.idle()
+    database = bot.settings.database_path
+    await bot.stop()
+    with sqlite3.connect(database) as raw:  # stopped while GitHub had the request
+        raw.execute("UPDATE outbox SET state='sending', result='{}' WHERE kind='github_issue'")
+        raw.execute("UPDATE incidents SET github_issue_number=NULL, github_issue_url=NULL")
+    await bot.start()
+
+    async def recorded():
+        return (await _incident(bot, channel["id"])).github_issue_number
+
+    assert await control.wait_for(recorded, what="the issue recorded") == issue["number"]
+    assert len(await control.github_issues()) == 1
+    with sqlite3.connect(database) as raw:
+        states = raw.execute("SELECT state FROM outbox WHERE kind='github_issue'").fetchall()
+    assert states == [("done",)]
+
+
 async def test_github_down_for_a_moment_still_opens_the_issue_once(bot, control):
     await control.fault("server_error", count=1, path_prefix="/repos")
     channel = await declare(control, "Footer misaligned", "P3")
@@ -452,14 +476,102 @@ async def test_approval_by_someone_without_the_role_is_refused_said_why_and_reco
     assert answer["responses"][-1]["ephemeral"]
     bob = await control.user_id("bob")  # on call, but neither commander nor comms
     await control.react(bob, channel["id"], request["id"], "✅")
-    await control.wait_for_message(
-        channel["id"], lambda m: m["content"].startswith(f"<@{bob}> Only"), what="bob's refusal"
+    told = await control.wait_for_message(
+        channel["id"], lambda m: m["content"].startswith("**Bob"), what="bob's refusal"
     )
+    assert "Only the incident commander or members with the `comms` role" in told["content"]
     refused = [e for e in await _timeline(bot, channel["id"]) if e.kind == "external_refused"]
     assert {e.actor_id for e in refused} == {bob, await control.user_id("frank")}
     assert await control.x_posts() == []
     current = next(m for m in await control.messages(channel["id"]) if m["id"] == request["id"])
     assert button(current, "Approve")  # still waiting for a real approval
+
+
+@pytest.mark.parametrize(
+    "overlay",
+    [lambda _: {**overlay_with(), "permissions": {"approve_external": ["paged"]}}],
+    indirect=True,
+)
+async def test_someone_paged_for_the_incident_may_approve_where_the_rule_names_them(bot, control):
+    channel = await declare(control, "Collateral mispriced", "P0")
+    request = await approval_request(control, channel["id"])
+    refused = await approve(control, "frank", channel["id"], request)  # never paged
+    assert "Only whoever was paged may approve" in text_of(refused)
+    answer = await approve(control, "alice", channel["id"], request)  # paged as the primary
+    assert "approved the post to X" in text_of(answer)
+    await x_posted(control)
+
+
+async def test_a_refused_check_mark_is_removed_and_its_author_told_once_by_name(bot, control):
+    channel = await declare(control, "Oracle frozen", "P0")
+    request = await approval_request(control, channel["id"])
+    kickoff = (await control.messages(channel["id"]))[0]
+    bob, frank = await control.user_id("bob"), await control.user_id("frank")
+
+    async def refusals() -> list[dict]:
+        messages = await control.messages(channel["id"])
+        return [m for m in messages if m["content"].startswith(("**Bob", "**Frank"))]
+
+    for _ in range(2):  # a second toggle tells nobody again
+        await control.react(bob, channel["id"], request["id"], "✅")  # may not approve
+        await control.react(frank, channel["id"], kickoff["id"], "✅")  # may not acknowledge
+        await control.wait_for(
+            lambda: _reactors(control, channel["id"], request["id"], "✅", without=bob),
+            what="bob's ✅ removed",
+        )
+        await control.wait_for(
+            lambda: _reactors(control, channel["id"], kickoff["id"], "✅", without=frank),
+            what="frank's ✅ removed",
+        )
+    await bot.restart()  # remembered in the database, not in memory
+    await control.react(bob, channel["id"], request["id"], "✅")
+    await control.wait_for(
+        lambda: _reactors(control, channel["id"], request["id"], "✅", without=bob),
+        what="bob's ✅ removed after the restart",
+    )
+    await bot.services.comms.idle()
+    told = await refusals()
+    assert sorted(m["content"][:6] for m in told) == ["**Bob ", "**Fran"]
+    assert all(f"<@{bob}>" not in m["content"] and f"<@{frank}>" not in m["content"] for m in told)
+    bobs = next(m for m in told if m["content"].startswith("**Bob"))
+    assert "Only the incident commander or members with the `comms` role" in bobs["content"]
+    franks = next(m for m in told if m["content"].startswith("**Frank"))
+    assert "may acknowledge" in franks["content"]
+    refused = [e for e in await _timeline(bot, channel["id"]) if e.kind == "external_refused"]
+    assert len(refused) == 3  # every attempt is recorded; the person is told once
+    assert await control.x_posts() == []
+    assert (await _incident(bot, channel["id"])).acknowledged_at is None
+
+
+async def test_a_check_mark_that_beats_the_bot_storing_its_request_still_approves(bot, control):
+    """The ✅ can reach the bot before it has stored the approval message's id (stored
+    right after Discord answers the send): the message's footer names the draft."""
+    out = bot.services.discord
+    send, go, handled = out.send, asyncio.Event(), asyncio.Event()
+
+    async def slow_send(*args, **kwargs):  # Discord answered; the bot has not stored it yet
+        message_id = await send(*args, **kwargs)
+        if "needs approval" in (kwargs.get("content") or ""):
+            await go.wait()
+        return message_id
+
+    comms = bot.services.comms
+    by_reaction = comms.approve_by_reaction
+
+    async def noting(*args, **kwargs):
+        try:
+            return await by_reaction(*args, **kwargs)
+        finally:
+            handled.set()
+
+    out.send, comms.approve_by_reaction = slow_send, noting
+    channel = await declare(control, "Vault paused", "P0")
+    request = await approval_request(control, channel["id"])
+    await control.react(await control.user_id("alice"), channel["id"], request["id"], "✅")
+    await asyncio.wait_for(handled.wait(), 10)
+    go.set()
+    [post] = await x_posted(control)
+    assert "investigating" in post["text"]
 
 
 async def test_approving_twice_posts_once(bot, control):
@@ -520,9 +632,9 @@ async def test_a_check_mark_added_before_an_edit_approves_nothing(bot, control):
     channel = await declare(control, "Lending paused", "P0")
     request = await approval_request(control, channel["id"])
     dave = await control.user_id("dave")
-    external = bot.services.comms.external
+    messages, approvals = bot.services.comms.messages, bot.services.comms.approvals
     editing, go, reacted = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    refresh, approve_post = external.refresh_approval, external.approve
+    refresh, approve_post = messages.refresh, approvals.approve
 
     async def slow_refresh(*args, **kwargs):  # the edit holds the incident while Discord works
         if not go.is_set():
@@ -534,7 +646,7 @@ async def test_a_check_mark_added_before_an_edit_approves_nothing(bot, control):
         reacted.set()
         return await approve_post(*args, **kwargs)
 
-    external.refresh_approval, external.approve = slow_refresh, noting_approve
+    messages.refresh, approvals.approve = slow_refresh, noting_approve
     opened = await control.press(dave, channel["id"], request["id"], button(request, "Edit"))
     new_text = "Atrium: lending is paused while we investigate; funds are safe."
     edit = asyncio.create_task(
@@ -550,14 +662,18 @@ async def test_a_check_mark_added_before_an_edit_approves_nothing(bot, control):
     assert "edited the draft" in text_of(await edit)
     refusal = await control.wait_for_message(
         channel["id"],
-        lambda m: m["content"].startswith(f"<@{dave}>") and "edited" in m["content"],
+        lambda m: m["content"].startswith("**Dave") and "edited" in m["content"],
         what="the refusal, in the channel",
     )
     assert "approves nothing" in refusal["content"] and "Approve" in refusal["content"]
+    assert f"<@{dave}>" not in refusal["content"]  # named, not pinged
     await bot.services.comms.idle()
     assert await control.x_posts() == []
-    # A ✅ added after the edit approves the text now shown.
-    await control.unreact(dave, channel["id"], request["id"], "✅")
+    # The refused ✅ was taken off; one added after the edit approves the text now shown.
+    await control.wait_for(
+        lambda: _reactors(control, channel["id"], request["id"], "✅", without=dave),
+        what="the refused ✅ removed",
+    )
     await control.react(dave, channel["id"], request["id"], "✅")
     [post] = await x_posted(control)
     assert post["text"] == new_text
@@ -747,6 +863,16 @@ async def test_x_and_github_secrets_appear_in_no_row_message_or_log_line(
         assert secret not in stored
         assert secret not in discord_text
         assert secret not in logged
+
+
+async def _reactors(control: Control, channel_id: str, message_id: str, emoji: str, without: str):
+    """True once ``without`` has no ``emoji`` on the message."""
+    for message in await control.messages(channel_id):
+        if message["id"] == message_id:
+            return not any(
+                r["emoji"] == emoji and without in r["user_ids"] for r in message["reactions"]
+            )
+    return False
 
 
 async def _incident(bot, channel_id: str):  # type: ignore[no-untyped-def]
