@@ -584,6 +584,8 @@ async def test_approving_twice_posts_once(bot, control):
     said = text_of(first) + "\n" + text_of(second)
     assert said.count("approved the post to X") == 1 and "Already" in said
     await x_posted(control)
+    # X has the post; the bot records it once X's answer is read, then says so.
+    await control.wait_for_message(channel["id"], lambda m: "Posted to X" in m["content"])
     dave = await control.user_id("dave")
     await control.react(dave, channel["id"], request["id"], "✅")
     post_id = int(button(request, "Approve").split(":")[2])
