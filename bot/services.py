@@ -14,6 +14,7 @@ from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
+from bot.core.outbox import Outbox
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.settings import Settings
@@ -40,6 +41,7 @@ class Services:
     )  # the one per-incident lock registry
     extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
     comms: CommsService | None = None
+    outbox: Outbox | None = None  # effects that must happen exactly once (pages, alarms)
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -84,11 +86,22 @@ def build_services(
     sessions = make_sessions(engine)
     out = DiscordOut(client, config.discord.guild_id)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
-    timers = TimerService(sessions)
+    timers = TimerService(sessions, clock)
+    outbox = Outbox(sessions, clock)
     oncall = OnCallService(
-        sessions, rotation_source(settings), out, config.permissions, config.zone
+        sessions, rotation_source(settings), out, config.permissions, config.zone, clock=clock
     )
-    incidents = IncidentService(config, sessions, out, oncall, timers, renderer)
+    incidents = IncidentService(
+        config,
+        sessions,
+        out,
+        oncall,
+        timers,
+        renderer,
+        clock=clock,
+        locks=locks,
+        outbox=outbox,
+    )
     comms = CommsService(
         settings,
         sessions,
@@ -114,4 +127,5 @@ def build_services(
         clock=clock,
         locks=locks,
         comms=comms,
+        outbox=outbox,
     )

@@ -223,11 +223,15 @@ class DiscordOut:
         channel = self._messageable(channel_id)
         return [m async for m in channel.history(limit=limit, oldest_first=True)]
 
-    async def find_own_message(self, channel_id: str, footer: str, limit: int = 50) -> str | None:
-        """The bot's message in the channel whose embed footer is ``footer`` (crash recovery)."""
+    async def find_own_message(
+        self, channel_id: str, footer: str, limit: int = 50, newest_first: bool = False
+    ) -> str | None:
+        """The bot's message in the channel whose embed footer is ``footer`` (crash recovery).
+
+        ``newest_first`` for a message sent lately in a busy channel (a page, an alarm)."""
         channel = self._messageable(channel_id)
         me = self._client.user
-        async for message in channel.history(limit=limit, oldest_first=True):
+        async for message in channel.history(limit=limit, oldest_first=not newest_first):
             if message.author == me and any(
                 e.footer and e.footer.text == footer for e in message.embeds
             ):

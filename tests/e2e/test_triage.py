@@ -322,7 +322,9 @@ async def test_an_escalation_run_twice_pages_once(bot, control):
             .limit(1)
         )
     assert timer is not None and timer.payload["level"] == 1
-    await bot.services.incidents._on_escalate(timer)  # a re-run after a crash before "done"
+    await bot.services.incidents.escalation.on_escalate(
+        timer
+    )  # a re-run after a crash before "done"
     pages = [m for m in await control.messages(channel["id"]) if f"<@{bob}>" in m["content"]]
     assert len(pages) == 1
 
