@@ -50,6 +50,8 @@ async def claim(session: AsyncSession, timer_id: int) -> bool:
         update(Timer)
         .where(Timer.id == timer_id, Timer.state == "pending")
         .values(state="firing", attempts=Timer.attempts + 1)
+        # The loaded row keeps its attempts as read: the runner counts this one itself.
+        .execution_options(synchronize_session=False)
     )
     return bool(getattr(claimed, "rowcount", 0))
 

@@ -110,7 +110,21 @@ class EscalationClock:
             entry_id, state = entry.id, entry.state
         # The lock is let go, the rows are committed: now the effect.
         if state == EffectState.DONE:
-            return  # paged before a crash or a retry: never twice
+            # Paged before a crash or by another run: never twice. Only the page's own row
+            # may lag behind (a crash right after the send): bring it up to date.
+            async with self.d.sessions.begin() as session:
+                entry = await outbox_queries.get(session, entry_id)
+                assert entry is not None
+                page = await session.get(Page, entry.payload["page_id"])
+                if page is not None and page.state == PageState.PENDING:
+                    skipped = "skipped" in entry.result
+                    await queries.set_page_state(
+                        session,
+                        page.id,
+                        PageState.CANCELLED if skipped else PageState.SENT,
+                        entry.result.get("message_id"),
+                    )
+            return
         if state in (EffectState.IN_DOUBT, EffectState.FAILED):
             await self.d.outbox.release(entry_id)  # the effect looks for the message first
         settled = await self.d.outbox.deliver(entry_id, self._send_page)
