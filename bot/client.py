@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.adapters.discord_endpoints import use_endpoints
 from bot.adapters.git import OpsRepoSync
+from bot.core.clock import Clock
 from bot.errors import ExternalServiceError, UserError
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -32,6 +33,7 @@ class IncidentBot(commands.Bot):
         settings: Settings,
         extensions: Sequence[str] = PHASES,
         http_trace: aiohttp.TraceConfig | None = None,  # Discord request latency metric
+        clock: Clock | None = None,  # the services' clock; tests inject a ManualClock
     ) -> None:
         intents = discord.Intents.default()
         intents.members = True
@@ -45,6 +47,7 @@ class IncidentBot(commands.Bot):
             http_trace=http_trace,
         )
         self.settings = settings
+        self._clock = clock
         self._extensions = tuple(extensions)
         self.incident_commands = app_commands.Group(
             name="incident", description="Declare and run incidents", guild_only=True
@@ -65,7 +68,7 @@ class IncidentBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await asyncio.to_thread(upgrade, self.settings.database_path)
-        self._services = build_services(self.settings, self)
+        self._services = build_services(self.settings, self, self._clock)
         ops = self.settings.config.ops_repo
         self._ops_sync = OpsRepoSync(
             ops.url, self.settings.resolve(ops.checkout), ops.branch, ops.pull_every.total_seconds()
@@ -80,8 +83,17 @@ class IncidentBot(commands.Bot):
             return
         self._started = True
         guild = self.services.discord.guild
-        # What keeps people safe starts first and needs only the database: the timers
-        # (escalations), then the startup hooks (the alert worker, comms reconcile).
+        # What keeps people safe starts first: effects the last run left half-sent (a page)
+        # are settled by looking for them, then the timers (escalations) start, then the
+        # startup hooks (the alert worker, comms reconcile).
+        if self.services.outbox is not None:
+            doubtful = await self._best_effort(
+                self.services.outbox.recover(), "settling effects the last run left half-sent"
+            )
+            for entry in doubtful or ():
+                log.warning(
+                    "outbox entry %s (%s) is in doubt: its timer looks again", entry.id, entry.kind
+                )
         await self.services.timers.start()
         for hook in self.startup_hooks:
             await self._best_effort(hook(), f"start-up hook {getattr(hook, '__qualname__', hook)}")
@@ -206,9 +218,10 @@ async def answer_with(
     except TimeoutError:
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         result = await task
-        await interaction.followup.send(**render(result), ephemeral=ephemeral)
+        await interaction.followup.send(**{"ephemeral": ephemeral, **render(result)})
         return result
-    await interaction.response.send_message(**render(result), ephemeral=ephemeral)
+    # ``render`` may ask for its own ``ephemeral`` (an "already done" answer only for you).
+    await interaction.response.send_message(**{"ephemeral": ephemeral, **render(result)})
     return result
 
 

@@ -12,6 +12,7 @@ from bot.adapters.git import ensure_checkout
 from bot.alerts.metrics import AlertMetrics, discord_trace
 from bot.alerts.server import AlertServer
 from bot.client import PHASES, IncidentBot, configure_discord
+from bot.core.clock import Clock
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,17 @@ class BotRuntime:
     last run stored.
     """
 
-    def __init__(self, settings: Settings, extensions: Sequence[str] = PHASES) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        extensions: Sequence[str] = PHASES,
+        clock: Clock | None = None,  # tests inject a ManualClock
+    ) -> None:
         self.settings = settings
         self.metrics: AlertMetrics | None = None  # the services' registry, once built
-        self.bot = IncidentBot(settings, extensions, http_trace=discord_trace(lambda: self.metrics))
+        self.bot = IncidentBot(
+            settings, extensions, http_trace=discord_trace(lambda: self.metrics), clock=clock
+        )
         self.alert_server: AlertServer | None = None
         self.finished: asyncio.Task[None]
 

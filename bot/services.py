@@ -94,11 +94,21 @@ def build_services(
     outbox = Outbox(sessions, clock)
     out = DiscordOut(client, config.discord.guild_id)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
-    timers = TimerService(sessions)
+    timers = TimerService(sessions, clock)
     oncall = OnCallService(
-        sessions, rotation_source(settings), out, config.permissions, config.zone
+        sessions, rotation_source(settings), out, config.permissions, config.zone, clock=clock
     )
-    incidents = IncidentService(config, sessions, out, oncall, timers, renderer)
+    incidents = IncidentService(
+        config,
+        sessions,
+        out,
+        oncall,
+        timers,
+        renderer,
+        clock=clock,
+        locks=locks,
+        outbox=outbox,
+    )
     comms = CommsService(
         settings,
         sessions,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.client import answer_with
 from bot.mitigate.playbook import render_playbook
 from bot.triage.lifecycle import Status
 from cogs._phase import INCIDENT, PhaseCog
@@ -32,12 +33,21 @@ class Mitigate(PhaseCog):
     )
     @app_commands.describe(note="What stopped the impact (optional)")
     async def mitigated(self, interaction: discord.Interaction, note: str | None = None) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        await self.services.incidents.set_status(
-            incident.id, str(interaction.user.id), Status.MITIGATED, note
-        )
-        await interaction.response.send_message(
-            f"Mitigated, by <@{interaction.user.id}>." + (f" {note}" if note else "")
+        incidents = self.services.incidents
+
+        async def work() -> None:
+            # May wait on the incident's lock: answer_with defers before Discord's deadline.
+            incident = await incidents.in_channel(str(interaction.channel_id))
+            await incidents.set_status(
+                incident.id, str(interaction.user.id), Status.MITIGATED, note
+            )
+
+        await answer_with(
+            interaction,
+            work(),
+            lambda _: {
+                "content": f"Mitigated, by <@{interaction.user.id}>." + (f" {note}" if note else "")
+            },
         )
 
 

@@ -14,7 +14,6 @@ from bot.core.durations import format_duration
 from bot.errors import UserError
 from bot.triage.service import ACK_EMOJI, Declared, StatusReport
 from cogs._phase import INCIDENT, PhaseCog
-from storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.client import IncidentBot
@@ -38,13 +37,15 @@ class AckButton(discord.ui.DynamicItem[discord.ui.Button], template=r"incident:a
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
         try:
-            incident, now = await bot.services.incidents.acknowledge(
-                self.incident_id, str(interaction.user.id), "button"
+            await answer_with(
+                interaction,
+                bot.services.incidents.acknowledge(
+                    self.incident_id, str(interaction.user.id), "button"
+                ),
+                lambda result: _ack_answer(result[0].commander_id, result[1]),
             )
         except Exception as error:
             await bot.report_error(interaction, error)
-            return
-        await interaction.response.send_message(**_ack_answer(incident.commander_id, now))
 
 
 def _ack_answer(user_id: str | None, acknowledged_now: bool) -> dict:
@@ -80,12 +81,10 @@ class Triage(PhaseCog):
     async def severity_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        choices = []
-        for level in self.bot.settings.config.procedure.severities:
-            label = f"{level.name}: {level.definition} (response: {level.response_time})"
-            if current.lower() in label.lower():
-                choices.append(app_commands.Choice(name=label[:100], value=level.name))
-        return choices[:25]
+        return [
+            app_commands.Choice(name=label, value=name)
+            for label, name in self.services.incidents.severity_choices(current)
+        ]
 
     # -- /incident … ---------------------------------------------------------------------
     @app_commands.command(
@@ -114,43 +113,65 @@ class Triage(PhaseCog):
 
     declare.autocomplete("severity")(severity_autocomplete)
 
+    # Every command that changes an incident may wait on its lock: answer_with answers at
+    # once when the work is quick and defers before Discord's 3-second deadline otherwise.
     @app_commands.command(
         name="ack", description="Acknowledge the incident in this channel", extras=INCIDENT
     )
     async def ack(self, interaction: discord.Interaction) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        incident, now = await self.services.incidents.acknowledge(
-            incident.id, str(interaction.user.id), "command"
-        )
-        await interaction.response.send_message(**_ack_answer(incident.commander_id, now))
+        incidents = self.services.incidents
+
+        async def work() -> tuple[str | None, bool]:
+            incident = await incidents.in_channel(str(interaction.channel_id))
+            incident, now = await incidents.acknowledge(
+                incident.id, str(interaction.user.id), "command"
+            )
+            return incident.commander_id, now
+
+        await answer_with(interaction, work(), lambda result: _ack_answer(*result))
 
     @app_commands.command(
         name="commander", description="Hand command of this incident to someone", extras=INCIDENT
     )
     @app_commands.describe(member="The new incident commander")
     async def commander(self, interaction: discord.Interaction, member: discord.User) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        incident = await self.services.incidents.hand_over(
-            incident.id, str(interaction.user.id), str(member.id)
-        )
-        await interaction.response.send_message(
-            f"<@{incident.commander_id}> is now the incident commander (handed over by <@{interaction.user.id}>).",
-            allowed_mentions=discord.AllowedMentions(users=[member]),
-        )
+        incidents = self.services.incidents
+
+        async def work() -> str | None:
+            incident = await incidents.in_channel(str(interaction.channel_id))
+            incident = await incidents.hand_over(
+                incident.id, str(interaction.user.id), str(member.id)
+            )
+            return incident.commander_id
+
+        def render(commander_id: str | None) -> dict:
+            return {
+                "content": f"<@{commander_id}> is now the incident commander (handed over by <@{interaction.user.id}>).",
+                "allowed_mentions": discord.AllowedMentions(users=[member]),
+            }
+
+        await answer_with(interaction, work(), render)
 
     @app_commands.command(
         name="severity", description="Change this incident's severity", extras=INCIDENT
     )
     @app_commands.describe(level="The new severity")
     async def severity(self, interaction: discord.Interaction, level: str) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        incident, previous = await self.services.incidents.change_severity(
-            incident.id, str(interaction.user.id), level
-        )
-        definition = self.services.incidents.severity(incident.severity).definition
-        await interaction.response.send_message(
-            f"Severity changed from {previous} to **{incident.severity}** ({definition})."
-        )
+        incidents = self.services.incidents
+
+        async def work() -> tuple[str, str, str]:
+            incident = await incidents.in_channel(str(interaction.channel_id))
+            incident, previous = await incidents.change_severity(
+                incident.id, str(interaction.user.id), level
+            )
+            definition = incidents.severity(incident.severity).definition
+            return previous, incident.severity, definition
+
+        def render(result: tuple[str, str, str]) -> dict:
+            previous, now, definition = result
+            return {"content": f"Severity changed from {previous} to **{now}** ({definition})."}
+
+        await answer_with(interaction, work(), render)
 
     severity.autocomplete("level")(severity_autocomplete)
 
@@ -158,38 +179,58 @@ class Triage(PhaseCog):
         name="status", description="State, commander, age and next deadline", extras=INCIDENT
     )
     async def status(self, interaction: discord.Interaction) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        report: StatusReport = await self.services.incidents.status(incident)
-        text = self.services.renderer.render(
-            "status.md.j2",
-            incident=report.incident,
-            age=report.age,
-            time_to_ack=report.time_to_ack,
-            next_deadline=report.next_deadline,
-        )
-        await interaction.response.send_message(text, ephemeral=True)
+        incidents = self.services.incidents
+
+        async def work() -> StatusReport:
+            incident = await incidents.in_channel(str(interaction.channel_id))
+            return await incidents.status(incident)
+
+        def render(report: StatusReport) -> dict:
+            text = self.services.renderer.render(
+                "status.md.j2",
+                incident=report.incident,
+                age=report.age,
+                time_to_ack=report.time_to_ack,
+                next_deadline=report.next_deadline,
+            )
+            return {"content": text}
+
+        await answer_with(interaction, work(), render, ephemeral=True)
 
     @app_commands.command(
         name="resolve", description="Mark this incident resolved", extras=INCIDENT
     )
     @app_commands.describe(note="How it was resolved (optional)")
     async def resolve(self, interaction: discord.Interaction, note: str | None = None) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        incident = await self.services.incidents.resolve(
-            incident.id, str(interaction.user.id), note
-        )
-        duration = format_duration(incident.resolved_at - incident.declared_at)
-        await interaction.response.send_message(
-            f"Resolved after {duration} by <@{interaction.user.id}>." + (f" {note}" if note else "")
-        )
+        incidents = self.services.incidents
+
+        async def work() -> str:
+            incident = await incidents.in_channel(str(interaction.channel_id))
+            incident = await incidents.resolve(incident.id, str(interaction.user.id), note)
+            assert incident.resolved_at is not None
+            return format_duration(incident.resolved_at - incident.declared_at)
+
+        def render(duration: str) -> dict:
+            return {
+                "content": f"Resolved after {duration} by <@{interaction.user.id}>."
+                + (f" {note}" if note else "")
+            }
+
+        await answer_with(interaction, work(), render)
 
     @app_commands.command(
         name="reopen", description="Reopen this resolved incident", extras=INCIDENT
     )
     async def reopen(self, interaction: discord.Interaction) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        await self.services.incidents.reopen(incident.id, str(interaction.user.id))
-        await interaction.response.send_message(f"Reopened by <@{interaction.user.id}>.")
+        incidents = self.services.incidents
+
+        async def work() -> None:
+            incident = await incidents.in_channel(str(interaction.channel_id))
+            await incidents.reopen(incident.id, str(interaction.user.id))
+
+        await answer_with(
+            interaction, work(), lambda _: {"content": f"Reopened by <@{interaction.user.id}>."}
+        )
 
     @app_commands.command(
         name="list", description="Open incidents, most severe first", extras=INCIDENT
@@ -199,7 +240,7 @@ class Triage(PhaseCog):
         if not incidents:
             await interaction.response.send_message("No open incidents.", ephemeral=True)
             return
-        now = utcnow()
+        now = self.services.incidents.now()
         lines = [
             f"**{i.severity}** <#{i.channel_id}> {i.title} · {i.status} · "
             f"{f'<@{i.commander_id}>' if i.commander_id else 'no commander'} · {format_duration(now - i.declared_at)}"

@@ -72,6 +72,10 @@ class Page(Base):
     target_id: Mapped[str] = mapped_column(String(32))
     level: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # pending (recorded, its message not yet sent) → sent | failed | cancelled; the
+    # table of moves is bot/triage/base.py's PAGES. The message is sent through the outbox.
+    state: Mapped[str] = mapped_column(String(12), default="sent", server_default="sent")
+    message_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Timer(Base):

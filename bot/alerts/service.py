@@ -109,7 +109,8 @@ class AlertService:
         await self._engine.dispose()
 
     async def health(self, gateway: str) -> tuple[bool, dict[str, Any]]:
-        """Healthy only when the database answers, the gateway is connected and the worker runs.
+        """Healthy only when the database answers, the gateway is connected, the worker runs
+        and no timer of an open incident is failing.
 
         Anything else is a 503 naming the failing parts, so a load balancer or an uptime
         check sees a bot that stores alerts but can open no incident from them.
@@ -125,12 +126,36 @@ class AlertService:
             body["database"] = "ok"
         except Exception as error:
             body["database"] = f"unavailable ({type(error).__name__})"
+        # A timer that fails (a page, a reminder) is retried, then given up: either way a
+        # person must hear of it, so it is named here until its incident is over.
+        from storage.timers import failing as failing_timers
+
+        timers_ok = True
+        if body["database"] == "ok":
+            try:
+                async with self._sessions() as session:
+                    rows = await failing_timers(session)
+                body["failing_timers"] = [
+                    {
+                        "id": t.id,
+                        "kind": t.kind,
+                        "incident_id": t.incident_id,
+                        "state": t.state,
+                        "attempts": t.attempts,
+                    }
+                    for t in rows
+                ]
+                timers_ok = not rows
+            except Exception as error:
+                body["failing_timers"] = f"unknown ({type(error).__name__})"
+                timers_ok = False
         failing = [
             part
             for part, ok in (
                 ("database", body["database"] == "ok"),
                 ("gateway", gateway == "connected"),
                 ("worker", self.worker.running),
+                ("timers", timers_ok),
             )
             if not ok
         ]

@@ -131,10 +131,10 @@ class CommsService:
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Reconcile after a (re)start: every open incident gets what the matrix owes it."""
-        doubtful = await self.deps.outbox.recover()
-        for entry in doubtful:
-            log.warning("outbox entry %s (%s) is in doubt: %s", entry.id, entry.kind, entry.key)
+        """Reconcile after a (re)start: every open incident gets what the matrix owes it.
+
+        Effects the last run left half-sent were settled before the timers started
+        (``IncidentBot.on_ready`` runs ``Outbox.recover`` with every phase's verifier)."""
         touched = await self.publishing.reconcile()
         recently = self.deps.clock.now() - RECONCILE_RESOLVED_WITHIN
         async with self.deps.sessions() as session:

@@ -7,6 +7,7 @@ changed, commander handed over, someone paged) go through :func:`record`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -57,10 +58,12 @@ def record(
     actor_id: str | None = None,
     data: dict[str, Any] | None = None,
     message_id: str | None = None,
+    at: datetime | None = None,
 ) -> TimelineEvent:
+    """A timeline event in ``session``'s transaction, at ``at`` (the caller's clock) or now."""
     event = TimelineEvent(
         incident_id=incident.id,
-        at=utcnow(),
+        at=at or utcnow(),
         actor_id=actor_id,
         kind=kind,
         text=text,
@@ -78,6 +81,7 @@ def transition(
     text: str,
     actor_id: str | None = None,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> TimelineEvent:
     current = Status(incident.status)
     if target not in TRANSITIONS[current]:
@@ -85,7 +89,7 @@ def transition(
         raise Conflict(
             f"The incident is {current}; from there it can move to {allowed}, not {target}."
         )
-    now = utcnow()
+    now = at or utcnow()
     incident.status = target
     if target is Status.ACKNOWLEDGED and incident.acknowledged_at is None:
         incident.acknowledged_at = now
@@ -102,4 +106,5 @@ def transition(
         text,
         actor_id,
         {"from": current, "to": target, **(data or {})},
+        at=now,
     )

@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
+from bot.core.clock import Clock
 from bot.core.durations import parse_when
 from bot.core.permissions import Actor, require
 from bot.errors import NotFound, UserError
 from bot.settings import Permissions
 from bot.triage.rotation import OnCall, Override, RotationSource, Shift, on_call, validate
 from storage.models import RotationOverride
-from storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,9 @@ class OnCallService:
         discord: DiscordOut,
         permissions: Permissions,
         zone: tzinfo,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or Clock()
         self._sessions = sessions
         self._permissions = permissions
         self._zone = zone
@@ -71,7 +73,7 @@ class OnCallService:
 
     async def at(self, moment: datetime | None = None) -> Resolved:
         """Who is on call at ``moment`` (now by default)."""
-        moment = moment or utcnow()
+        moment = moment or self._clock.now()
         overrides = await self.overrides()
         answer: OnCall = on_call(self._source.current(), overrides, moment)
         unresolved: list[str] = []
@@ -81,7 +83,7 @@ class OnCallService:
 
     async def next(self, moment: datetime | None = None) -> Resolved:
         """Who takes over at the next hand-over."""
-        moment = moment or utcnow()
+        moment = moment or self._clock.now()
         shift = self._source.current().next_shift(moment)
         if shift is None:
             return Resolved(None, None, None, (), ())
@@ -94,7 +96,7 @@ class OnCallService:
         actor = Actor(by, self._discord.role_names(by))
         require(self._permissions, "override_rotation", actor, doing="override the rotation")
         try:
-            start_at = parse_when(starts, utcnow(), self._zone)
+            start_at = parse_when(starts, self._clock.now(), self._zone)
             end_at = parse_when(ends, start_at, self._zone)
         except ValueError as error:
             raise UserError(str(error)) from None
@@ -106,7 +108,7 @@ class OnCallService:
     ) -> RotationOverride:
         if ends_at <= starts_at:
             raise UserError("The override must end after it starts.")
-        if ends_at <= utcnow():
+        if ends_at <= self._clock.now():
             raise UserError("That override would already be over; give an end in the future.")
         if self._discord.member(user_id) is None:
             raise NotFound(f"<@{user_id}> is not a member of this server.")
@@ -130,7 +132,7 @@ class OnCallService:
             Actor(by, self._discord.role_names(by)),
             doing="swap the rotation",
         )
-        now = utcnow()
+        now = self._clock.now()
         current = await self.at(now)
         if current.shift is None or current.primary_id is None or current.secondary_id is None:
             raise UserError(
@@ -160,6 +162,6 @@ class OnCallService:
         """Gaps, overlaps and unknown members, for check-config and start-up."""
         return validate(
             self._source.current(),
-            now or utcnow(),
+            now or self._clock.now(),
             lambda key: self._discord.member_by_key(key) is not None,
         )

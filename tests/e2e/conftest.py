@@ -10,12 +10,21 @@ from typing import Any
 import pytest
 
 from bot.cli import free_port, sandbox_config, sandbox_secrets, secrets_model
+from bot.core.clock import Clock, ManualClock
 from bot.runtime import BotRuntime
 from bot.settings import Settings, parse_config
 from sandbox.control_client import Control
 from sandbox.world import World, WorldOptions
 
 HOST = "127.0.0.1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "manual_clock: the bot runs on a ManualClock (the `clock` fixture); the test moves "
+        "time with clock.advance() instead of sleeping",
+    )
 
 
 async def bounded(step: Awaitable[None], what: str, timeout: float = 45) -> None:
@@ -42,6 +51,15 @@ async def bounded(step: Awaitable[None], what: str, timeout: float = 45) -> None
 def overlay() -> dict[str, Any]:
     """Configuration merged over the sandbox's; a test module overrides this fixture."""
     return {}
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> Clock | None:
+    """The bot's clock: a ManualClock for a test marked ``manual_clock`` (a module may
+    override this fixture), the wall clock (None) otherwise. It survives restarts."""
+    if request.node.get_closest_marker("manual_clock") is not None:
+        return ManualClock()
+    return None
 
 
 @pytest.fixture
@@ -72,8 +90,15 @@ def bot_settings(world: World, data_dir: Path, overlay: dict[str, Any]) -> Setti
 class BotHandle:
     """The bot process-in-a-task; ``restart()`` is a crash and a fresh start on the same files."""
 
-    def __init__(self, world: World, data_dir: Path, overlay: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        world: World,
+        data_dir: Path,
+        overlay: dict[str, Any],
+        clock: Clock | None = None,
+    ) -> None:
         self.world, self.data_dir, self.overlay = world, data_dir, overlay
+        self.clock = clock
         self.runtime: BotRuntime | None = None
 
     @property
@@ -87,7 +112,9 @@ class BotHandle:
         return self.runtime.bot.services
 
     async def start(self) -> None:
-        self.runtime = BotRuntime(bot_settings(self.world, self.data_dir, self.overlay))
+        self.runtime = BotRuntime(
+            bot_settings(self.world, self.data_dir, self.overlay), clock=self.clock
+        )
         await self.runtime.start()
         await self.runtime.wait_ready(timeout=20)
 
@@ -102,8 +129,10 @@ class BotHandle:
 
 
 @pytest.fixture
-async def bot(world: World, tmp_path: Path, overlay: dict[str, Any]) -> AsyncIterator[BotHandle]:
-    handle = BotHandle(world, tmp_path / "bot-data", overlay)
+async def bot(
+    world: World, tmp_path: Path, overlay: dict[str, Any], clock: Clock | None
+) -> AsyncIterator[BotHandle]:
+    handle = BotHandle(world, tmp_path / "bot-data", overlay, clock)
     await handle.start()
     try:
         yield handle

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from storage.models import TimelineEvent
+from storage.models import TimelineEvent, Timer
 from tests.e2e.helpers import ALWAYS_ON_CALL, incident_channel_id
+
+# The bot runs on a ManualClock here: the tests move time instead of waiting for it.
+pytestmark = pytest.mark.manual_clock
 
 
 @pytest.fixture
@@ -30,11 +33,15 @@ async def _declare(control, title):
     return await incident_channel_id(control, "-" + title.lower().replace(" ", "-"))
 
 
-async def test_unanswered_response_time_reminds_then_records_a_breach(bot, control):
+async def test_unanswered_response_time_reminds_then_records_a_breach(bot, control, clock):
     channel = await _declare(control, "Slow pages")
+    clock.advance(timedelta(seconds=1))  # half of the 2 s response time
     await control.wait_for_message(
         channel, lambda m: "runs out" in m["content"], timeout=5, what="the reminder"
     )
+    contents = [m["content"] for m in await control.messages(channel)]
+    assert not any("has passed" in c for c in contents)
+    clock.advance(timedelta(seconds=1))
     await control.wait_for_message(
         channel,
         lambda m: "has passed without an acknowledgement" in m["content"],
@@ -43,13 +50,31 @@ async def test_unanswered_response_time_reminds_then_records_a_breach(bot, contr
     )
     async with bot.services.sessions() as session:
         kinds = list(await session.scalars(select(TimelineEvent.kind).order_by(TimelineEvent.id)))
+        times = dict(
+            (e.kind, e.at)
+            for e in await session.scalars(select(TimelineEvent).order_by(TimelineEvent.id))
+        )
     assert kinds.index("response_reminder") < kinds.index("response_breach")
+    # Timeline events carry the bot's clock: declared at t, reminded at t+1 s, breached at t+2 s.
+    declared = times["status:declared"]
+    assert times["response_reminder"] - declared == timedelta(seconds=1)
+    assert times["response_breach"] - declared == timedelta(seconds=2)
 
 
-async def test_an_acknowledged_incident_is_neither_reminded_nor_breached(bot, control):
+async def test_an_acknowledged_incident_is_neither_reminded_nor_breached(bot, control, clock):
     channel = await _declare(control, "Quick answer")
     alice = await control.user_id("alice")
     await control.command(alice, channel, "incident", "ack")
-    await asyncio.sleep(2.5)
+    async with bot.services.sessions() as session:
+        pending = list(
+            await session.scalars(
+                select(Timer.kind).where(
+                    Timer.kind.in_(("response_reminder", "response_breach")),
+                    Timer.state == "pending",
+                )
+            )
+        )
+    assert pending == []  # nothing left that could remind or breach
+    clock.advance(timedelta(seconds=2.5))
     contents = [m["content"] for m in await control.messages(channel)]
     assert not any("runs out" in c or "has passed" in c for c in contents)

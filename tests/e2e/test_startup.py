@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bot.core.clock import ManualClock
 from tests.e2e.conftest import BotHandle
 from tests.e2e.helpers import incident_channel_id
 
@@ -36,7 +39,8 @@ async def test_an_ops_alerts_outage_at_start_does_not_stop_escalations(
 ):
     ops = await control.channel_id("ops-alerts")
     await control.fault("server_error", count=5, path_prefix=f"/api/v10/channels/{ops}/messages")
-    handle = BotHandle(world, tmp_path / "bot-data", overlay)
+    clock = ManualClock()
+    handle = BotHandle(world, tmp_path / "bot-data", overlay, clock)
     await handle.start()
     try:
         general = await control.channel_id("general")
@@ -50,6 +54,7 @@ async def test_an_ops_alerts_outage_at_start_does_not_stop_escalations(
         )
         channel = await incident_channel_id(control, "-cold-start")
         bob = await control.user_id("bob")
+        clock.advance(timedelta(seconds=1))  # P1 escalates after 1 s here
         await control.wait_for_message(
             channel, lambda m: f"<@{bob}>" in m["content"], timeout=8, what="the page"
         )
