@@ -1,6 +1,4 @@
-"""The end-to-end fixtures (a sandbox world, the real bot in it, the control API) for
-the postmortem tests that drive ``/incident postmortem`` and ``follow-up`` in the sandbox."""
+"""The end-to-end fixtures (a sandbox world, the real bot in it, the control API, the
+bot's clock) for this phase's tests that drive its commands in the sandbox."""
 
-from tests.e2e.conftest import bot, control, overlay, world
-
-__all__ = ["bot", "control", "overlay", "world"]
+from tests.e2e.conftest import *  # noqa: F403  (every e2e fixture, as the e2e tests get them)
