@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .interaction_model import (
-    ControlError,
-)
+from . import command_line
+from .interaction_model import ControlError
 from .model import Attachment
 from .state import DiscordState
 
@@ -29,6 +28,12 @@ class CommandOptions:
         raise ControlError(
             400, f"no synced slash command named {name!r} (synced: {', '.join(synced) or 'none'})"
         )
+
+    def read_command_line(self, line: str) -> dict[str, Any]:
+        """``{name, subcommand, options}`` of a typed ``/command …`` line (see command_line.py)."""
+        name, rest = command_line.split_name(line)
+        subcommand, options = command_line.parse(self.find_command(name), rest)
+        return {"name": name, "subcommand": subcommand, "options": options}
 
     def _build_options(
         self, command: dict[str, Any], subcommand: str | None, given: dict[str, Any]

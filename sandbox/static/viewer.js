@@ -289,19 +289,6 @@ function openModal(modal, ctx) {
   };
 }
 
-function parseCommand(text) {
-  // /name [subcommand [subcommand]] key:value key:"quoted value"
-  const tokens = text.slice(1).match(/(?:[^\s"]+:"[^"]*"|[^\s"]+:\S*|"[^"]*"|\S+)/g) || [];
-  const body = { name: tokens.shift(), options: {} }, subs = [];
-  tokens.forEach((t) => {
-    const i = t.indexOf(":");
-    if (i > 0) body.options[t.slice(0, i)] = t.slice(i + 1).replace(/^"|"$/g, "");
-    else subs.push(t);
-  });
-  if (subs.length) body.subcommand = subs.join(" ");
-  return body;
-}
-
 async function loadCommands() {
   try { S.commands = await api("GET", "/_sandbox/commands"); } catch (e) { return; }
   const lines = [];
@@ -325,9 +312,11 @@ $("compose").onsubmit = async (ev) => {
   const actor = S.actor, channel = S.current;
   try {
     if (text.startsWith("/")) {
-      const body = { ...parseCommand(text), user_id: actor, channel_id: channel };
-      const label = "/" + [body.name, body.subcommand].filter(Boolean).join(" ");
-      await handleAnswer(await api("POST", "/_sandbox/commands", body), { actor, channel, what: text, label, command: true });
+      // The world reads the line as Discord's client does: a value runs until the next option's name.
+      const answer = await api("POST", "/_sandbox/commands", { command_line: text, user_id: actor, channel_id: channel });
+      const c = answer.command || {};
+      const label = "/" + [c.name, c.subcommand].filter(Boolean).join(" ");
+      await handleAnswer(answer, { actor, channel, what: text, label, command: true });
     } else {
       await api("POST", "/_sandbox/messages", { user_id: actor, channel_id: channel, content: text });
       S.scrollToEnd = true;
