@@ -152,10 +152,15 @@ class ControlApi:
             raise ControlError(404, f"unknown message {ref!r} in channel {channel.id}")
         return message
 
-    async def _answer(self, interaction: Interaction, body: dict[str, Any]) -> web.Response:
+    async def _answer(
+        self, interaction: Interaction, body: dict[str, Any], command: dict[str, Any] | None = None
+    ) -> web.Response:
         timeout = float(body.get("timeout") or DEFAULT_WAIT_S)
         answered = await self.discord.interactions.wait_answer(interaction, timeout)
-        return web.json_response(interaction_view(interaction, timed_out=not answered))
+        view = interaction_view(interaction, timed_out=not answered)
+        if command is not None:
+            view["command"] = command  # what a command_line was read as
+        return web.json_response(view)
 
     # ------------------------------------------------------------------ reading
     async def get_world(self, request: web.Request) -> web.Response:
@@ -203,18 +208,27 @@ class ControlApi:
     # ------------------------------------------------------------------ interactions
     async def run_command(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        interactions = self.discord.interactions
+        parsed = None
+        if body.get("command_line") is not None:
+            # An addition: the line as typed in Discord's client, read as the client reads it.
+            if any(body.get(key) is not None for key in ("name", "subcommand", "options")):
+                raise ControlError(400, "give command_line or name/subcommand/options, not both")
+            self._required(body, "user_id", "channel_id")
+            parsed = interactions.read_command_line(str(body["command_line"]))
+            body = {**body, **parsed}
         self._required(body, "user_id", "channel_id", "name")
         options = body.get("options") or {}
         if not isinstance(options, dict):
             raise ControlError(400, "options must be an object {name: value}")
-        interaction = self.discord.interactions.run_command(
+        interaction = interactions.run_command(
             self._user(body["user_id"]),
             self._channel(body["channel_id"]),
             str(body["name"]).removeprefix("/"),
             body.get("subcommand"),
             options,
         )
-        return await self._answer(interaction, body)
+        return await self._answer(interaction, body, command=parsed)
 
     async def press_component(self, request: web.Request) -> web.Response:
         body = await self._body(request)

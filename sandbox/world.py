@@ -75,6 +75,7 @@ class World:
         self.discord.mount(self.app)
         self.app.add_subapp("/_sandbox", ControlApi(self).app())
         self.app.router.add_get("/", self._viewer)
+        self.app.router.add_static("/static", STATIC_DIR)  # the viewer's stylesheet and scripts
         self._runner: web.AppRunner | None = None
         seed.seed_default_world(self.discord.state)
         self.x = XApi()

@@ -16,7 +16,11 @@ from bot.errors import ExternalServiceError, NotFound, UserError
 
 # Discord's documented errors the person can act on.
 _GUILD_FULL = 30013
-_CATEGORY_FULL_MARKERS = ("maximum number of channels in category", "CHANNEL_PARENT_MAX_CHANNELS")
+# A full category has no code of its own: Discord answers 50035 (Invalid Form Body) with
+# the field code CHANNEL_PARENT_MAX_CHANNELS under parent_id. discord.py keeps that tree in
+# HTTPException._errors; its `text` holds only the messages.
+_INVALID_FORM_BODY = 50035
+_CATEGORY_FULL = "CHANNEL_PARENT_MAX_CHANNELS"
 MAX_CATEGORY_CHANNELS = 50
 
 
@@ -299,7 +303,7 @@ class DiscordOut:
                     "Discord refused to create the channel: the server has 500 channels, its maximum. "
                     "Archive or delete old incident channels, then declare again."
                 ) from error
-            if any(marker in (error.text or "") for marker in _CATEGORY_FULL_MARKERS):
+            if _is_category_full(error):
                 raise UserError(
                     "Discord refused: the incidents category is full (50 channels)."
                 ) from error
@@ -309,3 +313,14 @@ class DiscordOut:
             raise ExternalServiceError(
                 f"Discord could not be reached ({type(error).__name__})"
             ) from error
+
+
+def _is_category_full(error: discord.HTTPException) -> bool:
+    if error.code != _INVALID_FORM_BODY:
+        return False
+    tree = getattr(error, "_errors", None) or {}
+    parent = tree.get("parent_id") if isinstance(tree, dict) else None
+    leaves = parent.get("_errors") if isinstance(parent, dict) else None
+    return any(
+        isinstance(leaf, dict) and leaf.get("code") == _CATEGORY_FULL for leaf in leaves or []
+    )

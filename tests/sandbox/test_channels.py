@@ -105,3 +105,61 @@ async def test_member_role_changes_reach_the_bot(bot):
     await frank.add_roles(oncall)
     _, after = await bot.until("member_update", lambda b, a: a.id == frank.id)
     assert oncall in after.roles
+
+
+CATEGORY_FULL = {
+    "parent_id": {
+        "_errors": [
+            {
+                "code": "CHANNEL_PARENT_MAX_CHANNELS",
+                "message": "Maximum number of channels in category reached (50)",
+            }
+        ]
+    }
+}
+
+
+def _fill(world, category_id: int | str) -> None:
+    for number in range(50):
+        world.discord.state.create_channel(
+            {"name": f"inc-{number}", "type": 0, "parent_id": str(category_id)}
+        )
+
+
+async def test_the_fifty_first_channel_is_refused_with_discords_exact_body(
+    bot, world, control: Control
+):
+    # Discord answers the 51st channel of a category with a form error on parent_id, not a
+    # code of its own (discord/discord-api-docs#1289): 400, code 50035, the field code
+    # CHANNEL_PARENT_MAX_CHANNELS. discord.py keeps the tree in `_errors` and flattens
+    # only the messages into `text`.
+    category = _incidents(bot)
+    _fill(world, category.id)
+    status, body = await control.rest(
+        "POST",
+        f"/guilds/{world.guild_id}/channels",
+        json={"name": "inc-50", "type": 0, "parent_id": str(category.id)},
+    )
+    assert status == 400
+    assert body == {"message": "Invalid Form Body", "code": 50035, "errors": CATEGORY_FULL}
+    with pytest.raises(discord.HTTPException) as refused:
+        await _guild(bot).create_text_channel("inc-50", category=category)
+    assert (refused.value.status, refused.value.code) == (400, 50035)
+    assert refused.value._errors == CATEGORY_FULL
+    assert refused.value.text == (
+        "Invalid Form Body\nIn parent_id: Maximum number of channels in category reached (50)"
+    )
+
+
+async def test_moving_a_channel_into_a_full_category_is_refused_the_same_way(
+    bot, world, control: Control
+):
+    category = _incidents(bot)
+    outside = await _guild(bot).create_text_channel("outside")
+    _fill(world, category.id)
+    status, body = await control.rest(
+        "PATCH", f"/channels/{outside.id}", json={"parent_id": str(category.id)}
+    )
+    assert status == 400
+    assert body == {"message": "Invalid Form Body", "code": 50035, "errors": CATEGORY_FULL}
+    assert world.discord.state.channel(outside.id).parent_id is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 import discord
 import pytest
@@ -94,4 +96,9 @@ async def test_viewer_page_is_served_at_the_root(control: Control):
         assert response.status == 200
         assert response.content_type == "text/html"
         page = await response.text()
+    # The page's scripts are files the world serves next to it (static/...): read them too.
+    for src in re.findall(r'<script src="([^"]+)"', page):
+        async with control.session.get(f"{control.world.base_url}/{src}") as response:
+            assert response.status == 200, src
+            page += await response.text()
     assert "/_sandbox/world" in page

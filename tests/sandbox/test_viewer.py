@@ -1,5 +1,6 @@
-"""The viewer page (sandbox/static/index.html): served at /, self-contained, and its Discord
-markup renderer (run under node when it is installed) escapes first and resolves names."""
+"""The viewer page (sandbox/static/index.html, its stylesheet and scripts): served by the world,
+self-contained, and its Discord markup renderer (run under node when it is installed) escapes
+first and resolves names."""
 
 from __future__ import annotations
 
@@ -16,12 +17,25 @@ from sandbox.world import STATIC_DIR, World
 from .conftest import Control
 
 PAGE = STATIC_DIR / "index.html"
+REFERENCE = re.compile(
+    r"<(script|img|link|iframe|audio|video)\b[^>]*\b(src|href)\s*=\s*[\"']([^\"']*)[\"']", re.I
+)
+
+
+def _files() -> list[str]:
+    """The files the page loads, in its order: only its own, next to it (``static/...``)."""
+    html = PAGE.read_text(encoding="utf-8")
+    return [ref for _, _, ref in REFERENCE.findall(html) if not ref.startswith("data:")]
+
+
+def _scripts() -> list[Path]:
+    return [STATIC_DIR / ref.removeprefix("static/") for ref in _files() if ref.endswith(".js")]
 
 
 def _script() -> str:
-    match = re.search(r"<script>(.*)</script>", PAGE.read_text(encoding="utf-8"), re.S)
-    assert match, "the page has one inline script"
-    return match.group(1)
+    scripts = _scripts()
+    assert scripts, "the page loads its scripts"
+    return "\n".join(path.read_text(encoding="utf-8") for path in scripts)
 
 
 async def test_the_viewer_is_served_at_the_root(control: Control, world: World):
@@ -31,17 +45,30 @@ async def test_the_viewer_is_served_at_the_root(control: Control, world: World):
         assert "Act as" in await response.text()
 
 
-def test_the_viewer_is_one_file_that_only_calls_the_control_api():
+async def test_the_world_serves_every_file_the_page_loads(control: Control, world: World):
+    kinds = {".css": "text/css", ".js": "javascript"}
+    for ref in _files():
+        async with control.session.get(f"{world.base_url}/{ref}") as response:
+            assert response.status == 200, ref
+            assert kinds[Path(ref).suffix] in response.content_type, (ref, response.content_type)
+            assert await response.text() == (STATIC_DIR / ref.removeprefix("static/")).read_text(
+                encoding="utf-8"
+            )
+
+
+def test_the_viewer_loads_only_its_own_files_and_only_calls_the_control_api():
     html = PAGE.read_text(encoding="utf-8")
-    assert not re.search(
-        r"<(script|img|link|iframe|audio|video)\b[^>]*\b(src|href)\s*=\s*[\"'](?!data:)",
-        html,
-        re.I,
-    )
-    assert "@import" not in html and "url(" not in html
-    paths = re.findall(r"""api\("(?:GET|POST|PUT|DELETE)", [`"]([^`"]+)""", html)
+    files = _files()
+    assert files and all(re.fullmatch(r"static/[\w-]+\.(css|js)", ref) for ref in files), files
+    assert all((STATIC_DIR / ref.removeprefix("static/")).is_file() for ref in files), files
+    assert "<script>" not in html and "<style>" not in html  # nothing inline: one place each
+    texts = [html] + [(STATIC_DIR / r.removeprefix("static/")).read_text("utf-8") for r in files]
+    every = "\n".join(texts)
+    assert "@import" not in every and "url(" not in every
+    assert not re.search(r"\bimport\s*\(|\bimportScripts\b|XMLHttpRequest|WebSocket", every)
+    paths = re.findall(r"""api\("(?:GET|POST|PUT|DELETE)", [`"]([^`"]+)""", every)
     assert paths and all(p.startswith("/_sandbox/") for p in paths), paths
-    assert html.count("fetch(") == 1  # the api() helper
+    assert every.count("fetch(") == 1  # the api() helper
 
 
 NODE = shutil.which("node")
