@@ -104,6 +104,7 @@ def _load_or_report(path: Path | None) -> Settings | None:
 
 
 def check_config(path: Path) -> int:
+    from bot.core.permissions import resolve_roles, role_uses
     from bot.services import rotation_source
     from bot.triage.rotation import validate
     from storage.types import utcnow
@@ -118,22 +119,30 @@ def check_config(path: Path) -> int:
             "INCIDENT_BOT_DISCORD_TOKEN: not set (expected the bot token from the Discord developer portal)"
         )
     else:
-        members, problem = asyncio.run(_guild_member_names(settings))
+        members, roles, problem = asyncio.run(_guild_members_and_roles(settings))
         if problem:
             problems.append(problem)
+        if roles is not None:
+            problems += resolve_roles(role_uses(settings.config), roles).problems
     rotation = rotation_source(settings).current()
     known = (lambda key: key in members) if members is not None else (lambda key: True)
     problems += [f"rotation: {p}" for p in validate(rotation, utcnow(), known)]
     if problems:
         _report(problems)
         return 2
-    checked = "members checked against the guild" if members is not None else "members not checked"
+    checked = (
+        "members and roles checked against the guild"
+        if members is not None
+        else "members and roles not checked"
+    )
     print(f"configuration OK: {path} ({len(rotation.shifts)} rotation shifts, {checked})")
     return 0
 
 
-async def _guild_member_names(settings: Settings) -> tuple[set[str] | None, str | None]:
-    """Usernames, display names and ids of the guild's members over REST, or the problem."""
+async def _guild_members_and_roles(
+    settings: Settings,
+) -> tuple[set[str] | None, list[tuple[int, str]] | None, str | None]:
+    """Members' usernames, display names and ids, and (id, name) of every role, over REST."""
     import discord
 
     from bot.client import configure_discord
@@ -152,6 +161,7 @@ async def _guild_member_names(settings: Settings) -> tuple[set[str] | None, str 
             if not guilds:
                 return (
                     None,
+                    None,
                     "discord.guild_id: not set, and the bot is in no guild (invite it first)",
                 )
             guild_id = guilds[0].id
@@ -159,21 +169,28 @@ async def _guild_member_names(settings: Settings) -> tuple[set[str] | None, str 
         names: set[str] = set()
         async for member in guild.fetch_members(limit=None):
             names |= {member.name.lower(), member.display_name.lower(), str(member.id)}
-        return names, None
+        return names, [(role.id, role.name) for role in guild.roles], None
     except discord.LoginFailure:
         return (
+            None,
             None,
             "INCIDENT_BOT_DISCORD_TOKEN: Discord refused the token (expected a valid bot token)",
         )
     except discord.NotFound:
-        return None, f"discord.guild_id: no guild {settings.config.discord.guild_id} for this bot"
+        return (
+            None,
+            None,
+            f"discord.guild_id: no guild {settings.config.discord.guild_id} for this bot",
+        )
     except discord.Forbidden as error:
         return (
+            None,
             None,
             f"discord: the bot may not read the guild's members ({error.text}); enable the Server Members intent",
         )
     except (discord.HTTPException, OSError) as error:
         return (
+            None,
             None,
             f"discord.api_base: {settings.config.discord.api_base} could not be reached ({error})",
         )

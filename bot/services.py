@@ -14,6 +14,7 @@ from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
+from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.settings import Settings
@@ -82,7 +83,7 @@ def build_services(
     locks = IncidentLocks()
     engine = make_engine(settings.database_path)
     sessions = make_sessions(engine)
-    out = DiscordOut(client, config.discord.guild_id)
+    out = DiscordOut(client, config.discord.guild_id, role_uses(config))
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions)
     oncall = OnCallService(

@@ -6,18 +6,22 @@ reads come from the client's cache wherever the gateway keeps it current.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import aiohttp
 import discord
 
 from bot.core.locks import LockHeldAcrossCall, check_not_holding
+from bot.core.permissions import RoleResolution, resolve_roles
 from bot.errors import ExternalServiceError, NotFound, UserError
 
 # Discord's documented errors the person can act on.
 _GUILD_FULL = 30013
 _CATEGORY_FULL_MARKERS = ("maximum number of channels in category", "CHANNEL_PARENT_MAX_CHANNELS")
 MAX_CATEGORY_CHANNELS = 50
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,16 @@ def _view(buttons: tuple[ButtonSpec, ...]) -> discord.ui.View | None:
 
 
 class DiscordOut:
-    def __init__(self, client: discord.Client, guild_id: int | None) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        guild_id: int | None,
+        roles: dict[str, list[str]] | None = None,  # configured role name → keys naming it
+    ) -> None:
         self._client = client
         self._guild_id = guild_id
+        self._role_uses = roles or {}
+        self._roles: RoleResolution | None = None  # resolved the first time the guild is seen
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -81,7 +92,15 @@ class DiscordOut:
         )
         if guild is None:
             raise ExternalServiceError("the bot is not connected to its guild yet")
+        if self._roles is None:
+            self._resolve_roles(guild)
         return guild
+
+    def _resolve_roles(self, guild: discord.Guild) -> None:
+        """Configured role names → ids, once: from now on roles are compared by id."""
+        self._roles = resolve_roles(self._role_uses, ((r.id, r.name) for r in guild.roles))
+        for problem in self._roles.problems:
+            log.warning("roles: %s; it grants nothing and pings no one until restart", problem)
 
     @property
     def bot_user_id(self) -> str:
@@ -114,12 +133,25 @@ class DiscordOut:
         return None
 
     def role_names(self, user_id: str) -> frozenset[str]:
-        member = self.member(user_id)
-        return frozenset(role.name for role in member.roles) if member else frozenset()
+        """The configured roles the member holds, by the ids resolved at start (not by name)."""
+        member = self.member(user_id)  # resolves the roles first, if not yet done
+        if member is None or self._roles is None:
+            return frozenset()
+        held = {role.id for role in member.roles}
+        return frozenset(name for name, role_id in self._roles.ids.items() if role_id in held)
 
     def role_id(self, name: str) -> str | None:
-        role = discord.utils.get(self.guild.roles, name=name)
+        """A role's id for a mention: a configured role by its id resolved at start."""
+        guild = self.guild
+        if name in self._role_uses:
+            role_id = self._roles.ids.get(name) if self._roles else None
+            return str(role_id) if role_id is not None else None
+        role = discord.utils.get(guild.roles, name=name)
         return str(role.id) if role else None
+
+    def role_problems(self) -> list[str]:
+        """Configured role names that resolved to no role at start (empty before start)."""
+        return list(self._roles.problems) if self._roles else []
 
     # -- acting --------------------------------------------------------------------------
     async def ensure_category(self, name: str) -> discord.CategoryChannel:

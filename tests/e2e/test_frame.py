@@ -15,9 +15,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.cli import free_port
+from bot.cli import check_config, free_port, sandbox_config, sandbox_secrets, write_config
+from bot.settings import merge
 from sandbox.control_client import Control
-from tests.e2e.helpers import incident_channel_id
+from sandbox.world import World
+from tests.e2e.conftest import HOST, BotHandle, bounded
+from tests.e2e.helpers import ALWAYS_ON_CALL, incident_channel_id, text_of
 
 
 async def test_the_bot_logs_in_and_syncs_one_command_tree_to_the_guild(bot, control):
@@ -265,3 +268,122 @@ async def test_check_config_checks_the_token_and_the_rotation_members_against_th
         assert "Traceback" not in result.stderr
     finally:
         _stop(world)
+
+
+# -- roles: keywords are never roles, configured roles are ids from the start ---------------
+def _new_role(world: World, name: str) -> str:
+    """A role created in the guild while the bot runs (the gateway tells the bot, as Discord's)."""
+    state = world.discord.state
+    role = state.add_role(name)
+    state.dispatch("GUILD_ROLE_CREATE", {"guild_id": world.guild_id, "role": role.payload()})
+    return str(role.id)
+
+
+def _rename_role(world: World, role_id: str, name: str) -> None:
+    state = world.discord.state
+    role = state.role(role_id)
+    role.name = name
+    state.dispatch("GUILD_ROLE_UPDATE", {"guild_id": world.guild_id, "role": role.payload()})
+
+
+def _give_role(world: World, user_id: str, role_id: str) -> None:
+    state = world.discord.state
+    state.set_member_roles(user_id, [*state.member(user_id).roles, int(role_id)])
+
+
+async def _bot_sees(control: Control, bot: BotHandle, user_id: str, role_name: str) -> None:
+    def seen() -> bool:
+        member = bot.services.discord.guild.get_member(int(user_id))
+        return member is not None and role_name in {r.name for r in member.roles}
+
+    await control.wait_for(seen, what=f"the bot's cache to show {role_name!r} on {user_id}")
+
+
+async def _declare(control: Control, title: str) -> str:
+    general = await control.channel_id("general")
+    erin = await control.user_id("erin")
+    await control.command(erin, general, "incident", "declare", title=title, severity="P2")
+    return await incident_channel_id(control, "-" + title.lower().replace(" ", "-"))
+
+
+async def test_a_guild_role_named_commander_grants_nothing_and_a_missing_role_is_logged(
+    world, control, tmp_path, caplog
+):
+    # A role named like a keyword exists before the bot starts, and Frank holds it.
+    state = world.discord.state
+    frank = str(state.find_user("frank").id)
+    commander_role = state.add_role("commander")
+    state.set_member_roles(frank, [commander_role.id])
+    overlay = merge(
+        ALWAYS_ON_CALL,
+        {"permissions": {"acknowledge": ["commander", "paged", "incident-admin", "on-call"]}},
+    )
+    bot = BotHandle(world, tmp_path / "bot-data", overlay)
+    caplog.set_level(logging.WARNING)
+    await bot.start()
+    try:
+        assert any(
+            "permissions.acknowledge: no role named `on-call` in the guild" in r.getMessage()
+            for r in caplog.records
+        )
+        channel = await _declare(control, "Keyword role")
+        ack = await control.command(frank, channel, "incident", "ack")
+        assert "Only the incident commander" in text_of(ack)
+        handover = await control.command(frank, channel, "incident", "commander", member=frank)
+        assert "Only the incident commander" in text_of(handover)
+        incident = await bot.services.incidents.in_channel(channel)
+        assert incident.commander_id != frank
+        assert incident.acknowledged_at is None
+    finally:
+        await bounded(bot.stop(), "stopping the bot")
+
+
+async def test_roles_are_compared_by_the_ids_resolved_at_start_not_by_name(bot, world, control):
+    channel = await _declare(control, "Renamed role")
+    frank, alice = await control.user_id("frank"), await control.user_id("alice")
+    # Someone who may manage lesser roles renames the real one and dresses up their own.
+    real = str(world.discord.state.find_role("incident-admin").id)
+    _rename_role(world, real, "incident-admin-old")
+    fake = _new_role(world, "helpers")
+    _give_role(world, frank, fake)
+    _rename_role(world, fake, "incident-admin")
+    await _bot_sees(control, bot, frank, "incident-admin")
+    await _bot_sees(control, bot, alice, "incident-admin-old")
+
+    handover = await control.command(frank, channel, "incident", "commander", member=frank)
+    assert "Only the incident commander or members with the `incident-admin` role" in text_of(
+        handover
+    )
+    severity = await control.command(frank, channel, "incident", "severity", level="P1")
+    assert "Only" in text_of(severity)
+    incident = await bot.services.incidents.in_channel(channel)
+    assert incident.commander_id != frank and incident.severity == "P2"
+    # The role resolved at start still counts under its new name.
+    assert "incident-admin" in bot.services.discord.role_names(alice)
+    assert bot.services.discord.role_id("incident-admin") == real
+
+
+async def test_check_config_names_a_role_the_guild_lacks_or_has_twice(world, tmp_path, capsys):
+    config = tmp_path / "bot.toml"
+
+    def write(overlay):
+        merged = merge(ALWAYS_ON_CALL, overlay)
+        write_config(
+            config,
+            sandbox_config(world, tmp_path / "data", HOST, world.webhook_port, merged),
+            sandbox_secrets(world),
+        )
+
+    write({})
+    assert await asyncio.to_thread(check_config, config) == 0
+    assert "configuration OK" in capsys.readouterr().out
+
+    world.discord.state.add_role("comms")  # a second role of that name
+    write({"permissions": {"hand_over": ["commander", "incident-admins"]}})
+    assert await asyncio.to_thread(check_config, config) == 2
+    said = capsys.readouterr().err
+    assert "permissions.hand_over: no role named `incident-admins` in the guild" in said
+    assert (
+        "discord.comms_role, permissions.post_update, permissions.approve_external: "
+        "2 roles are named `comms`"
+    ) in said
