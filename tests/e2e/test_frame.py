@@ -59,10 +59,17 @@ async def test_an_unexpected_error_shows_an_error_id_that_is_also_in_the_log(bot
     assert "no such table" not in text  # internals stay in the log
 
 
-async def test_no_secret_reaches_the_database_discord_or_the_log(bot, control, caplog):
+@pytest.fixture
+def logs_from_the_start(caplog):
+    """Every record at DEBUG from before the bot starts (list it before ``bot``)."""
     caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+async def test_no_secret_reaches_the_database_discord_or_the_log(logs_from_the_start, bot, control):
+    caplog = logs_from_the_start
     general = await control.channel_id("general")
-    await control.command(
+    answer = await control.command(
         await control.user_id("erin"),
         general,
         "incident",
@@ -70,22 +77,29 @@ async def test_no_secret_reaches_the_database_discord_or_the_log(bot, control, c
         title="Secrets check",
         severity="P2",
     )
-    channel = await control.channel("incident-", refresh=True) or {}
+    await incident_channel_id(control, "-secrets-check")
     secrets = bot.settings.secrets.values()
-    assert secrets, "the sandbox configures secrets"
+    token = bot.settings.secrets.discord_token
+    assert token is not None and token.get_secret_value() in secrets, "the bot token is scanned"
+    assert bot.settings.secrets.webhook_hmac_secrets and bot.settings.secrets.webhook_bearer_tokens
     database = b"".join(
         p.read_bytes() for p in Path(bot.settings.database_path).parent.glob("*.sqlite3*")
     )
-    everything_posted = ""
+    assert database
+    everything_posted = repr(answer)
     for ch in (await control.world(refresh=True))["channels"]:
         if ch["type"] == 0:
             everything_posted += repr(await control.messages(ch["id"]))
-    logged = "\n".join(record.getMessage() for record in caplog.records)
+    # Start-up too (login, gateway, command sync): records of the setup phase and this one,
+    # with their exception text, as a handler would write them.
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    assert any("ready in guild" in r.getMessage() for r in records), "start-up is in the scan"
+    formatter = logging.Formatter("%(name)s %(message)s")
+    logged = "\n".join(formatter.format(record) for record in records)
     for secret in secrets:
         assert secret.encode() not in database
         assert secret not in everything_posted
         assert secret not in logged
-    del channel
 
 
 def _wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> str:
