@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets as random_tokens
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.gateway import KeepAliveHandler
 
 from bot.adapters.discord_endpoints import use_endpoints
 from bot.adapters.git import OpsRepoSync
@@ -144,6 +146,7 @@ class IncidentBot(commands.Bot):
         if self._services is not None:
             await self._services.close()
         await super().close()
+        await stop_heartbeats(self)
 
     # -- the one error handler -----------------------------------------------------------
     async def on_app_command_error(
@@ -170,6 +173,32 @@ class IncidentBot(commands.Bot):
                 f"Something went wrong on the bot's side (error id `{error_id}`, also in its log)."
             )
         await send_ephemeral(interaction, text)
+
+
+async def stop_heartbeats(client: discord.Client, timeout: float = 5.0) -> None:
+    """After ``close()``: stop the client's gateway heartbeat threads and wait for them to end.
+
+    discord.py's heartbeat runs in a thread that schedules each beat on the event loop and
+    is only told to stop, never waited for; one a reconnect left behind is not even told.
+    Waited for here, while the loop still runs (a beat in flight completes or fails), no
+    such thread outlives the loop it schedules on.
+    """
+    state = getattr(client, "_connection", None)
+    if state is None:
+        return
+    beating = [
+        thread
+        for thread in threading.enumerate()
+        if isinstance(thread, KeepAliveHandler) and getattr(thread.ws, "_connection", None) is state
+    ]
+    for thread in beating:
+        thread.stop()
+    for thread in beating:
+        await asyncio.to_thread(thread.join, timeout)
+        if thread.is_alive():
+            log.warning(
+                "the gateway heartbeat thread %s did not stop in %s s", thread.name, timeout
+            )
 
 
 def _describe(interaction: discord.Interaction) -> str:

@@ -401,3 +401,22 @@ async def test_check_config_names_a_role_the_guild_lacks_or_has_twice(world, tmp
         "discord.comms_role, permissions.post_update, permissions.approve_external: "
         "2 roles are named `comms`"
     ) in said
+
+
+# -- shutdown: no gateway heartbeat thread outlives the loop it schedules on ----------------
+async def test_closing_the_bot_ends_every_gateway_heartbeat_thread_of_its_client(bot):
+    from discord.gateway import KeepAliveHandler
+
+    client = bot.runtime.bot
+    current = client.ws._keep_alive
+    assert current is not None and current.is_alive()
+    # One the client lost track of, as a reconnect cancelled between the gateway's HELLO and
+    # taking the new socket leaves behind: never told to stop, it would wake on a closed loop.
+    orphan = KeepAliveHandler(ws=client.ws, interval=3600)
+    orphan.start()
+    try:
+        await bot.stop()
+        assert not current.is_alive()
+        assert not orphan.is_alive()
+    finally:
+        orphan.stop()

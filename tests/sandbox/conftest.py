@@ -13,6 +13,7 @@ import pytest
 from discord.ext import commands
 
 from bot.adapters.discord_endpoints import use_endpoints
+from bot.client import stop_heartbeats
 from sandbox.world import World, WorldOptions
 
 EVENT_TIMEOUT = 5.0
@@ -122,6 +123,7 @@ async def bot(world: World) -> AsyncIterator[RecordingBot]:
         yield client
     finally:
         await client.close()
+        await stop_heartbeats(client)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(runner, 5)
 
