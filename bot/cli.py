@@ -239,8 +239,8 @@ async def _run_until_signal(settings: Settings, ready: asyncio.Event | None = No
     done, _ = await asyncio.wait({waiter, runtime.finished}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
     await runtime.stop()
-    if runtime.finished in done and runtime.finished.exception() is not None:
-        error = runtime.finished.exception()
+    error = runtime.finished.exception() if runtime.finished in done else None
+    if error is not None:
         print(f"incident-bot stopped: {_why(error)}", file=sys.stderr)
         log.error("stopped", exc_info=error)
         return 1
@@ -302,9 +302,10 @@ def sandbox_secrets(world: Any) -> dict[str, str]:
 
 
 def secrets_model(secrets: dict[str, str]) -> Secrets:
-    return Secrets(
-        **{key.removeprefix("INCIDENT_BOT_").lower(): value for key, value in secrets.items()}
-    )
+    fields: dict[str, Any] = {
+        key.removeprefix("INCIDENT_BOT_").lower(): value for key, value in secrets.items()
+    }
+    return Secrets(**fields)
 
 
 def sandbox(args: argparse.Namespace) -> int:

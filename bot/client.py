@@ -38,13 +38,15 @@ class IncidentBot(commands.Bot):
         intents = discord.Intents.default()
         intents.members = True
         intents.message_content = True  # transcripts for postmortems
+        # discord.py reads a missing http_trace as none; its types allow a TraceConfig only.
+        trace: dict[str, Any] = {"http_trace": http_trace} if http_trace is not None else {}
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
             guild_ready_timeout=settings.config.discord.guild_ready_timeout,
             allowed_mentions=discord.AllowedMentions(everyone=False, users=True, roles=False),
-            http_trace=http_trace,
+            **trace,
         )
         self.settings = settings
         self._extensions = tuple(extensions)
@@ -57,7 +59,7 @@ class IncidentBot(commands.Bot):
         self._started = False
         self._rotation_report: asyncio.Task[object] | None = None
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
-        self.tree.on_error = self.on_app_command_error
+        self.tree.error(self.on_app_command_error)
 
     @property
     def services(self) -> Services:

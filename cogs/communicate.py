@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -17,7 +17,15 @@ from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
     from bot.client import IncidentBot
+    from bot.communicate import CommsService
     from storage.models import ExternalPost
+
+
+def _comms(bot: IncidentBot) -> CommsService:
+    comms = bot.services.comms
+    if comms is None:
+        raise RuntimeError("the comms service is built with the others in build_services")
+    return comms
 
 
 def _approval_answer(approval: Approval, user_id: int, via: str) -> dict:
@@ -58,15 +66,13 @@ class ApproveButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ApproveButton:
         return cls(int(match["id"]), match["seen"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
-        work = bot.services.comms.approve(
-            self.post_id, str(interaction.user.id), "button", self.seen
-        )
+        work = _comms(bot).approve(self.post_id, str(interaction.user.id), "button", self.seen)
         try:
             await answer_with(
                 interaction,
@@ -86,14 +92,14 @@ class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=r"comms:edi
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> EditButton:
         return cls(int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
         try:
-            post = await bot.services.comms.may_edit(self.post_id, str(interaction.user.id))
+            post = await _comms(bot).may_edit(self.post_id, str(interaction.user.id))
             await interaction.response.send_modal(EditPostModal(post, interaction.id))
         except Exception as error:
             await bot.report_error(interaction, error)
@@ -116,12 +122,12 @@ class EditPostModal(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
-        await bot.services.comms.edit(self.post_id, str(interaction.user.id), self.text.value)
+        await _comms(bot).edit(self.post_id, str(interaction.user.id), self.text.value)
         await interaction.response.send_message(
             f"✏️ <@{interaction.user.id}> edited the draft; it still needs approval."
         )
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]  # a Modal's on_error takes no item (discord.py types the View's)
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
         await bot.report_error(interaction, error)
 
@@ -145,7 +151,7 @@ class Communicate(PhaseCog):
     )
     @app_commands.describe(text="What changed, what is being done, and what comes next")
     async def update(self, interaction: discord.Interaction, text: str) -> None:
-        work = self.services.comms.post_update(
+        work = _comms(self.bot).post_update(
             str(interaction.channel_id), str(interaction.user.id), text
         )
         await answer_with(interaction, work, _update_answer, ephemeral=True)
@@ -156,13 +162,13 @@ class Communicate(PhaseCog):
         arrived = discord.utils.utcnow()  # binds the ✅ to the text shown when it arrived
         if (
             str(payload.emoji) != APPROVE_EMOJI
-            or payload.user_id == self.bot.user.id
+            or (self.bot.user is not None and payload.user_id == self.bot.user.id)
             or payload.guild_id is None
         ):
             return
         channel = self.bot.get_channel(payload.channel_id)
         try:
-            approval = await self.services.comms.approve_by_reaction(
+            approval = await _comms(self.bot).approve_by_reaction(
                 str(payload.message_id), str(payload.user_id), arrived
             )
         except UserError as error:

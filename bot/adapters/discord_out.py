@@ -7,7 +7,9 @@ reads come from the client's cache wherever the gateway keeps it current.
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
@@ -20,6 +22,7 @@ from bot.errors import ExternalServiceError, NotFound, UserError
 _GUILD_FULL = 30013
 _CATEGORY_FULL_MARKERS = ("maximum number of channels in category", "CHANNEL_PARENT_MAX_CHANNELS")
 MAX_CATEGORY_CHANNELS = 50
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +176,9 @@ class DiscordOut:
         topic: str,
         members_with_access: tuple[str, ...] = (),
     ) -> str:
-        overwrites: dict[discord.abc.Snowflake, discord.PermissionOverwrite] = {}
+        overwrites: dict[
+            discord.Role | discord.Member | discord.Object, discord.PermissionOverwrite
+        ] = {}
         for user_id in members_with_access:
             member = self.member(user_id)
             if member is not None:
@@ -221,7 +226,7 @@ class DiscordOut:
         message = await self._call(
             channel.send(
                 content=content,
-                embed=embed.to_discord() if embed else None,
+                embed=embed.to_discord() if embed else discord.utils.MISSING,
                 view=_view(buttons) or discord.utils.MISSING,
                 allowed_mentions=allowed,
             )
@@ -273,7 +278,7 @@ class DiscordOut:
         return channel
 
     @staticmethod
-    async def _call(awaitable):  # type: ignore[no-untyped-def]
+    async def _call(awaitable: Coroutine[Any, Any, T]) -> T:
         # An incident lock is never held across a Discord call: a command waiting on that
         # lock would miss Discord's 3-second deadline while this call is retried.
         try:

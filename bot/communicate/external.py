@@ -24,8 +24,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.discord_out import ButtonSpec, Embed
@@ -282,6 +283,7 @@ class ExternalComms:
             pings.append(f"<@&{comms_role}>")
         embed = self._approval_embed(post, initial, draft_round=draft_round)
         message_id = None
+        assert incident.channel_id is not None  # an open incident has its channel
         if look_back:
             message_id = await self._find_approval(incident.channel_id, embed.footer or "")
         if message_id is not None:  # sent by an earlier try: bring it up to date, once
@@ -371,6 +373,7 @@ class ExternalComms:
             draft_round = await self.draft_round(session, post) if post else 1
         if post is None or incident is None or post.approval_message_id is None:
             return
+        assert incident.channel_id is not None  # an open incident has its channel
         await self.d.discord.edit(
             incident.channel_id,
             post.approval_message_id,
@@ -387,6 +390,7 @@ class ExternalComms:
             return
         async with self.d.sessions.begin() as session:
             row = await session.get(Incident, incident.id)
+            assert row is not None  # the Incident row is there: read or locked above
             record(
                 session,
                 row,
@@ -417,8 +421,11 @@ class ExternalComms:
         post = await self.get(post_id)
         async with self.d.lock(post.incident_id):
             async with self.d.sessions() as session:
-                post = await session.get(ExternalPost, post_id)
+                fresh = await session.get(ExternalPost, post_id)
+                assert fresh is not None  # the ExternalPost row is there: read or locked above
+                post = fresh
                 incident = await session.get(Incident, post.incident_id)
+                assert incident is not None  # the Incident row is there: read or locked above
                 edited_at = await self.last_edited_at(session, post)
             await self._check_approver(post, incident, user_id, "approve", via)
             if post.state in DONE_OR_GOING:
@@ -441,19 +448,23 @@ class ExternalComms:
                 raise UserError(f"{problem} Press **Edit** to shorten it, then approve.")
             now = utcnow()
             async with self.d.sessions.begin() as session:
-                claimed = await session.execute(
-                    update(ExternalPost)
-                    .where(ExternalPost.id == post_id, ExternalPost.state.in_(APPROVABLE))
-                    .values(
-                        state=PostState.APPROVED,
-                        approved_by=user_id,
-                        approved_at=now,
-                        last_error=None,
-                    )
+                claimed = cast(  # an UPDATE's result is a CursorResult; execute() says Result
+                    CursorResult[Any],
+                    await session.execute(
+                        update(ExternalPost)
+                        .where(ExternalPost.id == post_id, ExternalPost.state.in_(APPROVABLE))
+                        .values(
+                            state=PostState.APPROVED,
+                            approved_by=user_id,
+                            approved_at=now,
+                            last_error=None,
+                        )
+                    ),
                 )
                 if not claimed.rowcount:
                     return Approval(await self.get(post_id), approved_now=False)
                 row = await session.get(Incident, incident.id)
+                assert row is not None  # the Incident row is there: read or locked above
                 record(
                     session,
                     row,
@@ -482,6 +493,7 @@ class ExternalComms:
         post = await self.get(post_id)
         async with self.d.sessions() as session:
             incident = await session.get(Incident, post.incident_id)
+            assert incident is not None  # the Incident row is there: read or locked above
         await self._check_approver(post, incident, user_id, "edit", "edit button")
         if post.state not in APPROVABLE:
             raise Conflict(_not_editable(post))
@@ -495,8 +507,11 @@ class ExternalComms:
         post = await self.get(post_id)
         async with self.d.lock(post.incident_id):
             async with self.d.sessions() as session:
-                post = await session.get(ExternalPost, post_id)
+                fresh = await session.get(ExternalPost, post_id)
+                assert fresh is not None  # the ExternalPost row is there: read or locked above
+                post = fresh
                 incident = await session.get(Incident, post.incident_id)
+                assert incident is not None  # the Incident row is there: read or locked above
             await self._check_approver(post, incident, user_id, "edit", "edit")
             if post.state not in APPROVABLE:
                 raise Conflict(_not_editable(post))
@@ -509,9 +524,11 @@ class ExternalComms:
                 await self._set_text(post_id, before)
                 raise
             async with self.d.sessions.begin() as session:
+                row = await session.get(Incident, incident.id)
+                assert row is not None  # the Incident row is there: read or locked above
                 record(
                     session,
-                    await session.get(Incident, incident.id),
+                    row,
                     "external_edited",
                     f"<@{user_id}> edited the {post.purpose} X post before approval",
                     user_id,
@@ -530,8 +547,8 @@ class ExternalComms:
         await self.publish(int(timer.payload["post_id"]))
 
     async def publish(self, post_id: int) -> None:
-        post = await self.get(post_id)
-        incident_id, posted = post.incident_id, False
+        first = await self.get(post_id)
+        incident_id, posted = first.incident_id, False
         async with self.d.lock(incident_id):
             async with self.d.sessions.begin() as session:
                 post = await session.get(ExternalPost, post_id)
@@ -573,9 +590,11 @@ class ExternalComms:
         retry_at = now + backoff(attempts, config.retry_initial, config.retry_max, asked)
         async with self.d.sessions.begin() as session:
             post = await session.get(ExternalPost, post_id)
+            assert post is not None  # the ExternalPost row is there: read or locked above
             post.state, post.last_error = PostState.APPROVED, str(error)
             self.d.timers.schedule(session, PUBLISH, retry_at, None, {"post_id": post_id})
             incident = await session.get(Incident, post.incident_id)
+            assert incident is not None  # the Incident row is there: read or locked above
             if attempts == 1:
                 record(
                     session,
@@ -597,6 +616,7 @@ class ExternalComms:
 
     async def _tell(self, incident: Incident, content: str) -> None:
         """A note in the incident channel about a state already recorded; failures are logged."""
+        assert incident.channel_id is not None  # an open incident has its channel
         try:
             await self.d.discord.send(incident.channel_id, content=content)
         except (ExternalServiceError, UserError) as error:
@@ -605,8 +625,10 @@ class ExternalComms:
     async def _settle(self, post_id: int, state: PostState, reason: str) -> None:
         async with self.d.sessions.begin() as session:
             post = await session.get(ExternalPost, post_id)
+            assert post is not None  # the ExternalPost row is there: read or locked above
             post.state, post.last_error = state, reason
             incident = await session.get(Incident, post.incident_id)
+            assert incident is not None  # the Incident row is there: read or locked above
             record(
                 session,
                 incident,
@@ -627,9 +649,11 @@ class ExternalComms:
         url = post_url(self.d.config.x.web_base, self.d.config.x.handle, remote_id)
         async with self.d.sessions.begin() as session:
             post = await session.get(ExternalPost, post_id)
+            assert post is not None  # the ExternalPost row is there: read or locked above
             post.state, post.remote_id, post.url = PostState.POSTED, remote_id, url
             post.posted_at, post.last_error = utcnow(), None
             incident = await session.get(Incident, post.incident_id)
+            assert incident is not None  # the Incident row is there: read or locked above
             what = "Posted to X" if post.purpose == INITIAL else "Replied on X (resolution)"
             record(
                 session,
@@ -650,9 +674,11 @@ class ExternalComms:
             if post is None or post.state not in UNPUBLISHED:
                 return False
             post.state, post.last_error = PostState.WITHDRAWN, reason
+            row = await session.get(Incident, incident_id)
+            assert row is not None  # the Incident row is there: read or locked above
             record(
                 session,
-                await session.get(Incident, incident_id),
+                row,
                 "external_withdrawn",
                 f"Withdrew the {purpose} X post draft: {reason}",
                 None,

@@ -132,6 +132,7 @@ class InternalComms:
             message_id = await self.d.discord.send(ops_id, embed=embed)
         async with self.d.sessions.begin() as session:
             row = await session.get(Incident, incident_id)
+            assert row is not None  # the Incident row is there: read or locked above
             row.ops_alerts_message_id = message_id
             record(
                 session,
@@ -255,6 +256,7 @@ class InternalComms:
             )
         async with self.d.sessions.begin() as session:
             row = await session.get(Incident, incident.id)
+            assert row is not None  # the Incident row is there: read or locked above
             row.github_issue_number, row.github_issue_url = issue.number, issue.url
             record(
                 session,
@@ -279,6 +281,7 @@ class InternalComms:
     async def _github_skipped(self, incident: Incident, reason: str) -> None:
         async with self.d.sessions.begin() as session:
             row = await session.get(Incident, incident.id)
+            assert row is not None  # the Incident row is there: read or locked above
             record(session, row, "github_issue_failed", f"No GitHub issue: {reason}")
         if incident.channel_id:
             await self.d.discord.send(
@@ -306,7 +309,9 @@ class InternalComms:
         problems: list[str] = []
         async with self.d.lock(incident.id):
             async with self.d.sessions() as session:
-                incident = await session.get(Incident, incident.id)
+                fresh = await session.get(Incident, incident.id)
+                assert fresh is not None  # the Incident row is there: read or locked above
+                incident = fresh
             level = self.d.incidents.severity(incident.severity)
             now = utcnow()
             next_due = next_update_due(level, now) if is_open(incident) else None
@@ -318,6 +323,7 @@ class InternalComms:
                 "author_id": user_id,
                 "next_due": next_due,
             }
+            assert incident.channel_id is not None  # an open incident has its channel
             message_id = await self.d.discord.send(
                 incident.channel_id,
                 content=self.d.renderer.render("status_update.md.j2", elsewhere=False, **context),
@@ -325,6 +331,7 @@ class InternalComms:
             targets = update_targets(level, incident)
             async with self.d.sessions.begin() as session:
                 row = await hold_incident(session, incident.id)
+                assert row is not None  # the row is there: read or locked above
                 record(
                     session,
                     row,
@@ -354,6 +361,9 @@ class InternalComms:
                     problems.append(f"not posted in #ops-alerts: {error}")
             if targets.github_issue and self.d.github is not None:
                 try:
+                    assert (
+                        incident.github_issue_number is not None
+                    )  # targets.github_issue means there is one
                     await self.d.github.comment(
                         incident.github_issue_number,
                         self.d.renderer.render(
@@ -425,6 +435,7 @@ class InternalComms:
         async with self.d.lock(incident_id):
             async with self.d.sessions() as session:
                 incident = await session.get(Incident, incident_id)
+                assert incident is not None  # the Incident row is there: read or locked above
                 latest = await self.latest_update(session, incident_id)
             if (
                 incident is None
@@ -436,6 +447,7 @@ class InternalComms:
             level = self.d.incidents.severity(incident.severity)
             if level.comms.update_every is None:
                 return
+            assert incident.channel_id is not None  # an open incident has its channel
             await self.d.discord.send(
                 incident.channel_id,
                 content=self.d.renderer.render(
@@ -448,6 +460,7 @@ class InternalComms:
             )
             async with self.d.sessions.begin() as session:
                 row = await hold_incident(session, incident_id)
+                assert row is not None  # the row is there: read or locked above
                 record(
                     session,
                     row,

@@ -13,8 +13,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import event, select, update
+from sqlalchemy import CursorResult, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import Timer
@@ -65,7 +66,7 @@ class TimerService:
         )
         if kinds is not None:
             query = query.where(Timer.kind.in_(list(kinds)))
-        result = await session.execute(query)
+        result = cast(CursorResult[Any], await session.execute(query))  # an UPDATE's result
         return result.rowcount or 0
 
     def _on_commit(self, _session: object) -> None:
@@ -119,10 +120,13 @@ class TimerService:
                 )
             ).all()
             for timer in due:
-                claimed = await session.execute(
-                    update(Timer)
-                    .where(Timer.id == timer.id, Timer.state == "pending")
-                    .values(state="firing", attempts=Timer.attempts + 1)
+                claimed = cast(  # an UPDATE's result
+                    CursorResult[Any],
+                    await session.execute(
+                        update(Timer)
+                        .where(Timer.id == timer.id, Timer.state == "pending")
+                        .values(state="firing", attempts=Timer.attempts + 1)
+                    ),
                 )
                 if claimed.rowcount:
                     await session.commit()

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -53,7 +53,7 @@ def kickoff_footer(incident_id: int) -> str:
     return f"Incident #{incident_id}"
 
 
-def _awaiting_ack(incident: Incident | None) -> bool:
+def _awaiting_ack(incident: Incident | None) -> TypeGuard[Incident]:
     """Open and not acknowledged: the clock's timers still have work to do."""
     return incident is not None and incident.acknowledged_at is None and is_open(incident.status)
 
@@ -361,6 +361,7 @@ class IncidentService:
                 # The channel is ours (created now, or found by our topic marker): remove it.
                 await self._fail_opening(incident, channel_id, error)
                 raise
+            assert channel_id is not None and name is not None  # created or found above
             incident = await self._finish_opening(
                 incident, channel_id, name, slug, kickoff_id, level, commander_id, unresolved
             )
@@ -440,6 +441,7 @@ class IncidentService:
                 )
         async with self._sessions.begin() as session:
             row = await session.get(Incident, incident.id)
+            assert row is not None  # the Incident row is there: read or locked above
             row.channel_id = None
             row.kickoff_message_id = None
             transition(session, row, Status.FAILED, f"Could not open the incident channel: {error}")
@@ -457,6 +459,7 @@ class IncidentService:
     ) -> Incident:
         async with self._sessions.begin() as session:
             row = await session.get(Incident, incident.id)
+            assert row is not None  # the Incident row is there: read or locked above
             row.channel_id, row.channel_name, row.slug = channel_id, name, slug
             row.kickoff_message_id = kickoff_id
             row.commander_id = commander_id
@@ -564,7 +567,7 @@ class IncidentService:
 
     async def acknowledge_kickoff_reaction(
         self, channel_id: str, message_id: str, user_id: str
-    ) -> Incident | None:
+    ) -> tuple[Incident, bool] | None:
         """A ✅ on a kickoff message; None when the message is no kickoff."""
         async with self._sessions() as session:
             incident = await session.scalar(
@@ -577,6 +580,7 @@ class IncidentService:
         return await self.acknowledge(incident.id, user_id, "reaction")
 
     async def _on_escalate(self, timer: Timer) -> None:
+        assert timer.incident_id is not None  # escalation timers belong to an incident
         level_number = int(timer.payload.get("level", 1))
         async with self._lock(timer.incident_id):
             async with self._sessions() as session:
@@ -599,6 +603,7 @@ class IncidentService:
             if target_kind is None:
                 async with self._sessions.begin() as session:
                     row = await session.get(Incident, incident.id)
+                    assert row is not None  # the Incident row is there: read or locked above
                     record(
                         session,
                         row,
@@ -617,6 +622,8 @@ class IncidentService:
                 waited=waited,
                 commander_id=incident.commander_id,
             )
+            assert target_id is not None  # a target kind comes with its id
+            assert incident.channel_id is not None  # an open incident has its channel
             await self._discord.send(
                 incident.channel_id,
                 content=content,
@@ -625,6 +632,7 @@ class IncidentService:
             )
             async with self._sessions.begin() as session:
                 row = await session.get(Incident, incident.id)
+                assert row is not None  # the Incident row is there: read or locked above
                 row.escalation_level = level_number
                 session.add(
                     Page(
@@ -651,6 +659,8 @@ class IncidentService:
                         row.id,
                         {"level": level_number + 1, "severity": level.name},
                     )
+            assert target_id is not None  # a target kind comes with its id
+            assert incident.channel_id is not None  # an open incident has its channel
             if target_kind == "user":
                 await self._grant(incident.channel_id, target_id)
             await self._emit(
@@ -685,12 +695,14 @@ class IncidentService:
         if not _awaiting_ack(incident):
             return
         level = self.severity(incident.severity)
+        assert level.respond_within is not None  # the reminder is only scheduled with one
         due = incident.declared_at + level.respond_within
         who = (
             f"<@{incident.commander_id}>"
             if incident.commander_id
             else "Nobody has acknowledged yet:"
         )
+        assert incident.channel_id is not None  # an open incident has its channel
         await self._discord.send(
             incident.channel_id,
             content=f"⏰ {who} the {level.name} response time ({level.response_time}) runs out <t:{int(due.timestamp())}:R>. "
@@ -699,6 +711,7 @@ class IncidentService:
         )
         async with self._sessions.begin() as session:
             row = await session.get(Incident, incident.id)
+            assert row is not None  # the Incident row is there: read or locked above
             record(
                 session,
                 row,
@@ -721,6 +734,7 @@ class IncidentService:
                 "response_breach",
                 f"Response time breached: {level.name} must be answered {level.response_time.lower()}",
             )
+        assert incident.channel_id is not None  # an open incident has its channel
         await self._discord.send(
             incident.channel_id,
             content=f"🚨 The {level.name} response time ({level.response_time}) has passed without an acknowledgement. "
@@ -749,6 +763,7 @@ class IncidentService:
             raise UserError("A bot cannot be the incident commander; choose a person.")
         async with self._lock(incident_id), self._sessions.begin() as session:
             incident = await session.get(Incident, incident_id)
+            assert incident is not None  # the Incident row is there: read or locked above
             self._require_open(incident)
             await self._authorised(session, incident, user_id, "hand_over", "hand over command")
             if incident.commander_id == new_commander_id:
@@ -768,6 +783,7 @@ class IncidentService:
                     incident_id=incident.id, target_kind="user", target_id=new_commander_id, level=0
                 )
             )
+        assert incident.channel_id is not None  # an open incident has its channel
         await self._grant(incident.channel_id, new_commander_id)
         await self._emit(
             IncidentEvent("commander_changed", incident, user_id, {"previous": previous})
@@ -780,6 +796,7 @@ class IncidentService:
         level = self.severity(severity)
         async with self._lock(incident_id), self._sessions.begin() as session:
             incident = await session.get(Incident, incident_id)
+            assert incident is not None  # the Incident row is there: read or locked above
             self._require_open(incident)
             await self._authorised(
                 session, incident, user_id, "change_severity", "change the severity"
