@@ -420,3 +420,28 @@ async def test_closing_the_bot_ends_every_gateway_heartbeat_thread_of_its_client
         assert not orphan.is_alive()
     finally:
         orphan.stop()
+
+
+async def test_a_heartbeat_thread_started_while_the_bot_closes_is_ended_too(bot, monkeypatch):
+    from discord.gateway import KeepAliveHandler
+
+    client = bot.runtime.bot
+    ws = client.ws
+    late: list[KeepAliveHandler] = []
+    close = client.close
+
+    async def close_during_a_reconnect() -> None:
+        await close()
+        # The gateway's HELLO for a reconnect under way arrives now: its heartbeat thread
+        # starts after close() looked for heartbeat threads.
+        thread = KeepAliveHandler(ws=ws, interval=3600)
+        thread.start()
+        late.append(thread)
+
+    monkeypatch.setattr(client, "close", close_during_a_reconnect)
+    try:
+        await bot.stop()
+        assert late and not late[0].is_alive()
+    finally:
+        for thread in late:
+            thread.stop()

@@ -123,9 +123,9 @@ async def bot(world: World) -> AsyncIterator[RecordingBot]:
         yield client
     finally:
         await client.close()
-        await stop_heartbeats(client)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(runner, 5)
+        await stop_heartbeats(client)  # once the gateway task is over (see bot.client)
 
 
 @pytest.fixture
