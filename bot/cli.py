@@ -159,10 +159,8 @@ async def _guild_members_and_roles(
         if guild_id is None:
             guilds = [g async for g in client.fetch_guilds(limit=1)]
             if not guilds:
-                return (
-                    None,
-                    None,
-                    "discord.guild_id: not set, and the bot is in no guild (invite it first)",
+                return _failed(
+                    "discord.guild_id: not set, and the bot is in no guild (invite it first)"
                 )
             guild_id = guilds[0].id
         guild = await client.fetch_guild(guild_id)
@@ -171,31 +169,27 @@ async def _guild_members_and_roles(
             names |= {member.name.lower(), member.display_name.lower(), str(member.id)}
         return names, [(role.id, role.name) for role in guild.roles], None
     except discord.LoginFailure:
-        return (
-            None,
-            None,
-            "INCIDENT_BOT_DISCORD_TOKEN: Discord refused the token (expected a valid bot token)",
+        return _failed(
+            "INCIDENT_BOT_DISCORD_TOKEN: Discord refused the token (expected a valid bot token)"
         )
     except discord.NotFound:
-        return (
-            None,
-            None,
-            f"discord.guild_id: no guild {settings.config.discord.guild_id} for this bot",
+        return _failed(
+            f"discord.guild_id: no guild {settings.config.discord.guild_id} for this bot"
         )
     except discord.Forbidden as error:
-        return (
-            None,
-            None,
-            f"discord: the bot may not read the guild's members ({error.text}); enable the Server Members intent",
+        return _failed(
+            f"discord: the bot may not read the guild's members ({error.text}); enable the Server Members intent"
         )
     except (discord.HTTPException, OSError) as error:
-        return (
-            None,
-            None,
-            f"discord.api_base: {settings.config.discord.api_base} could not be reached ({error})",
+        return _failed(
+            f"discord.api_base: {settings.config.discord.api_base} could not be reached ({error})"
         )
     finally:
         await client.close()
+
+
+def _failed(problem: str) -> tuple[None, None, str]:
+    return None, None, problem
 
 
 def db_upgrade(path: Path) -> int:
