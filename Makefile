@@ -35,13 +35,14 @@ run: install node
 check-config: install
 	$(BIN)/incident-bot check-config --config $${CONFIG:-incident-bot.toml}
 
-test: install node
-	$(BIN)/ruff check .
-	$(BIN)/pytest -q $(PYTEST_ARGS)
-
+# The checks CI and the pre-commit hook run: lint, format and types.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint node
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 format: install
 	$(BIN)/ruff format .

@@ -104,6 +104,7 @@ def _load_or_report(path: Path | None) -> Settings | None:
 
 
 def check_config(path: Path) -> int:
+    from bot.core.permissions import resolve_roles, role_uses
     from bot.services import rotation_source
     from bot.triage.rotation import validate
     from storage.types import utcnow
@@ -118,22 +119,30 @@ def check_config(path: Path) -> int:
             "INCIDENT_BOT_DISCORD_TOKEN: not set (expected the bot token from the Discord developer portal)"
         )
     else:
-        members, problem = asyncio.run(_guild_member_names(settings))
+        members, roles, problem = asyncio.run(_guild_members_and_roles(settings))
         if problem:
             problems.append(problem)
+        if roles is not None:
+            problems += resolve_roles(role_uses(settings.config), roles).problems
     rotation = rotation_source(settings).current()
     known = (lambda key: key in members) if members is not None else (lambda key: True)
     problems += [f"rotation: {p}" for p in validate(rotation, utcnow(), known)]
     if problems:
         _report(problems)
         return 2
-    checked = "members checked against the guild" if members is not None else "members not checked"
+    checked = (
+        "members and roles checked against the guild"
+        if members is not None
+        else "members and roles not checked"
+    )
     print(f"configuration OK: {path} ({len(rotation.shifts)} rotation shifts, {checked})")
     return 0
 
 
-async def _guild_member_names(settings: Settings) -> tuple[set[str] | None, str | None]:
-    """Usernames, display names and ids of the guild's members over REST, or the problem."""
+async def _guild_members_and_roles(
+    settings: Settings,
+) -> tuple[set[str] | None, list[tuple[int, str]] | None, str | None]:
+    """Members' usernames, display names and ids, and (id, name) of every role, over REST."""
     import discord
 
     from bot.client import configure_discord
@@ -150,35 +159,37 @@ async def _guild_member_names(settings: Settings) -> tuple[set[str] | None, str 
         if guild_id is None:
             guilds = [g async for g in client.fetch_guilds(limit=1)]
             if not guilds:
-                return (
-                    None,
-                    "discord.guild_id: not set, and the bot is in no guild (invite it first)",
+                return _failed(
+                    "discord.guild_id: not set, and the bot is in no guild (invite it first)"
                 )
             guild_id = guilds[0].id
         guild = await client.fetch_guild(guild_id)
         names: set[str] = set()
         async for member in guild.fetch_members(limit=None):
             names |= {member.name.lower(), member.display_name.lower(), str(member.id)}
-        return names, None
+        return names, [(role.id, role.name) for role in guild.roles], None
     except discord.LoginFailure:
-        return (
-            None,
-            "INCIDENT_BOT_DISCORD_TOKEN: Discord refused the token (expected a valid bot token)",
+        return _failed(
+            "INCIDENT_BOT_DISCORD_TOKEN: Discord refused the token (expected a valid bot token)"
         )
     except discord.NotFound:
-        return None, f"discord.guild_id: no guild {settings.config.discord.guild_id} for this bot"
+        return _failed(
+            f"discord.guild_id: no guild {settings.config.discord.guild_id} for this bot"
+        )
     except discord.Forbidden as error:
-        return (
-            None,
-            f"discord: the bot may not read the guild's members ({error.text}); enable the Server Members intent",
+        return _failed(
+            f"discord: the bot may not read the guild's members ({error.text}); enable the Server Members intent"
         )
     except (discord.HTTPException, OSError) as error:
-        return (
-            None,
-            f"discord.api_base: {settings.config.discord.api_base} could not be reached ({error})",
+        return _failed(
+            f"discord.api_base: {settings.config.discord.api_base} could not be reached ({error})"
         )
     finally:
         await client.close()
+
+
+def _failed(problem: str) -> tuple[None, None, str]:
+    return None, None, problem
 
 
 def db_upgrade(path: Path) -> int:
@@ -222,8 +233,8 @@ async def _run_until_signal(settings: Settings, ready: asyncio.Event | None = No
     done, _ = await asyncio.wait({waiter, runtime.finished}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
     await runtime.stop()
-    if runtime.finished in done and runtime.finished.exception() is not None:
-        error = runtime.finished.exception()
+    error = runtime.finished.exception() if runtime.finished in done else None
+    if error is not None:
         print(f"incident-bot stopped: {_why(error)}", file=sys.stderr)
         log.error("stopped", exc_info=error)
         return 1
@@ -285,9 +296,10 @@ def sandbox_secrets(world: Any) -> dict[str, str]:
 
 
 def secrets_model(secrets: dict[str, str]) -> Secrets:
-    return Secrets(
-        **{key.removeprefix("INCIDENT_BOT_").lower(): value for key, value in secrets.items()}
-    )
+    fields: dict[str, Any] = {
+        key.removeprefix("INCIDENT_BOT_").lower(): value for key, value in secrets.items()
+    }
+    return Secrets(**fields)
 
 
 def sandbox(args: argparse.Namespace) -> int:

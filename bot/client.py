@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets as random_tokens
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.gateway import KeepAliveHandler
 
 from bot.adapters.discord_endpoints import use_endpoints
 from bot.adapters.git import OpsRepoSync
@@ -38,13 +40,15 @@ class IncidentBot(commands.Bot):
         intents = discord.Intents.default()
         intents.members = True
         intents.message_content = True  # transcripts for postmortems
+        # discord.py reads a missing http_trace as none; its types allow a TraceConfig only.
+        trace: dict[str, Any] = {"http_trace": http_trace} if http_trace is not None else {}
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
             guild_ready_timeout=settings.config.discord.guild_ready_timeout,
             allowed_mentions=discord.AllowedMentions(everyone=False, users=True, roles=False),
-            http_trace=http_trace,
+            **trace,
         )
         self.settings = settings
         self._clock = clock
@@ -58,7 +62,7 @@ class IncidentBot(commands.Bot):
         self._started = False
         self._rotation_report: asyncio.Task[object] | None = None
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
-        self.tree.on_error = self.on_app_command_error
+        self.tree.error(self.on_app_command_error)
 
     @property
     def services(self) -> Services:
@@ -156,6 +160,7 @@ class IncidentBot(commands.Bot):
         if self._services is not None:
             await self._services.close()
         await super().close()
+        await stop_heartbeats(self)
 
     # -- the one error handler -----------------------------------------------------------
     async def on_app_command_error(
@@ -182,6 +187,32 @@ class IncidentBot(commands.Bot):
                 f"Something went wrong on the bot's side (error id `{error_id}`, also in its log)."
             )
         await send_ephemeral(interaction, text)
+
+
+async def stop_heartbeats(client: discord.Client, timeout: float = 5.0) -> None:
+    """After ``close()``: stop the client's gateway heartbeat threads and wait for them to end.
+
+    discord.py's heartbeat runs in a thread that schedules each beat on the event loop and
+    is only told to stop, never waited for; one a reconnect left behind is not even told.
+    Waited for here, while the loop still runs (a beat in flight completes or fails), no
+    such thread outlives the loop it schedules on.
+    """
+    state = getattr(client, "_connection", None)
+    if state is None:
+        return
+    beating = [
+        thread
+        for thread in threading.enumerate()
+        if isinstance(thread, KeepAliveHandler) and getattr(thread.ws, "_connection", None) is state
+    ]
+    for thread in beating:
+        thread.stop()
+    for thread in beating:
+        await asyncio.to_thread(thread.join, timeout)
+        if thread.is_alive():
+            log.warning(
+                "the gateway heartbeat thread %s did not stop in %s s", thread.name, timeout
+            )
 
 
 def _describe(interaction: discord.Interaction) -> str:

@@ -9,24 +9,40 @@ REDACTED = "[redacted]"
 
 
 class RedactSecrets(logging.Filter):
+    """Replaces every secret in a record: its message and arguments, exception and stack text.
+
+    The message is rendered here (arguments joined in), so a secret split across arguments
+    is found too; a record whose arguments do not fit its message is rendered plainly
+    instead of raising at the call site (or of logging's error handler printing the raw
+    arguments to stderr).
+    """
+
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
 
+    def _clean(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
-        message = record.getMessage()
-        cleaned = message
-        for secret in self._secrets:
-            cleaned = cleaned.replace(secret, REDACTED)
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit: show both, redacted, and go on
+            message = f"{record.msg} (arguments that do not fit the message: {record.args!r})"
+            record.msg, record.args = message, None
+        cleaned = self._clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            for secret in self._secrets:
-                record.exc_text = record.exc_text.replace(secret, REDACTED)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+            record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
         return True
 
 

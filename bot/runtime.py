@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Sequence
 from bot.adapters.git import ensure_checkout
 from bot.alerts.metrics import AlertMetrics, discord_trace
 from bot.alerts.server import AlertServer
-from bot.client import PHASES, IncidentBot, configure_discord
+from bot.client import PHASES, IncidentBot, configure_discord, stop_heartbeats
 from bot.core.clock import Clock
 from bot.settings import Settings
 
@@ -100,6 +100,9 @@ class BotRuntime:
         gc.unfreeze()  # what this bot froze may be collected again once it is gone
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self.finished, timeout=10)
+        # Again once the gateway task is over: a reconnect under way at close starts a
+        # heartbeat thread after close() has looked for them.
+        await stop_heartbeats(self.bot)
 
 
 STOP_STEP_TIMEOUT = 20.0

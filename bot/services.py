@@ -15,6 +15,7 @@ from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
 from bot.core.outbox import Outbox
+from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.follow_up.service import FollowUpService
@@ -92,7 +93,7 @@ def build_services(
     engine = make_engine(settings.database_path)
     sessions = make_sessions(engine)
     outbox = Outbox(sessions, clock)
-    out = DiscordOut(client, config.discord.guild_id)
+    out = DiscordOut(client, config.discord.guild_id, role_uses(config))
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions, clock)
     oncall = OnCallService(

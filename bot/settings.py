@@ -147,7 +147,11 @@ Who = Annotated[list[str], Field(min_length=1)]
 
 
 class Permissions(Section):
-    """Who may do what: role names, or ``commander``, ``paged`` (anyone paged), ``anyone``."""
+    """Who may do what: role names, or ``commander``, ``paged`` (anyone paged), ``anyone``.
+
+    The three keywords are never role names; role names are resolved to role ids at start
+    (``bot.core.permissions.resolve_roles``) and compared by id from then on.
+    """
 
     declare: Who = ["anyone"]
     acknowledge: Who = ["commander", "paged", "incident-admin", "oncall"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -17,6 +17,14 @@ from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
     from bot.client import IncidentBot
+    from bot.communicate import CommsService
+
+
+def _comms(bot: IncidentBot) -> CommsService:
+    comms = bot.services.comms
+    if comms is None:
+        raise RuntimeError("the comms service is built with the others in build_services")
+    return comms
 
 
 def _approval_answer(approval: Approval, user_id: int, via: str) -> dict:
@@ -57,15 +65,13 @@ class ApproveButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ApproveButton:
         return cls(int(match["id"]), match["seen"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
-        work = bot.services.comms.approve(
-            self.post_id, str(interaction.user.id), "button", self.seen
-        )
+        work = _comms(bot).approve(self.post_id, str(interaction.user.id), "button", self.seen)
         try:
             await answer_with(
                 interaction,
@@ -85,14 +91,14 @@ class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=r"comms:edi
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> EditButton:
         return cls(int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
         try:
-            post = await bot.services.comms.may_edit(self.post_id, str(interaction.user.id))
+            post = await _comms(bot).may_edit(self.post_id, str(interaction.user.id))
             await interaction.response.send_modal(EditPostModal(post.id, post.text, interaction.id))
         except Exception as error:
             await bot.report_error(interaction, error)
@@ -118,11 +124,11 @@ class EditPostModal(discord.ui.Modal):
         user_id = interaction.user.id
         await answer_with(
             interaction,
-            bot.services.comms.edit(self.post_id, str(user_id), self.text.value),
+            _comms(bot).edit(self.post_id, str(user_id), self.text.value),
             lambda _: {"content": f"✏️ <@{user_id}> edited the draft; it still needs approval."},
         )
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]  # a Modal's on_error takes no item (discord.py types the View's)
         bot: IncidentBot = interaction.client  # type: ignore[assignment]
         await bot.report_error(interaction, error)
 
@@ -146,7 +152,7 @@ class Communicate(PhaseCog):
     )
     @app_commands.describe(text="What changed, what is being done, and what comes next")
     async def update(self, interaction: discord.Interaction, text: str) -> None:
-        work = self.services.comms.post_update(
+        work = _comms(self.bot).post_update(
             str(interaction.channel_id), str(interaction.user.id), text
         )
         await answer_with(interaction, work, _update_answer, ephemeral=True)
@@ -162,7 +168,7 @@ class Communicate(PhaseCog):
         ):
             return
         # A refused ✅ is removed and its author told once, by the service.
-        approval = await self.services.comms.approve_by_reaction(
+        approval = await _comms(self.bot).approve_by_reaction(
             str(payload.channel_id), str(payload.message_id), str(payload.user_id)
         )
         channel = self.bot.get_channel(payload.channel_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -17,6 +17,7 @@ from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
     from bot.client import IncidentBot
+    from bot.triage.oncall import Resolved
 
 
 class AckButton(discord.ui.DynamicItem[discord.ui.Button], template=r"incident:ack:(?P<id>\d+)"):
@@ -30,7 +31,7 @@ class AckButton(discord.ui.DynamicItem[discord.ui.Button], template=r"incident:a
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> AckButton:
         return cls(int(match["id"]))
 
@@ -296,7 +297,7 @@ class Triage(PhaseCog):
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         if (
             str(payload.emoji) != ACK_EMOJI
-            or payload.user_id == self.bot.user.id
+            or (self.bot.user is not None and payload.user_id == self.bot.user.id)
             or payload.guild_id is None
         ):
             return
@@ -324,7 +325,7 @@ class Triage(PhaseCog):
             await channel.send(**_ack_answer(acknowledged[0].commander_id, True))
 
 
-def _oncall_text(heading: str, answer) -> str:  # type: ignore[no-untyped-def]
+def _oncall_text(heading: str, answer: Resolved) -> str:
     if answer.shift is None and answer.primary_id is None:
         return f"{heading}: nobody (no shift in the rotation covers that time)."
     parts = [f"{heading}: primary {f'<@{answer.primary_id}>' if answer.primary_id else 'nobody'}"]

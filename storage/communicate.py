@@ -18,6 +18,14 @@ async def incident(session: AsyncSession, incident_id: int) -> Incident | None:
     return await session.get(Incident, incident_id, populate_existing=True)
 
 
+async def existing_incident(session: AsyncSession, incident_id: int) -> Incident:
+    """The incident of a post or timer being worked on: its row is there (posts cascade)."""
+    row = await incident(session, incident_id)
+    if row is None:
+        raise LookupError(f"incident {incident_id} has no row")
+    return row
+
+
 async def hold_incident(session: AsyncSession, incident_id: int) -> Incident | None:
     """The incident, read after taking the database's write lock in ``session``'s transaction.
 
@@ -147,7 +155,7 @@ async def update_post(
     if only_in is not None:
         query = query.where(ExternalPost.state.in_(list(only_in)))
     result = await session.execute(query.values(**values))
-    return bool(result.rowcount)
+    return bool(getattr(result, "rowcount", 0))
 
 
 # -- refused reactions -----------------------------------------------------------------------

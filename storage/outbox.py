@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxEntry
@@ -36,10 +37,13 @@ async def of_incident(
 
 async def claim(session: AsyncSession, entry_id: int, now: datetime) -> OutboxEntry | None:
     """pending → sending, counted as an attempt; None if it was not pending."""
-    claimed = await session.execute(
-        update(OutboxEntry)
-        .where(OutboxEntry.id == entry_id, OutboxEntry.state == "pending")
-        .values(state="sending", attempts=OutboxEntry.attempts + 1, updated_at=now)
+    claimed = cast(  # an UPDATE's result is a CursorResult; execute() is typed as Result
+        CursorResult[Any],
+        await session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id == entry_id, OutboxEntry.state == "pending")
+            .values(state="sending", attempts=OutboxEntry.attempts + 1, updated_at=now)
+        ),
     )
     if not claimed.rowcount:
         return None

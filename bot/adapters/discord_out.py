@@ -6,12 +6,16 @@ reads come from the client's cache wherever the gateway keeps it current.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
 
 from bot.core.locks import LockHeldAcrossCall, check_not_holding
+from bot.core.permissions import RoleResolution, resolve_roles
 from bot.errors import ExternalServiceError, NotFound, UserError
 
 # Discord's documented errors the person can act on.
@@ -22,6 +26,9 @@ _GUILD_FULL = 30013
 _INVALID_FORM_BODY = 50035
 _CATEGORY_FULL = "CHANNEL_PARENT_MAX_CHANNELS"
 MAX_CATEGORY_CHANNELS = 50
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,16 @@ def _view(buttons: tuple[ButtonSpec, ...]) -> discord.ui.View | None:
 
 
 class DiscordOut:
-    def __init__(self, client: discord.Client, guild_id: int | None) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        guild_id: int | None,
+        roles: dict[str, list[str]] | None = None,  # configured role name → keys naming it
+    ) -> None:
         self._client = client
         self._guild_id = guild_id
+        self._role_uses = roles or {}
+        self._roles: RoleResolution | None = None  # resolved the first time the guild is seen
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -85,7 +99,15 @@ class DiscordOut:
         )
         if guild is None:
             raise ExternalServiceError("the bot is not connected to its guild yet")
+        if self._roles is None:
+            self._resolve_roles(guild)
         return guild
+
+    def _resolve_roles(self, guild: discord.Guild) -> None:
+        """Configured role names → ids, once: from now on roles are compared by id."""
+        self._roles = resolve_roles(self._role_uses, ((r.id, r.name) for r in guild.roles))
+        for problem in self._roles.problems:
+            log.warning("roles: %s; it grants nothing and pings no one until restart", problem)
 
     @property
     def bot_user_id(self) -> str:
@@ -118,12 +140,25 @@ class DiscordOut:
         return None
 
     def role_names(self, user_id: str) -> frozenset[str]:
-        member = self.member(user_id)
-        return frozenset(role.name for role in member.roles) if member else frozenset()
+        """The configured roles the member holds, by the ids resolved at start (not by name)."""
+        member = self.member(user_id)  # resolves the roles first, if not yet done
+        if member is None or self._roles is None:
+            return frozenset()
+        held = {role.id for role in member.roles}
+        return frozenset(name for name, role_id in self._roles.ids.items() if role_id in held)
 
     def role_id(self, name: str) -> str | None:
-        role = discord.utils.get(self.guild.roles, name=name)
+        """A role's id for a mention: a configured role by its id resolved at start."""
+        guild = self.guild
+        if name in self._role_uses:
+            role_id = self._roles.ids.get(name) if self._roles else None
+            return str(role_id) if role_id is not None else None
+        role = discord.utils.get(guild.roles, name=name)
         return str(role.id) if role else None
+
+    def role_problems(self) -> list[str]:
+        """Configured role names that resolved to no role at start (empty before start)."""
+        return list(self._roles.problems) if self._roles else []
 
     # -- acting --------------------------------------------------------------------------
     async def ensure_category(self, name: str) -> discord.CategoryChannel:
@@ -145,7 +180,9 @@ class DiscordOut:
         topic: str,
         members_with_access: tuple[str, ...] = (),
     ) -> str:
-        overwrites: dict[discord.abc.Snowflake, discord.PermissionOverwrite] = {}
+        overwrites: dict[
+            discord.Role | discord.Member | discord.Object, discord.PermissionOverwrite
+        ] = {}
         for user_id in members_with_access:
             member = self.member(user_id)
             if member is not None:
@@ -193,7 +230,7 @@ class DiscordOut:
         message = await self._call(
             channel.send(
                 content=content,
-                embed=embed.to_discord() if embed else None,
+                embed=embed.to_discord() if embed else discord.utils.MISSING,
                 view=_view(buttons) or discord.utils.MISSING,
                 allowed_mentions=allowed,
             )
@@ -283,7 +320,7 @@ class DiscordOut:
         return channel
 
     @staticmethod
-    async def _call(awaitable):  # type: ignore[no-untyped-def]
+    async def _call(awaitable: Coroutine[Any, Any, T]) -> T:
         # An incident lock is never held across a Discord call: a command waiting on that
         # lock would miss Discord's 3-second deadline while this call is retried.
         try:

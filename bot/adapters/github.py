@@ -9,7 +9,7 @@ a branch). Errors come out as :class:`GitHubUnavailable` (try again later) or
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,7 +108,12 @@ class GitHubClient:
         try:
             if method == "GET":
                 return await gh.getitem(url, kwargs.get("url_vars") or {}, **options)
-            call = {"POST": gh.post, "PATCH": gh.patch, "PUT": gh.put}[method]
+            calls: dict[str, Callable[..., Awaitable[Any]]] = {
+                "POST": gh.post,
+                "PATCH": gh.patch,
+                "PUT": gh.put,
+            }
+            call = calls[method]
             return await call(url, kwargs.get("url_vars") or {}, data=data, **options)
         except gidgethub.RateLimitExceeded:
             raise GitHubUnavailable("GitHub's rate limit is used up; try again later") from None

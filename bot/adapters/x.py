@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
-import tweepy
+import tweepy  # type: ignore[import-untyped]  # tweepy ships no type information
 from oauthlib.oauth1 import Client as OAuthClient
-from tweepy.asynchronous import AsyncClient
+from tweepy.asynchronous import AsyncClient  # type: ignore[import-untyped]  # as above
 from yarl import URL
 
 from bot.core.locks import check_not_holding
@@ -90,7 +90,11 @@ class _Rehosted:
         headers = dict(kwargs.pop("headers", None) or {})
         if str(headers.get("Authorization", "")).startswith("OAuth "):
             del headers["Authorization"]
-            target, headers, _ = self._credentials.signer().sign(target, method, headers=headers)
+            target, headers, _ = self._credentials.signer().sign(
+                target,
+                cast(Any, method),
+                headers=headers,  # tweepy's method: an HTTP verb
+            )
         return self._session.request(method, URL(target, encoded=True), headers=headers, **kwargs)
 
 

@@ -36,7 +36,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -368,7 +368,10 @@ class AlertWorker:
         seen_groups = sorted(batch.seen_groups)
 
         def write(connection: sqlite3.Connection) -> list[int]:
-            ids = [connection.execute(_INSERT_GROUP, row).lastrowid for row in new_groups]
+            # An INSERT's lastrowid is the new row's id (None only for other statements).
+            ids = cast(
+                list[int], [connection.execute(_INSERT_GROUP, row).lastrowid for row in new_groups]
+            )
             connection.executemany(
                 _INSERT_ALERT,
                 [(group_id if n is None else ids[n], *row) for n, group_id, row in new_alerts],
@@ -714,6 +717,7 @@ class AlertWorker:
             log.warning("alert group %s gets a digest entry, not a channel: %s", group.id, error)
             async with self._write_lock, self._sessions.begin() as session:
                 row = await session.get(AlertGroup, group.id)
+                assert row is not None  # the AlertGroup row is there: read or locked above
                 row.state, row.notes, row.last_error = "digest", [], str(error)[:2000]
                 row.digest_message_id = None
             self._metrics.digest_entries.labels(group.source).inc()
@@ -731,12 +735,14 @@ class AlertWorker:
             )
             async with self._write_lock, self._sessions.begin() as session:
                 row = await session.get(AlertGroup, group.id)
+                assert row is not None  # the AlertGroup row is there: read or locked above
                 row.open_attempts = attempts
                 row.next_attempt_at = utcnow() + timedelta(seconds=delay)
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
             return
         async with self._write_lock, self._sessions.begin() as session:
             row = await session.get(AlertGroup, group.id)
+            assert row is not None  # the AlertGroup row is there: read or locked above
             row.incident_id, row.state, row.last_error = declared.incident.id, "open", None
             row.open_attempts, row.next_attempt_at = 0, None
         self._due.add("notes")
@@ -823,6 +829,7 @@ class AlertWorker:
         )
         async with self._write_lock, self._sessions.begin() as session:
             row = await session.get(AlertGroup, group.id)
+            assert row is not None  # the AlertGroup row is there: read or locked above
             row.notes = list(row.notes)[given_up:]
             row.last_error = (
                 f"{given_up} note(s) not posted after {tries} tries "
@@ -834,7 +841,9 @@ class AlertWorker:
         if any(not n.get("recorded") for n in notes):
             async with self._write_lock, self._sessions.begin() as session:
                 row = await session.get(AlertGroup, group.id)
+                assert row is not None  # the AlertGroup row is there: read or locked above
                 current = await session.get(Incident, incident.id)
+                assert current is not None  # the Incident row is there: read or locked above
                 marked = []
                 for note in row.notes:
                     if not note.get("recorded"):
@@ -884,6 +893,7 @@ class AlertWorker:
                 log.warning("alert notes of incident %s not posted: %s", incident.id, error)
         async with self._write_lock, self._sessions.begin() as session:
             row = await session.get(AlertGroup, group.id)
+            assert row is not None  # the AlertGroup row is there: read or locked above
             row.notes = list(row.notes)[len(notes) :]
 
     # -- 4. digest -----------------------------------------------------------------------

@@ -74,7 +74,7 @@ class Approvals:
             async with self.d.changing(incident.id) as session:
                 self.d.record(
                     session,
-                    await queries.incident(session, incident.id),
+                    await queries.existing_incident(session, incident.id),
                     "external_refused",
                     f"<@{user_id}> tried to {doing} an X post (draft #{post.id}, {via}) and "
                     f"was refused: only {rules.approvers(self.d.config.permissions)} may",
@@ -133,7 +133,7 @@ class Approvals:
             await session.flush()
             self.d.record(
                 session,
-                await queries.incident(session, incident.id),
+                await queries.existing_incident(session, incident.id),
                 "external_approved",
                 f"<@{user_id}> approved the {post.purpose} X post ({via})",
                 user_id,
@@ -222,7 +222,7 @@ class Approvals:
             await queries.update_post(session, post_id, editing_since=None)
             self.d.record(
                 session,
-                await queries.incident(session, incident.id),
+                await queries.existing_incident(session, incident.id),
                 "external_edited",
                 f"<@{user_id}> edited the {post.purpose} X post before approval",
                 user_id,

@@ -131,7 +131,7 @@ class Drafts:
             post.last_error = reason
             self.d.record(
                 session,
-                await queries.incident(session, incident_id),
+                await queries.existing_incident(session, incident_id),
                 "external_withdrawn",
                 f"Withdrew the {purpose} X post draft: {reason}",
                 None,

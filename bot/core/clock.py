@@ -11,6 +11,7 @@ import asyncio
 import heapq
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 class Clock:
@@ -73,8 +74,9 @@ class ManualClock(Clock):
             return True
         alarm = self._alarm(seconds)
         waiter = asyncio.ensure_future(event.wait())
+        pending: set[asyncio.Future[Any]] = {waiter, alarm}
         try:
-            await asyncio.wait({waiter, alarm}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
             alarm.cancel()

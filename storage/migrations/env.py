@@ -9,7 +9,10 @@ from storage.db import _pragmas
 from storage.models import Base
 
 config = context.config
-engine = create_engine(config.get_main_option("sqlalchemy.url"))
+url = config.get_main_option("sqlalchemy.url")
+if url is None:
+    raise RuntimeError("the alembic configuration names no sqlalchemy.url")
+engine = create_engine(url)
 event.listen(engine, "connect", _pragmas)
 
 with engine.connect() as connection:

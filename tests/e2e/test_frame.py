@@ -15,9 +15,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.cli import free_port
+from bot.cli import check_config, free_port, sandbox_config, sandbox_secrets, write_config
+from bot.settings import merge
 from sandbox.control_client import Control
-from tests.e2e.helpers import incident_channel_id
+from sandbox.world import World
+from tests.e2e.conftest import HOST, BotHandle, bounded
+from tests.e2e.helpers import ALWAYS_ON_CALL, incident_channel_id, text_of
 
 
 async def test_the_bot_logs_in_and_syncs_one_command_tree_to_the_guild(bot, control):
@@ -56,10 +59,17 @@ async def test_an_unexpected_error_shows_an_error_id_that_is_also_in_the_log(bot
     assert "no such table" not in text  # internals stay in the log
 
 
-async def test_no_secret_reaches_the_database_discord_or_the_log(bot, control, caplog):
+@pytest.fixture
+def logs_from_the_start(caplog):
+    """Every record at DEBUG from before the bot starts (list it before ``bot``)."""
     caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+async def test_no_secret_reaches_the_database_discord_or_the_log(logs_from_the_start, bot, control):
+    caplog = logs_from_the_start
     general = await control.channel_id("general")
-    await control.command(
+    answer = await control.command(
         await control.user_id("erin"),
         general,
         "incident",
@@ -67,22 +77,29 @@ async def test_no_secret_reaches_the_database_discord_or_the_log(bot, control, c
         title="Secrets check",
         severity="P2",
     )
-    channel = await control.channel("incident-", refresh=True) or {}
+    await incident_channel_id(control, "-secrets-check")
     secrets = bot.settings.secrets.values()
-    assert secrets, "the sandbox configures secrets"
+    token = bot.settings.secrets.discord_token
+    assert token is not None and token.get_secret_value() in secrets, "the bot token is scanned"
+    assert bot.settings.secrets.webhook_hmac_secrets and bot.settings.secrets.webhook_bearer_tokens
     database = b"".join(
         p.read_bytes() for p in Path(bot.settings.database_path).parent.glob("*.sqlite3*")
     )
-    everything_posted = ""
+    assert database
+    everything_posted = repr(answer)
     for ch in (await control.world(refresh=True))["channels"]:
         if ch["type"] == 0:
             everything_posted += repr(await control.messages(ch["id"]))
-    logged = "\n".join(record.getMessage() for record in caplog.records)
+    # Start-up too (login, gateway, command sync): records of the setup phase and this one,
+    # with their exception text, as a handler would write them.
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    assert any("ready in guild" in r.getMessage() for r in records), "start-up is in the scan"
+    formatter = logging.Formatter("%(name)s %(message)s")
+    logged = "\n".join(formatter.format(record) for record in records)
     for secret in secrets:
         assert secret.encode() not in database
         assert secret not in everything_posted
         assert secret not in logged
-    del channel
 
 
 def _wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> str:
@@ -265,3 +282,166 @@ async def test_check_config_checks_the_token_and_the_rotation_members_against_th
         assert "Traceback" not in result.stderr
     finally:
         _stop(world)
+
+
+# -- roles: keywords are never roles, configured roles are ids from the start ---------------
+def _new_role(world: World, name: str) -> str:
+    """A role created in the guild while the bot runs (the gateway tells the bot, as Discord's)."""
+    state = world.discord.state
+    role = state.add_role(name)
+    state.dispatch("GUILD_ROLE_CREATE", {"guild_id": world.guild_id, "role": role.payload()})
+    return str(role.id)
+
+
+def _rename_role(world: World, role_id: str, name: str) -> None:
+    state = world.discord.state
+    role = state.role(role_id)
+    role.name = name
+    state.dispatch("GUILD_ROLE_UPDATE", {"guild_id": world.guild_id, "role": role.payload()})
+
+
+def _give_role(world: World, user_id: str, role_id: str) -> None:
+    state = world.discord.state
+    state.set_member_roles(user_id, [*state.member(user_id).roles, int(role_id)])
+
+
+async def _bot_sees(control: Control, bot: BotHandle, user_id: str, role_name: str) -> None:
+    def seen() -> bool:
+        member = bot.services.discord.guild.get_member(int(user_id))
+        return member is not None and role_name in {r.name for r in member.roles}
+
+    await control.wait_for(seen, what=f"the bot's cache to show {role_name!r} on {user_id}")
+
+
+async def _declare(control: Control, title: str) -> str:
+    general = await control.channel_id("general")
+    erin = await control.user_id("erin")
+    await control.command(erin, general, "incident", "declare", title=title, severity="P2")
+    return await incident_channel_id(control, "-" + title.lower().replace(" ", "-"))
+
+
+async def test_a_guild_role_named_commander_grants_nothing_and_a_missing_role_is_logged(
+    world, control, tmp_path, caplog
+):
+    # A role named like a keyword exists before the bot starts, and Frank holds it.
+    state = world.discord.state
+    frank = str(state.find_user("frank").id)
+    commander_role = state.add_role("commander")
+    state.set_member_roles(frank, [commander_role.id])
+    overlay = merge(
+        ALWAYS_ON_CALL,
+        {"permissions": {"acknowledge": ["commander", "paged", "incident-admin", "on-call"]}},
+    )
+    bot = BotHandle(world, tmp_path / "bot-data", overlay)
+    caplog.set_level(logging.WARNING)
+    await bot.start()
+    try:
+        assert any(
+            "permissions.acknowledge: no role named `on-call` in the guild" in r.getMessage()
+            for r in caplog.records
+        )
+        channel = await _declare(control, "Keyword role")
+        ack = await control.command(frank, channel, "incident", "ack")
+        assert "Only the incident commander" in text_of(ack)
+        handover = await control.command(frank, channel, "incident", "commander", member=frank)
+        assert "Only the incident commander" in text_of(handover)
+        incident = await bot.services.incidents.in_channel(channel)
+        assert incident.commander_id != frank
+        assert incident.acknowledged_at is None
+    finally:
+        await bounded(bot.stop(), "stopping the bot")
+
+
+async def test_roles_are_compared_by_the_ids_resolved_at_start_not_by_name(bot, world, control):
+    channel = await _declare(control, "Renamed role")
+    frank, alice = await control.user_id("frank"), await control.user_id("alice")
+    # Someone who may manage lesser roles renames the real one and dresses up their own.
+    real = str(world.discord.state.find_role("incident-admin").id)
+    _rename_role(world, real, "incident-admin-old")
+    fake = _new_role(world, "helpers")
+    _give_role(world, frank, fake)
+    _rename_role(world, fake, "incident-admin")
+    await _bot_sees(control, bot, frank, "incident-admin")
+    await _bot_sees(control, bot, alice, "incident-admin-old")
+
+    handover = await control.command(frank, channel, "incident", "commander", member=frank)
+    assert "Only the incident commander or members with the `incident-admin` role" in text_of(
+        handover
+    )
+    severity = await control.command(frank, channel, "incident", "severity", level="P1")
+    assert "Only" in text_of(severity)
+    incident = await bot.services.incidents.in_channel(channel)
+    assert incident.commander_id != frank and incident.severity == "P2"
+    # The role resolved at start still counts under its new name.
+    assert "incident-admin" in bot.services.discord.role_names(alice)
+    assert bot.services.discord.role_id("incident-admin") == real
+
+
+async def test_check_config_names_a_role_the_guild_lacks_or_has_twice(world, tmp_path, capsys):
+    config = tmp_path / "bot.toml"
+
+    def write(overlay):
+        merged = merge(ALWAYS_ON_CALL, overlay)
+        write_config(
+            config,
+            sandbox_config(world, tmp_path / "data", HOST, world.webhook_port, merged),
+            sandbox_secrets(world),
+        )
+
+    write({})
+    assert await asyncio.to_thread(check_config, config) == 0
+    assert "configuration OK" in capsys.readouterr().out
+
+    world.discord.state.add_role("comms")  # a second role of that name
+    write({"permissions": {"hand_over": ["commander", "incident-admins"]}})
+    assert await asyncio.to_thread(check_config, config) == 2
+    said = capsys.readouterr().err
+    assert "permissions.hand_over: no role named `incident-admins` in the guild" in said
+    assert (
+        "discord.comms_role, permissions.post_update, permissions.approve_external: "
+        "2 roles are named `comms`"
+    ) in said
+
+
+# -- shutdown: no gateway heartbeat thread outlives the loop it schedules on ----------------
+async def test_closing_the_bot_ends_every_gateway_heartbeat_thread_of_its_client(bot):
+    from discord.gateway import KeepAliveHandler
+
+    client = bot.runtime.bot
+    current = client.ws._keep_alive
+    assert current is not None and current.is_alive()
+    # One the client lost track of, as a reconnect cancelled between the gateway's HELLO and
+    # taking the new socket leaves behind: never told to stop, it would wake on a closed loop.
+    orphan = KeepAliveHandler(ws=client.ws, interval=3600)
+    orphan.start()
+    try:
+        await bot.stop()
+        assert not current.is_alive()
+        assert not orphan.is_alive()
+    finally:
+        orphan.stop()
+
+
+async def test_a_heartbeat_thread_started_while_the_bot_closes_is_ended_too(bot, monkeypatch):
+    from discord.gateway import KeepAliveHandler
+
+    client = bot.runtime.bot
+    ws = client.ws
+    late: list[KeepAliveHandler] = []
+    close = client.close
+
+    async def close_during_a_reconnect() -> None:
+        await close()
+        # The gateway's HELLO for a reconnect under way arrives now: its heartbeat thread
+        # starts after close() looked for heartbeat threads.
+        thread = KeepAliveHandler(ws=ws, interval=3600)
+        thread.start()
+        late.append(thread)
+
+    monkeypatch.setattr(client, "close", close_during_a_reconnect)
+    try:
+        await bot.stop()
+        assert late and not late[0].is_alive()
+    finally:
+        for thread in late:
+            thread.stop()

@@ -13,6 +13,7 @@ import pytest
 from discord.ext import commands
 
 from bot.adapters.discord_endpoints import use_endpoints
+from bot.client import stop_heartbeats
 from sandbox.world import World, WorldOptions
 
 EVENT_TIMEOUT = 5.0
@@ -124,6 +125,7 @@ async def bot(world: World) -> AsyncIterator[RecordingBot]:
         await client.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(runner, 5)
+        await stop_heartbeats(client)  # once the gateway task is over (see bot.client)
 
 
 @pytest.fixture
