@@ -74,10 +74,14 @@ class Writer:
         connection.execute("BEGIN IMMEDIATE")
         try:
             result = job(connection)
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            # A COMMIT can fail too (a deferred constraint, a full disk, an I/O error) and
+            # then leaves the transaction open, holding SQLite's write lock: roll it back,
+            # so nothing half-stored stays and the next call starts clean.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
         return result
 
     def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import sqlite3
 import time
 
 from tests.alerts.conftest import (
@@ -237,3 +238,39 @@ def test_refusals_log_no_secret_and_echo_none(server, caplog):
     for secret in (TOKEN, OLD_TOKEN, SECRET):
         assert secret not in everything
         assert secret not in stored
+
+
+# -- durable before acknowledged ----------------------------------------------------------------
+def _break_commits(database) -> None:
+    """A real fault in the real file: every transaction storing a notification fails at COMMIT
+    (a deferred foreign key, which SQLite checks only when the transaction commits)."""
+    with sqlite3.connect(database) as db:
+        db.executescript(
+            """
+            CREATE TABLE fault_parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE fault_child (
+                parent INTEGER REFERENCES fault_parent (id) DEFERRABLE INITIALLY DEFERRED
+            );
+            CREATE TRIGGER fault_on_store AFTER INSERT ON alert_notifications
+            BEGIN INSERT INTO fault_child VALUES (-1); END;
+            """
+        )
+
+
+def _mend_commits(database) -> None:
+    with sqlite3.connect(database, timeout=2) as db:
+        db.execute("DROP TRIGGER fault_on_store")
+
+
+def test_a_commit_that_fails_is_503_stores_nothing_and_the_retry_is_accepted(server):
+    body = json.dumps(payload(AM)).encode()
+    _break_commits(server.database)
+    status, answer = server.post("alertmanager", body)
+    assert status == 503
+    assert "send it again" in answer["error"]
+    assert server.stored() == []
+    # The database is back: the sender's retry is stored, once.
+    _mend_commits(server.database)
+    status, answer = server.post("alertmanager", body)
+    assert status == 202 and answer["status"] == "accepted"
+    assert server.stored() == [("alertmanager", body.decode())]
