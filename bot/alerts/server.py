@@ -135,9 +135,10 @@ class AlertServer:
                 f"body larger than {self.max_body_bytes} bytes (webhook.max_body_bytes)",
             ) from None
         try:
-            self._auth.check(request.headers, body)
+            method = self._auth.check(request.headers, body)
         except Unauthorized as error:
             raise _Refusal(401, "unauthorized", str(error)) from None
+        replay_key = self._auth.replay_key(request.headers, body) if method == "hmac" else None
         if request.content_type != "application/json":
             given = request.headers.get("Content-Type") or "none"
             raise _Refusal(
@@ -157,7 +158,7 @@ class AlertServer:
         if stored is not body:
             text = stored.decode("utf-8")
         try:
-            row_id = await self._store.add(source, text)
+            row_id = await self._store.add(source, text, replay_key)
         except StoreUnavailable as error:
             raise _Refusal(
                 503, "store_failed", f"could not store the notification ({error}); send it again"

@@ -58,7 +58,11 @@ class AlertService:
             self.metrics,
             self.writer,
         )
-        self.store = NotificationStore(self.writer, on_stored=self.worker.wake)
+        self.store = NotificationStore(
+            self.writer,
+            on_stored=self.worker.wake,
+            replay_window=config.alerts.replay_window,
+        )
         secrets = settings.secrets
         self.auth = Authenticator.from_secrets(
             [t.get_secret_value() for t in secrets.webhook_bearer_tokens],

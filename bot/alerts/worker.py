@@ -45,13 +45,14 @@ from bot.adapters.discord_out import DiscordOut
 from bot.alerts import severity as severities
 from bot.alerts.formats import AlertEvent, BadPayload, Notification, clip, parse
 from bot.alerts.metrics import AlertMetrics
-from bot.alerts.writer import Writer, db_time
+from bot.alerts.writer import Writer
 from bot.core.render import Renderer
 from bot.errors import ExternalServiceError, UserError
 from bot.settings import Config
 from bot.triage.lifecycle import OPEN_STATES, Status, record
 from bot.triage.oncall import OnCallService
 from bot.triage.service import IncidentService
+from storage.alerts import db_time
 from storage.models import Alert, AlertGroup, AlertNotification, Incident
 from storage.types import utcnow
 

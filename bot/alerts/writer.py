@@ -20,19 +20,10 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
-
-
-def db_time(moment: datetime | None) -> str | None:
-    """How ``storage.types.UTCDateTime`` stores a moment (SQLAlchemy's SQLite format)."""
-    if moment is None:
-        return None
-    naive = moment.astimezone(UTC).replace(tzinfo=None)
-    return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class Writer:

@@ -274,3 +274,39 @@ def test_a_commit_that_fails_is_503_stores_nothing_and_the_retry_is_accepted(ser
     status, answer = server.post("alertmanager", body)
     assert status == 202 and answer["status"] == "accepted"
     assert server.stored() == [("alertmanager", body.decode())]
+
+
+# -- replays ------------------------------------------------------------------------------------
+def test_a_replayed_signed_request_is_stored_once_within_the_window(server):
+    body = json.dumps(payload("grafana_high_usage.json")).encode()
+    now = int(time.time())
+    for headers in (sign(body, timestamp=str(now)), sign(body)):  # with and without timestamp
+        answers = [
+            server.request("POST", "/alerts/grafana", body, {**JSON, **headers}) for _ in range(10)
+        ]
+        assert [status for status, _, _ in answers] == [202] * 10
+        ids = {json.loads(answer)["id"] for _, _, answer in answers}
+        assert len(ids) == 1  # every replay is answered with the first one's id
+    assert len(server.stored()) == 2
+    # A fresh signature (a new timestamp) of the same body is a new notification.
+    status, _, _ = server.request(
+        "POST", "/alerts/grafana", body, {**JSON, **sign(body, timestamp=str(now + 1))}
+    )
+    assert status == 202
+    assert len(server.stored()) == 3
+
+
+def test_a_replay_is_recognised_across_a_restart(tmp_path):
+    body = json.dumps(payload("grafana_high_usage.json")).encode()
+    headers = {**JSON, **sign(body, timestamp=str(int(time.time())))}
+    first = ServerThread(tmp_path / "replay.sqlite3")
+    try:
+        assert first.request("POST", "/alerts/grafana", body, headers)[0] == 202
+    finally:
+        first.close()
+    second = ServerThread(tmp_path / "replay.sqlite3")
+    try:
+        assert second.request("POST", "/alerts/grafana", body, headers)[0] == 202
+        assert len(second.stored()) == 1
+    finally:
+        second.close()
