@@ -172,22 +172,40 @@ class Notification:
 
 # -- at the door -----------------------------------------------------------------------------
 def check(source: str, body: bytes, max_alerts: int) -> tuple[_Strict, bytes]:
-    """Validate ``body``; return the model and the bytes to store. Raise :class:`BadPayload`."""
+    """Validate ``body``; return the model and the bytes to store. Raise :class:`BadPayload`.
+
+    The alerts are counted before any of them is validated: a body of a million empty
+    alerts is refused for its count in one cheap parse, not after a million errors.
+    """
+    raw = _loaded(body)
+    alerts = raw.get("alerts") if isinstance(raw, dict) else None
+    if isinstance(alerts, list):
+        _check_count(len(alerts), max_alerts)
     model = _validate(source, body)
-    count = len(getattr(model, "alerts", ()) or ())
+    _check_count(len(getattr(model, "alerts", ()) or ()), max_alerts)
+    stored = body
+    if isinstance(model, GenericEvent) and model.routing_key is not None and isinstance(raw, dict):
+        # PagerDuty's routing key is a credential of the sender's: it is not kept.
+        raw.pop("routing_key", None)
+        stored = json.dumps(raw).encode()
+    return model, stored
+
+
+def _loaded(body: bytes) -> Any:
+    """The body as plain JSON values, or None when it is not JSON (validation says why)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _check_count(count: int, max_alerts: int) -> None:
     if count > max_alerts:
         raise BadPayload(
             422,
             f"{count} alerts in one notification; the limit is {max_alerts} "
             "(alerts.max_alerts; Alertmanager's max_alerts or Grafana's Max Alerts caps it)",
         )
-    stored = body
-    if isinstance(model, GenericEvent) and model.routing_key is not None:
-        # PagerDuty's routing key is a credential of the sender's: it is not kept.
-        raw = json.loads(body)
-        raw.pop("routing_key", None)
-        stored = json.dumps(raw).encode()
-    return model, stored
 
 
 def _validate(source: str, body: bytes) -> _Strict:

@@ -9,9 +9,11 @@ no credentials and say nothing secret.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets as random_tokens
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
 from typing import Any
 
@@ -62,6 +64,9 @@ class AlertServer:
         self._health = health
         self._refresh = refresh_gauges
         self._runner: web.AppRunner | None = None
+        # Parsing and validating a body (up to max_body_bytes) runs here, off the event
+        # loop that also runs the Discord gateway and every other request.
+        self._checks: ThreadPoolExecutor | None = None
         self.base_url = ""
 
     # -- the app -------------------------------------------------------------------------
@@ -151,7 +156,9 @@ class AlertServer:
         except UnicodeDecodeError:
             raise _Refusal(400, "bad_request", "the body is not UTF-8 text") from None
         try:
-            model, stored = check(source, body, self.max_alerts)
+            model, stored = await asyncio.get_running_loop().run_in_executor(
+                self._checker(), check, source, body, self.max_alerts
+            )
         except BadPayload as error:
             outcome = "too_many_alerts" if "alerts.max_alerts" in error.message else "invalid"
             raise _Refusal(error.status, outcome, error.message) from None
@@ -164,6 +171,11 @@ class AlertServer:
                 503, "store_failed", f"could not store the notification ({error}); send it again"
             ) from None
         return row_id, len(getattr(model, "alerts", ()) or ()) or 1
+
+    def _checker(self) -> ThreadPoolExecutor:
+        if self._checks is None:
+            self._checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alert-check")
+        return self._checks
 
     async def healthz(self, _request: web.Request) -> web.Response:
         ok, body = await self._health()
@@ -197,3 +209,6 @@ class AlertServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        checks, self._checks = self._checks, None
+        if checks is not None:
+            checks.shutdown(wait=True)

@@ -6,8 +6,10 @@ import copy
 import json
 import logging
 import sqlite3
+import threading
 import time
 
+from bot.alerts import server as server_module
 from tests.alerts.conftest import (
     JSON,
     MAX_ALERTS,
@@ -310,3 +312,46 @@ def test_a_replay_is_recognised_across_a_restart(tmp_path):
         assert len(second.stored()) == 1
     finally:
         second.close()
+
+
+# -- big bodies off the loop ----------------------------------------------------------------
+def test_a_mebibyte_of_empty_alerts_is_refused_by_count_while_healthz_answers(
+    tmp_path, monkeypatch
+):
+    server = ServerThread(tmp_path / "big.sqlite3", max_body=1_048_576, max_alerts=1000)
+    head = b'{"version":"4","groupKey":"k","status":"firing","alerts":['
+    count = (1_048_576 - len(head) - 2) // 3
+    body = head + b",".join([b"{}"] * count) + b"]}"
+    assert len(body) <= 1_048_576
+    # The door's check waits at a gate, so the test sees what runs meanwhile: the
+    # event loop, which also runs the gateway, must stay free to answer.
+    real_check = server_module.check
+    entered, release = threading.Event(), threading.Event()
+    threads: list[threading.Thread] = []
+
+    def gated(*args):
+        threads.append(threading.current_thread())
+        entered.set()
+        release.wait(30)
+        return real_check(*args)
+
+    monkeypatch.setattr(server_module, "check", gated)
+    answers: list[tuple[int, dict]] = []
+    poster = threading.Thread(target=lambda: answers.append(server.post("alertmanager", body)))
+    try:
+        poster.start()
+        assert entered.wait(10)
+        status, _, health = server.request("GET", "/healthz")  # while the body is being checked
+        assert status == 200 and json.loads(health)["database"] == "ok"
+        assert answers == []  # the refusal has not been answered yet
+        release.set()
+        poster.join(30)
+        [(status, answer)] = answers
+        assert status == 422
+        assert f"{count} alerts in one notification; the limit is 1000" in answer["error"]
+        assert threads and threads[0] is not server._thread  # checked off the event loop
+        assert server.stored() == []
+    finally:
+        release.set()
+        poster.join(30)
+        server.close()
