@@ -5,6 +5,11 @@ type → shape; only then is the body committed, and only after the commit is it
 answered ``202``. Every refusal is a 4xx JSON ``{"error": "..."}`` naming the
 problem; nothing refused is stored. ``GET /healthz`` and ``GET /metrics`` need
 no credentials and say nothing secret.
+
+Slow clients are cut off: a connection has ``webhook.header_timeout`` to send a
+whole request head, from connecting or from the previous answer (aiohttp's
+keep-alive timer, which runs until a request's head is parsed), and a request
+has ``webhook.read_timeout`` to send its body (``408``).
 """
 
 from __future__ import annotations
@@ -54,8 +59,11 @@ class AlertServer:
         metrics: AlertMetrics,
         health: Health,
         refresh_gauges: Refresh | None = None,
+        header_timeout: float = 10.0,
+        read_timeout: float = 30.0,
     ) -> None:
         self.host, self.port = host, port
+        self.header_timeout, self.read_timeout = header_timeout, read_timeout
         self.max_body_bytes = max_body_bytes
         self.max_alerts = max_alerts
         self._auth = auth
@@ -118,7 +126,10 @@ class AlertServer:
                 if refusal.status == 401
                 else {}
             )
-            return _error(refusal.status, refusal.message, **headers)
+            answer = _error(refusal.status, refusal.message, **headers)
+            if refusal.status == 408:
+                answer.force_close()  # the rest of the body is not read
+            return answer
         self._metrics.received.labels(source, "accepted").inc()
         self._metrics.accept_seconds.labels(source).observe(perf_counter() - started)
         return web.json_response({"status": "accepted", "id": row_id, "alerts": alerts}, status=202)
@@ -132,7 +143,14 @@ class AlertServer:
                 f"body of {length} bytes is larger than {self.max_body_bytes} (webhook.max_body_bytes)",
             )
         try:
-            body = await request.read()
+            async with asyncio.timeout(self.read_timeout):
+                body = await request.read()
+        except TimeoutError:
+            raise _Refusal(
+                408,
+                "timeout",
+                f"the body did not arrive within {self.read_timeout:g} s (webhook.read_timeout)",
+            ) from None
         except web.HTTPRequestEntityTooLarge:
             raise _Refusal(
                 413,
@@ -194,7 +212,12 @@ class AlertServer:
 
     # -- serving -------------------------------------------------------------------------
     async def start(self) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app(),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.header_timeout,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()

@@ -99,6 +99,8 @@ class AlertService:
             metrics=self.metrics,
             health=health,
             refresh_gauges=self.refresh_gauges,
+            header_timeout=config.webhook.header_timeout.total_seconds(),
+            read_timeout=config.webhook.read_timeout.total_seconds(),
         )
 
     async def start(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import select
+import socket
 import sqlite3
 import threading
 import time
@@ -354,4 +356,54 @@ def test_a_mebibyte_of_empty_alerts_is_refused_by_count_while_healthz_answers(
     finally:
         release.set()
         poster.join(30)
+        server.close()
+
+
+# -- slow clients ---------------------------------------------------------------------------
+def _trickle(server: ServerThread, opening: bytes, byte: bytes, most: int = 200) -> bytes | None:
+    """Send ``opening``, then ``byte`` after ``byte`` (never finishing) until the server
+    answers or hangs up: what it sent (b"" for a plain close), or None if it never did."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(opening)
+        for _ in range(most):
+            try:
+                sock.sendall(byte)
+            except OSError:
+                return b""
+            readable, _, _ = select.select([sock], [], [], 0.05)  # the client's own pace
+            if readable:
+                try:
+                    return sock.recv(65536)
+                except ConnectionResetError:
+                    return b""
+    return None
+
+
+def test_a_client_sending_its_headers_slowly_is_cut_off(tmp_path):
+    server = ServerThread(tmp_path / "slow.sqlite3", header_timeout=0.2)
+    try:
+        head = b"POST /alerts/alertmanager HTTP/1.1\r\nHost: bot\r\nX-Slow: "
+        answer = _trickle(server, head, b"a")
+        assert answer is not None, "the server waited for the headers as long as they came"
+        assert b"202" not in answer
+        # The server still answers a client that sends its request at once.
+        assert server.post("alertmanager", payload(AM))[0] == 202
+    finally:
+        server.close()
+
+
+def test_a_client_sending_its_body_slowly_is_answered_408_and_nothing_is_stored(tmp_path):
+    server = ServerThread(tmp_path / "slow.sqlite3", read_timeout=0.2)
+    try:
+        head = (
+            "POST /alerts/alertmanager HTTP/1.1\r\nHost: bot\r\n"
+            f"Content-Type: application/json\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Content-Length: 5000\r\n\r\n"
+        ).encode()
+        answer = _trickle(server, head + b'{"pad": "', b"x")
+        assert answer is not None, "the server waited for the body as long as it came"
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"webhook.read_timeout" in answer
+        assert server.stored() == []
+    finally:
         server.close()
