@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.text import from_outside, safe_url
+
 SOURCES = ("alertmanager", "grafana", "generic")
 MAX_GROUP_KEY = 4096
 MAX_TITLE = 200
@@ -279,9 +281,9 @@ def _from_alertmanager_shape(
         source=source,
         group_key=group_key,
         title=title_for(source, model.common_annotations, model.common_labels, alerts),
-        summary=clip(summary, MAX_SUMMARY),
+        summary=from_outside(summary, MAX_SUMMARY),
         alerts=alerts,
-        link=model.external_url or None,
+        link=safe_url(model.external_url),
         extra={"receiver": model.receiver, "truncated_alerts": model.truncated_alerts},
     )
 
@@ -330,10 +332,10 @@ def _from_generic(model: GenericEvent, severity_label: str) -> Notification:
         source="generic",
         group_key=key,
         title=clean_title(title, "Generic alert"),
-        summary=clip(summary, MAX_SUMMARY),
+        summary=from_outside(summary, MAX_SUMMARY),
         alerts=alerts,
         action="acknowledge" if model.event_action == "acknowledge" else "notify",
-        link=model.client_url,
+        link=safe_url(model.client_url),
     )
 
 
@@ -361,11 +363,10 @@ def title_for(
 
 
 def clean_title(text: str, fallback: str) -> str:
-    """One line of at most 200 characters with a letter or digit in it."""
-    cleaned = " ".join(str(text).split())
-    if len(cleaned) > MAX_TITLE:
-        cleaned = cleaned[: MAX_TITLE - 1].rstrip() + "…"
-    if not any(ch.isalnum() for ch in cleaned):
+    """One line of at most 200 characters with a letter or digit in it, made inert
+    (:func:`bot.core.text.from_outside`): the sender wrote it, not the bot."""
+    cleaned = from_outside(" ".join(str(text).split()), MAX_TITLE)
+    if not cleaned or not any(ch.isalnum() for ch in cleaned):
         return fallback
     return cleaned
 

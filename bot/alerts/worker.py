@@ -47,6 +47,7 @@ from bot.alerts.formats import AlertEvent, BadPayload, Notification, clip, parse
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.writer import Writer
 from bot.core.render import Renderer
+from bot.core.text import from_outside, in_code, safe_url
 from bot.errors import ExternalServiceError, UserError
 from bot.settings import Config
 from bot.triage.lifecycle import OPEN_STATES, Status, record
@@ -997,18 +998,19 @@ def _note(
         "count": len(events),
         "alerts": [
             {
-                "name": e.name,
+                # What the sender wrote is made inert here, once, for every message after.
+                "name": from_outside(e.name, 200) or "alert",
                 "fingerprint": e.fingerprint,
-                "summary": clip(e.summary, 300),
-                "url": e.url,
-                "value": e.severity,
+                "summary": from_outside(e.summary, 300),
+                "url": safe_url(e.url),
+                "value": in_code(e.severity) if e.severity else None,
                 "severity": mapped[i] if i < len(mapped) else None,
                 "starts_at": e.starts_at.isoformat() if e.starts_at else None,
             }
             for i, e in enumerate(shown)
         ],
         "fingerprints": [e.fingerprint for e in events],
-        "link": notification.link,
+        "link": safe_url(notification.link),
         "recorded": False,
     }
 
