@@ -100,7 +100,7 @@ def build_services(
         github_client(settings),
     )
     incidents.subscribe(comms.on_event)
-    alerts = AlertService(settings, sessions, incidents, out, oncall, renderer)
+    alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
     return Services(
         settings,
         engine,

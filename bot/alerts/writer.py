@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from storage import alerts as queries
+
 T = TypeVar("T")
 
 
@@ -46,34 +48,11 @@ class Writer:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            connection = sqlite3.connect(
-                self.path, isolation_level=None, timeout=5.0, check_same_thread=False
-            )
-            for pragma in (
-                "journal_mode=WAL",
-                "foreign_keys=ON",
-                "synchronous=FULL",
-                "busy_timeout=5000",
-                "wal_autocheckpoint=0",
-            ):
-                connection.execute(f"PRAGMA {pragma}")
-            self._connection = connection
+            self._connection = queries.connect_writer(self.path)
         return self._connection
 
     def _transaction(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        connection = self._connect()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = job(connection)
-            connection.execute("COMMIT")
-        except BaseException:
-            # A COMMIT can fail too (a deferred constraint, a full disk, an I/O error) and
-            # then leaves the transaction open, holding SQLite's write lock: roll it back,
-            # so nothing half-stored stays and the next call starts clean.
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        return result
+        return queries.in_transaction(self._connect(), job)
 
     def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return job(self._connect())

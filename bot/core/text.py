@@ -12,12 +12,10 @@ the incident's own messages) holds clean text.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 ZWSP = "\u200b"  # a zero-width space: breaks a mention without showing anything
 # Bidi embeddings, overrides and isolates, and the marks; they reorder what follows them.
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-KEPT_CONTROLS = frozenset("\n")
 MASKED_LINK = re.compile(
     r"\[(?P<text>[^\[\]]*)\]\(\s*<?(?P<url>[^\s()<>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
 )
@@ -25,6 +23,17 @@ URL = re.compile(r"https?://[^\s<>\[\]]+")
 MARKDOWN = re.compile(r"[\\*_~|`\[\]]")
 LINE_START = re.compile(r"^(\s*)(?:([#>\-+])|(\d+)\.)", re.MULTILINE)
 MENTION = re.compile(r"@(?=everyone|here|[!&]?\d)|<(?=#\d)")
+# Control characters (category Cc: C0, DEL, C1) go, but for the newline; tabs and
+# carriage returns become spaces, line and paragraph separators newlines.
+_PRINTABLE: dict[int, str | None] = {
+    **{c: None for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))},
+    **{ord(c): None for c in BIDI},
+    ord("\n"): "\n",
+    ord("\t"): " ",
+    ord("\r"): " ",
+    0x2028: "\n",
+    0x2029: "\n",
+}
 SAFE_URL = re.compile(r"https?://[^\s<>\"'`|\\\[\]()]+", re.ASCII)
 
 
@@ -76,17 +85,7 @@ def safe_url(url: str | None) -> str | None:
 
 
 def _printable(text: str) -> str:
-    kept = []
-    for ch in text:
-        if ch in BIDI:
-            continue
-        if ch in "\u2028\u2029":
-            kept.append("\n")
-        elif ch in "\t\r":
-            kept.append(" ")
-        elif ch in KEPT_CONTROLS or unicodedata.category(ch) != "Cc":
-            kept.append(ch)
-    return "".join(kept)
+    return text.translate(_PRINTABLE)
 
 
 def _escape(text: str) -> str:
