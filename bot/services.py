@@ -124,7 +124,7 @@ def build_services(
         outbox=outbox,
     )
     incidents.subscribe(comms.on_event)
-    alerts = AlertService(settings, sessions, incidents, out, oncall, renderer)
+    alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
     return Services(
         settings,
         engine,

@@ -75,6 +75,11 @@ class WebhookConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(8766, ge=0, le=65535)
     max_body_bytes: int = Field(1_048_576, gt=0)
+    # A connection has this long to send a whole request head, from connecting or from
+    # the previous answer (also how long an idle kept-alive connection stays open).
+    header_timeout: Duration = timedelta(seconds=10)
+    # A request has this long to send its body; a slower one is answered 408.
+    read_timeout: Duration = timedelta(seconds=30)
 
 
 DEFAULT_SEVERITY_MAP = {"critical": "P1", "error": "P2", "warning": "P2", "info": "P3"}

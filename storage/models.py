@@ -126,6 +126,9 @@ class AlertNotification(Base):
     state: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # A signed request's digest: the same signed request again within the replay
+    # window is answered with this row's id instead of being stored twice.
+    replay_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class AlertGroup(Base):

@@ -9,6 +9,11 @@
 Every configured secret is compared (two at once while one is being rotated),
 always all of them, with :func:`hmac.compare_digest` over bytes. Reasons say
 what was wrong, never what was expected or received.
+
+A captured signed request stays valid: :meth:`Authenticator.replay_key` names it,
+so the store keeps one row per identical signed request within the replay window.
+With the timestamp header (recommended) a replay after the window is refused as
+old; without it, only the window's dedup stands between a replay and a new row.
 """
 
 from __future__ import annotations
@@ -79,6 +84,13 @@ class Authenticator:
                 f"signature of the body in `{self.signature_header}`"
             )
         raise Unauthorized("; ".join(reasons))
+
+    def replay_key(self, headers: Mapping[str, str], body: bytes) -> str:
+        """What identifies a signed request: a digest of its timestamp and body (what the
+        signature covers), never the signature or a secret itself."""
+        timestamp = headers.get(self.timestamp_header)
+        signed = body if timestamp is None else timestamp.strip().encode() + b":" + body
+        return hashlib.sha256(b"hmac\n" + signed).hexdigest()
 
     def _bearer(self, authorization: str) -> str | None:
         scheme, _, token = authorization.strip().partition(" ")

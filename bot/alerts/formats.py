@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.text import from_outside, safe_url
+
 SOURCES = ("alertmanager", "grafana", "generic")
 MAX_GROUP_KEY = 4096
 MAX_TITLE = 200
@@ -172,22 +174,40 @@ class Notification:
 
 # -- at the door -----------------------------------------------------------------------------
 def check(source: str, body: bytes, max_alerts: int) -> tuple[_Strict, bytes]:
-    """Validate ``body``; return the model and the bytes to store. Raise :class:`BadPayload`."""
+    """Validate ``body``; return the model and the bytes to store. Raise :class:`BadPayload`.
+
+    The alerts are counted before any of them is validated: a body of a million empty
+    alerts is refused for its count in one cheap parse, not after a million errors.
+    """
+    raw = _loaded(body)
+    alerts = raw.get("alerts") if isinstance(raw, dict) else None
+    if isinstance(alerts, list):
+        _check_count(len(alerts), max_alerts)
     model = _validate(source, body)
-    count = len(getattr(model, "alerts", ()) or ())
+    _check_count(len(getattr(model, "alerts", ()) or ()), max_alerts)
+    stored = body
+    if isinstance(model, GenericEvent) and model.routing_key is not None and isinstance(raw, dict):
+        # PagerDuty's routing key is a credential of the sender's: it is not kept.
+        raw.pop("routing_key", None)
+        stored = json.dumps(raw).encode()
+    return model, stored
+
+
+def _loaded(body: bytes) -> Any:
+    """The body as plain JSON values, or None when it is not JSON (validation says why)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _check_count(count: int, max_alerts: int) -> None:
     if count > max_alerts:
         raise BadPayload(
             422,
             f"{count} alerts in one notification; the limit is {max_alerts} "
             "(alerts.max_alerts; Alertmanager's max_alerts or Grafana's Max Alerts caps it)",
         )
-    stored = body
-    if isinstance(model, GenericEvent) and model.routing_key is not None:
-        # PagerDuty's routing key is a credential of the sender's: it is not kept.
-        raw = json.loads(body)
-        raw.pop("routing_key", None)
-        stored = json.dumps(raw).encode()
-    return model, stored
 
 
 def _validate(source: str, body: bytes) -> _Strict:
@@ -261,9 +281,9 @@ def _from_alertmanager_shape(
         source=source,
         group_key=group_key,
         title=title_for(source, model.common_annotations, model.common_labels, alerts),
-        summary=clip(summary, MAX_SUMMARY),
+        summary=from_outside(summary, MAX_SUMMARY),
         alerts=alerts,
-        link=model.external_url or None,
+        link=safe_url(model.external_url),
         extra={"receiver": model.receiver, "truncated_alerts": model.truncated_alerts},
     )
 
@@ -312,10 +332,10 @@ def _from_generic(model: GenericEvent, severity_label: str) -> Notification:
         source="generic",
         group_key=key,
         title=clean_title(title, "Generic alert"),
-        summary=clip(summary, MAX_SUMMARY),
+        summary=from_outside(summary, MAX_SUMMARY),
         alerts=alerts,
         action="acknowledge" if model.event_action == "acknowledge" else "notify",
-        link=model.client_url,
+        link=safe_url(model.client_url),
     )
 
 
@@ -343,11 +363,10 @@ def title_for(
 
 
 def clean_title(text: str, fallback: str) -> str:
-    """One line of at most 200 characters with a letter or digit in it."""
-    cleaned = " ".join(str(text).split())
-    if len(cleaned) > MAX_TITLE:
-        cleaned = cleaned[: MAX_TITLE - 1].rstrip() + "…"
-    if not any(ch.isalnum() for ch in cleaned):
+    """One line of at most 200 characters with a letter or digit in it, made inert
+    (:func:`bot.core.text.from_outside`): the sender wrote it, not the bot."""
+    cleaned = from_outside(" ".join(str(text).split()), MAX_TITLE)
+    if not cleaned or not any(ch.isalnum() for ch in cleaned):
         return fallback
     return cleaned
 

@@ -5,13 +5,20 @@ type → shape; only then is the body committed, and only after the commit is it
 answered ``202``. Every refusal is a 4xx JSON ``{"error": "..."}`` naming the
 problem; nothing refused is stored. ``GET /healthz`` and ``GET /metrics`` need
 no credentials and say nothing secret.
+
+Slow clients are cut off: a connection has ``webhook.header_timeout`` to send a
+whole request head, from connecting or from the previous answer (aiohttp's
+keep-alive timer, which runs until a request's head is parsed), and a request
+has ``webhook.read_timeout`` to send its body (``408``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets as random_tokens
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
 from typing import Any
 
@@ -52,8 +59,11 @@ class AlertServer:
         metrics: AlertMetrics,
         health: Health,
         refresh_gauges: Refresh | None = None,
+        header_timeout: float = 10.0,
+        read_timeout: float = 30.0,
     ) -> None:
         self.host, self.port = host, port
+        self.header_timeout, self.read_timeout = header_timeout, read_timeout
         self.max_body_bytes = max_body_bytes
         self.max_alerts = max_alerts
         self._auth = auth
@@ -62,6 +72,9 @@ class AlertServer:
         self._health = health
         self._refresh = refresh_gauges
         self._runner: web.AppRunner | None = None
+        # Parsing and validating a body (up to max_body_bytes) runs here, off the event
+        # loop that also runs the Discord gateway and every other request.
+        self._checks: ThreadPoolExecutor | None = None
         self.base_url = ""
 
     # -- the app -------------------------------------------------------------------------
@@ -113,7 +126,10 @@ class AlertServer:
                 if refusal.status == 401
                 else {}
             )
-            return _error(refusal.status, refusal.message, **headers)
+            answer = _error(refusal.status, refusal.message, **headers)
+            if refusal.status == 408:
+                answer.force_close()  # the rest of the body is not read
+            return answer
         self._metrics.received.labels(source, "accepted").inc()
         self._metrics.accept_seconds.labels(source).observe(perf_counter() - started)
         return web.json_response({"status": "accepted", "id": row_id, "alerts": alerts}, status=202)
@@ -127,7 +143,14 @@ class AlertServer:
                 f"body of {length} bytes is larger than {self.max_body_bytes} (webhook.max_body_bytes)",
             )
         try:
-            body = await request.read()
+            async with asyncio.timeout(self.read_timeout):
+                body = await request.read()
+        except TimeoutError:
+            raise _Refusal(
+                408,
+                "timeout",
+                f"the body did not arrive within {self.read_timeout:g} s (webhook.read_timeout)",
+            ) from None
         except web.HTTPRequestEntityTooLarge:
             raise _Refusal(
                 413,
@@ -135,9 +158,10 @@ class AlertServer:
                 f"body larger than {self.max_body_bytes} bytes (webhook.max_body_bytes)",
             ) from None
         try:
-            self._auth.check(request.headers, body)
+            method = self._auth.check(request.headers, body)
         except Unauthorized as error:
             raise _Refusal(401, "unauthorized", str(error)) from None
+        replay_key = self._auth.replay_key(request.headers, body) if method == "hmac" else None
         if request.content_type != "application/json":
             given = request.headers.get("Content-Type") or "none"
             raise _Refusal(
@@ -150,19 +174,26 @@ class AlertServer:
         except UnicodeDecodeError:
             raise _Refusal(400, "bad_request", "the body is not UTF-8 text") from None
         try:
-            model, stored = check(source, body, self.max_alerts)
+            model, stored = await asyncio.get_running_loop().run_in_executor(
+                self._checker(), check, source, body, self.max_alerts
+            )
         except BadPayload as error:
             outcome = "too_many_alerts" if "alerts.max_alerts" in error.message else "invalid"
             raise _Refusal(error.status, outcome, error.message) from None
         if stored is not body:
             text = stored.decode("utf-8")
         try:
-            row_id = await self._store.add(source, text)
+            row_id = await self._store.add(source, text, replay_key)
         except StoreUnavailable as error:
             raise _Refusal(
                 503, "store_failed", f"could not store the notification ({error}); send it again"
             ) from None
         return row_id, len(getattr(model, "alerts", ()) or ()) or 1
+
+    def _checker(self) -> ThreadPoolExecutor:
+        if self._checks is None:
+            self._checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alert-check")
+        return self._checks
 
     async def healthz(self, _request: web.Request) -> web.Response:
         ok, body = await self._health()
@@ -181,7 +212,12 @@ class AlertServer:
 
     # -- serving -------------------------------------------------------------------------
     async def start(self) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app(),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.header_timeout,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
@@ -196,3 +232,6 @@ class AlertServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        checks, self._checks = self._checks, None
+        if checks is not None:
+            checks.shutdown(wait=True)

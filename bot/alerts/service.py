@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
@@ -16,13 +16,14 @@ from bot.alerts.server import AlertServer
 from bot.alerts.store import NotificationStore
 from bot.alerts.worker import AlertWorker
 from bot.alerts.writer import Writer
+from bot.core.clock import Clock
 from bot.core.render import Renderer
 from bot.settings import Settings
 from bot.triage.lifecycle import OPEN_STATES
 from bot.triage.oncall import OnCallService
 from bot.triage.service import IncidentEvent, IncidentService
+from storage import alerts as queries
 from storage.db import make_engine, make_sessions
-from storage.models import Incident
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,10 @@ class AlertService:
         oncall: OnCallService,
         renderer: Renderer,
         metrics: AlertMetrics | None = None,
+        clock: Clock | None = None,
     ) -> None:
         config = settings.config
+        clock = clock or Clock()
         self._settings = settings
         self._sessions = sessions
         self.metrics = metrics if metrics is not None else AlertMetrics()
@@ -47,7 +50,7 @@ class AlertService:
         # never checkpoint on commit (see bot/alerts/writer.py).
         self.writer = Writer(settings.database_path)
         self._engine = make_engine(settings.database_path)
-        event.listen(self._engine.sync_engine, "connect", _no_autocheckpoint)
+        event.listen(self._engine.sync_engine, "connect", queries.no_autocheckpoint)
         self.worker = AlertWorker(
             config,
             make_sessions(self._engine),
@@ -57,8 +60,14 @@ class AlertService:
             renderer,
             self.metrics,
             self.writer,
+            clock,
         )
-        self.store = NotificationStore(self.writer, on_stored=self.worker.wake)
+        self.store = NotificationStore(
+            self.writer,
+            on_stored=self.worker.wake,
+            replay_window=config.alerts.replay_window,
+            clock=clock,
+        )
         secrets = settings.secrets
         self.auth = Authenticator.from_secrets(
             [t.get_secret_value() for t in secrets.webhook_bearer_tokens],
@@ -95,6 +104,8 @@ class AlertService:
             metrics=self.metrics,
             health=health,
             refresh_gauges=self.refresh_gauges,
+            header_timeout=config.webhook.header_timeout.total_seconds(),
+            read_timeout=config.webhook.read_timeout.total_seconds(),
         )
 
     async def start(self) -> None:
@@ -165,16 +176,6 @@ class AlertService:
 
     async def refresh_gauges(self) -> None:
         async with self._sessions() as session:
-            open_count = await session.scalar(
-                select(func.count())
-                .select_from(Incident)
-                .where(Incident.status.in_([s.value for s in OPEN_STATES]))
-            )
-        self.metrics.open_incidents.set(int(open_count or 0))
+            open_count = await queries.count_incidents(session, [s.value for s in OPEN_STATES])
+        self.metrics.open_incidents.set(open_count)
         self.metrics.pending_notifications.set(await self.store.pending())
-
-
-def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
-    cursor.close()

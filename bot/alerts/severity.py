@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.core.text import in_code
 from bot.procedure import Procedure
 from bot.settings import AlertsConfig
 
@@ -54,6 +55,5 @@ def choose(values: Iterable[str | None], config: AlertsConfig, procedure: Proced
 
 
 def _plain(text: str, limit: int = 40) -> str:
-    """Safe inside Markdown backticks, short."""
-    cleaned = " ".join(text.replace("`", "'").split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+    """Safe inside Markdown backticks, short: the label's value comes from the sender."""
+    return in_code(text, limit)

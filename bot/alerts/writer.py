@@ -20,19 +20,12 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from storage import alerts as queries
+
 T = TypeVar("T")
-
-
-def db_time(moment: datetime | None) -> str | None:
-    """How ``storage.types.UTCDateTime`` stores a moment (SQLAlchemy's SQLite format)."""
-    if moment is None:
-        return None
-    naive = moment.astimezone(UTC).replace(tzinfo=None)
-    return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class Writer:
@@ -55,30 +48,11 @@ class Writer:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            connection = sqlite3.connect(
-                self.path, isolation_level=None, timeout=5.0, check_same_thread=False
-            )
-            for pragma in (
-                "journal_mode=WAL",
-                "foreign_keys=ON",
-                "synchronous=FULL",
-                "busy_timeout=5000",
-                "wal_autocheckpoint=0",
-            ):
-                connection.execute(f"PRAGMA {pragma}")
-            self._connection = connection
+            self._connection = queries.connect_writer(self.path)
         return self._connection
 
     def _transaction(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        connection = self._connect()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = job(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return result
+        return queries.in_transaction(self._connect(), job)
 
     def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return job(self._connect())

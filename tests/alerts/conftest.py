@@ -62,10 +62,14 @@ class ServerThread:
         database: Path,
         max_body: int = MAX_BODY,
         max_alerts: int = MAX_ALERTS,
+        *,
+        header_timeout: float = 10.0,
+        read_timeout: float = 30.0,
         **auth_options: Any,
     ) -> None:
         self.database = database
         self.max_body, self.max_alerts = max_body, max_alerts
+        self.header_timeout, self.read_timeout = header_timeout, read_timeout
         upgrade(database)
         self.metrics = AlertMetrics()
         self._auth = Authenticator.from_secrets([TOKEN, OLD_TOKEN], [SECRET], **auth_options)
@@ -98,6 +102,8 @@ class ServerThread:
             store=self.store,
             metrics=self.metrics,
             health=health,
+            header_timeout=self.header_timeout,
+            read_timeout=self.read_timeout,
         )
         await self.server.start()
         self.port = int(self.server.base_url.rsplit(":", 1)[1])

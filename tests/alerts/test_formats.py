@@ -129,10 +129,11 @@ def test_titles_are_one_readable_line():
 
 
 def test_one_clip_for_summaries_notes_and_messages():
-    from bot.alerts import formats, worker
+    from bot.alerts import formats, rules, worker
 
     assert not hasattr(worker, "_clip") and not hasattr(formats, "_clip")
-    assert worker.clip is formats.clip
+    assert not hasattr(rules, "_clip")
+    assert rules.clip is formats.clip  # the worker's messages are clipped in rules
     assert formats.clip("  x  ", 10) == "x"
     assert formats.clip(" \n ", 10) is None
     assert formats.clip("a" * 20, 10) == "a" * 9 + "…"

@@ -5,8 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import select
+import socket
+import sqlite3
+import threading
 import time
 
+from bot.alerts import server as server_module
 from tests.alerts.conftest import (
     JSON,
     MAX_ALERTS,
@@ -237,3 +242,168 @@ def test_refusals_log_no_secret_and_echo_none(server, caplog):
     for secret in (TOKEN, OLD_TOKEN, SECRET):
         assert secret not in everything
         assert secret not in stored
+
+
+# -- durable before acknowledged ----------------------------------------------------------------
+def _break_commits(database) -> None:
+    """A real fault in the real file: every transaction storing a notification fails at COMMIT
+    (a deferred foreign key, which SQLite checks only when the transaction commits)."""
+    with sqlite3.connect(database) as db:
+        db.executescript(
+            """
+            CREATE TABLE fault_parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE fault_child (
+                parent INTEGER REFERENCES fault_parent (id) DEFERRABLE INITIALLY DEFERRED
+            );
+            CREATE TRIGGER fault_on_store AFTER INSERT ON alert_notifications
+            BEGIN INSERT INTO fault_child VALUES (-1); END;
+            """
+        )
+
+
+def _mend_commits(database) -> None:
+    with sqlite3.connect(database, timeout=2) as db:
+        db.execute("DROP TRIGGER fault_on_store")
+
+
+def test_a_commit_that_fails_is_503_stores_nothing_and_the_retry_is_accepted(server):
+    body = json.dumps(payload(AM)).encode()
+    _break_commits(server.database)
+    status, answer = server.post("alertmanager", body)
+    assert status == 503
+    assert "send it again" in answer["error"]
+    assert server.stored() == []
+    # The database is back: the sender's retry is stored, once.
+    _mend_commits(server.database)
+    status, answer = server.post("alertmanager", body)
+    assert status == 202 and answer["status"] == "accepted"
+    assert server.stored() == [("alertmanager", body.decode())]
+
+
+# -- replays ------------------------------------------------------------------------------------
+def test_a_replayed_signed_request_is_stored_once_within_the_window(server):
+    body = json.dumps(payload("grafana_high_usage.json")).encode()
+    now = int(time.time())
+    for headers in (sign(body, timestamp=str(now)), sign(body)):  # with and without timestamp
+        answers = [
+            server.request("POST", "/alerts/grafana", body, {**JSON, **headers}) for _ in range(10)
+        ]
+        assert [status for status, _, _ in answers] == [202] * 10
+        ids = {json.loads(answer)["id"] for _, _, answer in answers}
+        assert len(ids) == 1  # every replay is answered with the first one's id
+    assert len(server.stored()) == 2
+    # A fresh signature (a new timestamp) of the same body is a new notification.
+    status, _, _ = server.request(
+        "POST", "/alerts/grafana", body, {**JSON, **sign(body, timestamp=str(now + 1))}
+    )
+    assert status == 202
+    assert len(server.stored()) == 3
+
+
+def test_a_replay_is_recognised_across_a_restart(tmp_path):
+    body = json.dumps(payload("grafana_high_usage.json")).encode()
+    headers = {**JSON, **sign(body, timestamp=str(int(time.time())))}
+    first = ServerThread(tmp_path / "replay.sqlite3")
+    try:
+        assert first.request("POST", "/alerts/grafana", body, headers)[0] == 202
+    finally:
+        first.close()
+    second = ServerThread(tmp_path / "replay.sqlite3")
+    try:
+        assert second.request("POST", "/alerts/grafana", body, headers)[0] == 202
+        assert len(second.stored()) == 1
+    finally:
+        second.close()
+
+
+# -- big bodies off the loop ----------------------------------------------------------------
+def test_a_mebibyte_of_empty_alerts_is_refused_by_count_while_healthz_answers(
+    tmp_path, monkeypatch
+):
+    server = ServerThread(tmp_path / "big.sqlite3", max_body=1_048_576, max_alerts=1000)
+    head = b'{"version":"4","groupKey":"k","status":"firing","alerts":['
+    count = (1_048_576 - len(head) - 2) // 3
+    body = head + b",".join([b"{}"] * count) + b"]}"
+    assert len(body) <= 1_048_576
+    # The door's check waits at a gate, so the test sees what runs meanwhile: the
+    # event loop, which also runs the gateway, must stay free to answer.
+    real_check = server_module.check
+    entered, release = threading.Event(), threading.Event()
+    threads: list[threading.Thread] = []
+
+    def gated(*args):
+        threads.append(threading.current_thread())
+        entered.set()
+        release.wait(30)
+        return real_check(*args)
+
+    monkeypatch.setattr(server_module, "check", gated)
+    answers: list[tuple[int, dict]] = []
+    poster = threading.Thread(target=lambda: answers.append(server.post("alertmanager", body)))
+    try:
+        poster.start()
+        assert entered.wait(10)
+        status, _, health = server.request("GET", "/healthz")  # while the body is being checked
+        assert status == 200 and json.loads(health)["database"] == "ok"
+        assert answers == []  # the refusal has not been answered yet
+        release.set()
+        poster.join(30)
+        [(status, answer)] = answers
+        assert status == 422
+        assert f"{count} alerts in one notification; the limit is 1000" in answer["error"]
+        assert threads and threads[0] is not server._thread  # checked off the event loop
+        assert server.stored() == []
+    finally:
+        release.set()
+        poster.join(30)
+        server.close()
+
+
+# -- slow clients ---------------------------------------------------------------------------
+def _trickle(server: ServerThread, opening: bytes, byte: bytes, most: int = 200) -> bytes | None:
+    """Send ``opening``, then ``byte`` after ``byte`` (never finishing) until the server
+    answers or hangs up: what it sent (b"" for a plain close), or None if it never did."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(opening)
+        for _ in range(most):
+            try:
+                sock.sendall(byte)
+            except OSError:
+                return b""
+            readable, _, _ = select.select([sock], [], [], 0.05)  # the client's own pace
+            if readable:
+                try:
+                    return sock.recv(65536)
+                except ConnectionResetError:
+                    return b""
+    return None
+
+
+def test_a_client_sending_its_headers_slowly_is_cut_off(tmp_path):
+    server = ServerThread(tmp_path / "slow.sqlite3", header_timeout=0.2)
+    try:
+        head = b"POST /alerts/alertmanager HTTP/1.1\r\nHost: bot\r\nX-Slow: "
+        answer = _trickle(server, head, b"a")
+        assert answer is not None, "the server waited for the headers as long as they came"
+        assert b"202" not in answer
+        # The server still answers a client that sends its request at once.
+        assert server.post("alertmanager", payload(AM))[0] == 202
+    finally:
+        server.close()
+
+
+def test_a_client_sending_its_body_slowly_is_answered_408_and_nothing_is_stored(tmp_path):
+    server = ServerThread(tmp_path / "slow.sqlite3", read_timeout=0.2)
+    try:
+        head = (
+            "POST /alerts/alertmanager HTTP/1.1\r\nHost: bot\r\n"
+            f"Content-Type: application/json\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Content-Length: 5000\r\n\r\n"
+        ).encode()
+        answer = _trickle(server, head + b'{"pad": "', b"x")
+        assert answer is not None, "the server waited for the body as long as it came"
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"webhook.read_timeout" in answer
+        assert server.stored() == []
+    finally:
+        server.close()

@@ -56,3 +56,21 @@ async def test_the_writer_syncs_every_commit_so_a_2xx_survives_an_os_crash(write
         return mode, connection.execute("PRAGMA synchronous").fetchone()[0]
 
     assert await writer.read(pragmas) == ("wal", 2)
+
+
+async def test_replays_in_one_batch_are_one_row_and_get_its_id(writer, path):
+    store = NotificationStore(writer)
+    ids = await asyncio.gather(
+        store.add("grafana", '{"n": 1}', "key-a"),
+        *(store.add("grafana", '{"n": 1}', "key-a") for _ in range(9)),
+        store.add("grafana", '{"n": 2}', "key-b"),
+        store.add("grafana", '{"n": 3}'),  # unsigned: no replay key, always stored
+        store.add("grafana", '{"n": 3}'),
+    )
+    with sqlite3.connect(path) as db:
+        stored = dict(db.execute("SELECT id, body FROM alert_notifications").fetchall())
+    assert len(stored) == 4
+    assert len(set(ids[:10])) == 1 and stored[ids[0]] == '{"n": 1}'
+    assert stored[ids[10]] == '{"n": 2}'
+    assert ids[11] != ids[12]
+    await store.close()

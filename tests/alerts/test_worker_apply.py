@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert
 
 from bot.alerts.metrics import AlertMetrics
-from bot.alerts.worker import AlertWorker, request_key
+from bot.alerts.worker import AlertWorker
 from bot.alerts.writer import Writer
 from bot.core.render import Renderer
 from bot.settings import parse_config
@@ -181,12 +181,3 @@ async def test_an_unreadable_stored_body_is_marked_failed_and_the_rest_applied(a
     states = applier.rows("SELECT state, error IS NOT NULL FROM alert_notifications ORDER BY id")
     assert states == [("failed", 1), ("done", 0)]
     assert applier.rows("SELECT count(*) FROM alert_groups") == [(1,)]
-
-
-def test_the_request_key_is_the_group_key_and_fits_its_column():
-    assert (
-        request_key("alertmanager", '{}:{alertname="A"}') == 'alert:alertmanager:{}:{alertname="A"}'
-    )
-    long = request_key("grafana", "k" * 500)
-    assert long.startswith("alert:grafana:sha256:") and len(long) <= 200
-    assert long == request_key("grafana", "k" * 500)

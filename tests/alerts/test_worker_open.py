@@ -1,7 +1,9 @@
 """Opening incidents and posting notes, with Discord and the incident service stood in.
 
 One group whose channel Discord is slow to create, or whose notes it keeps
-refusing, must not hold the other groups back (head-of-line blocking).
+refusing, must not hold the other groups back (head-of-line blocking). Time is a
+ManualClock: waiting for a condition lets a little of it pass (pacing), and a test
+about backoff moves it explicitly.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import json
 import sqlite3
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,10 +20,11 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from bot.alerts import worker as worker_module
 from bot.alerts.metrics import AlertMetrics
-from bot.alerts.worker import NOTE_TRIES, AlertWorker
+from bot.alerts.rules import NOTE_TRIES, NOTES_BACKOFF
+from bot.alerts.worker import AlertWorker
 from bot.alerts.writer import Writer
+from bot.core.clock import ManualClock
 from bot.core.render import Renderer
 from bot.errors import ExternalServiceError
 from bot.settings import parse_config
@@ -87,6 +91,7 @@ class Running:
         self.incidents = Incidents(sessions)
         self.discord = Discord()
         self.writer = Writer(path)
+        self.clock = ManualClock()
         self.worker = AlertWorker(
             config,
             sessions,
@@ -96,6 +101,7 @@ class Running:
             Renderer(config.zone),
             AlertMetrics(),
             self.writer,
+            self.clock,
         )
 
     async def store(self, *bodies: dict[str, Any]) -> None:
@@ -116,12 +122,37 @@ class Running:
         with sqlite3.connect(self.path) as db:
             return db.execute(query).fetchall()
 
-    async def until(self, query: str, expected: list[tuple], timeout: float = 5.0) -> None:
+    async def until(
+        self,
+        query: str,
+        expected: list[tuple],
+        timeout: float = 5.0,
+        tick: timedelta = timedelta(milliseconds=20),
+    ) -> None:
+        """Wait for the rows to read ``expected``, ``tick`` of clock time passing per look."""
         deadline = time.monotonic() + timeout
         while (found := self.rows(query)) != expected:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{query}: {found!r}, waited for {expected!r}")
-            await asyncio.sleep(0.02)
+            self.clock.advance(tick)
+            await asyncio.sleep(0.02)  # the database threads work meanwhile
+
+    async def rounds(self, count: int = 1) -> None:
+        """Wake the worker and wait until it has finished ``count`` more rounds."""
+        for _ in range(count):
+            before = self.worker.rounds
+            self.worker.wake()
+            deadline = time.monotonic() + 5
+            while self.worker.rounds == before:
+                assert time.monotonic() < deadline, "the worker finished no round"
+                await asyncio.sleep(0.005)
+
+    async def tries(self, channel_id: str, expected: int) -> None:
+        deadline = time.monotonic() + 5
+        while self.discord.tries.get(channel_id, 0) != expected:
+            tried = self.discord.tries.get(channel_id, 0)
+            assert time.monotonic() < deadline, f"{tried} tries, waited for {expected}"
+            await asyncio.sleep(0.005)
 
     async def close(self) -> None:
         await self.worker.stop()
@@ -159,32 +190,42 @@ async def test_an_open_under_way_is_not_started_twice(running):
     held = running.incidents.gates["Group1"] = asyncio.Event()
     await running.store(group(1))
     await running.until("SELECT count(*) FROM alert_groups", [(1,)])
-    for _ in range(10):  # rounds come and go while the open waits on Discord
-        running.worker.wake()
-        await asyncio.sleep(0.03)
+    # Rounds come and go while the open waits on Discord, and pacing time passes.
+    for _ in range(10):
+        running.clock.advance(timedelta(seconds=1))
+        await running.rounds()
     assert len(running.incidents.calls) == 1
     held.set()
     await running.until("SELECT state FROM alert_groups", [("open",)])
     assert len(running.incidents.calls) == 1
 
 
-async def test_notes_a_channel_keeps_refusing_are_given_up_and_hold_back_no_one(
-    running, monkeypatch, caplog
-):
-    monkeypatch.setattr(worker_module, "NOTES_BACKOFF", 0.02)
+async def test_notes_a_channel_keeps_refusing_are_given_up_and_hold_back_no_one(running, caplog):
     await running.store(group(1), group(2))
     await running.until("SELECT state FROM alert_groups ORDER BY id", [("open",), ("open",)])
     await running.until("SELECT count(*) FROM alert_groups WHERE notes != '[]'", [(0,)])
     [(bad,)] = running.rows("SELECT channel_id FROM incidents WHERE id = 1")
     running.discord.refuse.add(bad)
     # Both groups get a new alert: group 1's channel refuses, group 2's note is posted.
+    running.clock.advance(timedelta(seconds=1))  # past notes_every since the opening notes
     await running.store(group(1, fingerprint="new-in-group-1"), group(2, fingerprint="new-in-2"))
+    await running.tries(bad, 2)  # the opening note, then the first refused try
     await running.until(
-        "SELECT id FROM alert_groups WHERE notes != '[]' ORDER BY id", [(1,)], timeout=2
+        "SELECT id FROM alert_groups WHERE notes != '[]' ORDER BY id", [(1,)], tick=timedelta(0)
     )
+    # The group backs off alone: no try before its backoff has passed, one just after.
+    for attempt in range(1, NOTE_TRIES):
+        wait = NOTES_BACKOFF.delay(attempt)
+        running.clock.advance(wait - timedelta(milliseconds=100))
+        await running.rounds(3)
+        assert running.discord.tries[bad] == 1 + attempt
+        running.clock.advance(timedelta(milliseconds=100))
+        await running.rounds()
+        await running.tries(bad, 2 + attempt)
     await running.until(
         "SELECT id, last_error IS NOT NULL FROM alert_groups WHERE notes = '[]' ORDER BY id",
         [(1, True), (2, False)],
+        tick=timedelta(0),
     )
     assert running.discord.tries[bad] == 1 + NOTE_TRIES  # the opening note, then the tries
     [(error,)] = running.rows("SELECT last_error FROM alert_groups WHERE id = 1")

@@ -498,3 +498,41 @@ async def test_an_alert_firing_again_after_a_person_resolved_it_opens_a_new_inci
     assert rows(bot, "SELECT request_key FROM incidents WHERE id = 3") == [
         (f"alert:alertmanager:{key}:2",)
     ]
+
+
+# -- text from outside ----------------------------------------------------------------------------
+async def test_alert_text_is_posted_inert_no_mention_no_masked_link_no_bidi(bot, control, webhook):
+    world = await control.world(refresh=True)
+    carol = next(u["id"] for u in world["users"] if u["name"] not in ("alice", "bob"))
+    signers = next(r["id"] for r in world["roles"] if r["name"] == "multisig-signer")
+    evil = "http://evil.example/steal"
+    base = payload("alertmanager_probe_failure.json")
+    for number in range(4):  # alerts.storm_limit is 3: three channels and a digest entry
+        body = copy.deepcopy(base)
+        body["groupKey"] = f'{{}}:{{alertname="Evil{number}"}}'
+        body["commonAnnotations"]["summary"] = (
+            f"Pay [here]({evil}) @everyone <@&{signers}> **now** \u202egnp.exe\u0000 {number}"
+        )
+        body["commonAnnotations"]["description"] = f"# Heading <@{carol}> @here [docs]({evil})"
+        body["externalURL"] = f"{evil}> @everyone <x"
+        alert = body["alerts"][0]
+        alert["fingerprint"] = f"evil{number:012d}"
+        alert["labels"]["alertname"] = f"Probe__{number}__ <@{carol}>"
+        alert["annotations"]["summary"] = f"see [the runbook]({evil}) <@{carol}>"
+        alert["generatorURL"] = f"{evil})[x]({evil}"
+        assert (await webhook.post("alertmanager", body))[0] == 202
+    await settled(control, bot)
+    assert rows(bot, "SELECT count(*) FROM incidents") == [(3,)]
+    posted = []
+    for channel in (await control.world(refresh=True))["channels"]:
+        if channel["type"] == 0:
+            for message in await control.messages(channel["id"]):
+                posted.append(message["content"] + json.dumps(message["embeds"]))
+    everything = "\n".join(posted)
+    assert everything.count("Pay here") >= 4  # every group's title was posted somewhere
+    assert "Pay here (http://evil.example/steal)" in everything  # the link shown plainly
+    for forbidden in ("@everyone", "@here", f"<@{carol}>", f"<@&{signers}>", f"]({evil}"):
+        assert forbidden not in everything
+    assert "\\u202e" not in everything and "\u202e" not in everything
+    assert "\\u0000" not in everything and "\x00" not in everything
+    assert "**now**" not in everything
