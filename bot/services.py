@@ -17,6 +17,9 @@ from bot.core.locks import IncidentLocks
 from bot.core.outbox import Outbox
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
+from bot.follow_up.service import FollowUpService
+from bot.mitigate.service import MitigateService
+from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.oncall import OnCallService
 from bot.triage.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
@@ -41,7 +44,14 @@ class Services:
     )  # the one per-incident lock registry
     extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
     comms: CommsService | None = None
+<<<<<<< HEAD
     outbox: Outbox | None = None  # effects that must happen exactly once (pages, alarms)
+=======
+    # Steps 3-5: the playbook filled, the postmortem rule, the follow-up checklist.
+    mitigate: MitigateService = field(kw_only=True)
+    postmortem: PostmortemService = field(kw_only=True)
+    follow_up: FollowUpService = field(kw_only=True)
+>>>>>>> phases
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -127,5 +137,11 @@ def build_services(
         clock=clock,
         locks=locks,
         comms=comms,
+<<<<<<< HEAD
         outbox=outbox,
+=======
+        mitigate=MitigateService(config, incidents),
+        postmortem=PostmortemService(config, incidents),
+        follow_up=FollowUpService(config, incidents),
+>>>>>>> phases
     )

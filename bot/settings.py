@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 from bot.adapters.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
 from bot.core.durations import Duration
 from bot.core.render import TEMPLATES
+from bot.mitigate.config import MitigateConfig
 from bot.procedure import Procedure, default_procedure
 
 
@@ -173,6 +174,7 @@ class Config(Section):
     permissions: Permissions = Permissions()
     x: XConfig = XConfig()
     github: GitHubConfig = GitHubConfig()
+    mitigate: MitigateConfig = MitigateConfig()
     # Template name → file that replaces it (relative paths: from this file's folder).
     templates: dict[str, Path] = {}
     procedure: Procedure = Field(default_factory=default_procedure)

@@ -1,4 +1,4 @@
-"""Procedure step 5, Follow-up: the checklist after an incident."""
+"""Procedure step 5, Follow-up: the checklist after an incident (the rules: bot/follow_up/)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.follow_up.rules import render_checklist
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
@@ -18,10 +19,8 @@ class FollowUp(PhaseCog):
         name="follow-up", description="The procedure's follow-up checklist", extras=INCIDENT
     )
     async def follow_up(self, interaction: discord.Interaction) -> None:
-        items = self.bot.settings.config.procedure.follow_up
-        await interaction.response.send_message(
-            "**Follow-up**\n" + "\n".join(f"- [ ] {item}" for item in items), ephemeral=True
-        )
+        items = await self.services.follow_up.checklist(str(interaction.channel_id))
+        await interaction.response.send_message(render_checklist(items), ephemeral=True)
 
 
 async def setup(bot: IncidentBot) -> None:

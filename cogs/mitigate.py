@@ -1,4 +1,4 @@
-"""Procedure step 3, Mitigate: the playbook of the incident's severity."""
+"""Procedure step 3, Mitigate: the playbook of the incident's severity (bot/mitigate/)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 
 from bot.client import answer_with
+from bot.mitigate.playbook import render_playbook
 from bot.triage.lifecycle import Status
 from cogs._phase import INCIDENT, PhaseCog
 
@@ -22,12 +23,8 @@ class Mitigate(PhaseCog):
         extras=INCIDENT,
     )
     async def playbook(self, interaction: discord.Interaction) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        level = self.services.incidents.severity(incident.severity)
-        steps = "\n".join(f"{n}. {step}" for n, step in enumerate(level.playbook.steps, start=1))
-        await interaction.response.send_message(
-            f"**{level.name} playbook: {level.playbook.summary}**\n{steps}", ephemeral=True
-        )
+        filled = await self.services.mitigate.playbook(str(interaction.channel_id))
+        await interaction.response.send_message(render_playbook(filled), ephemeral=True)
 
     @app_commands.command(
         name="mitigated",

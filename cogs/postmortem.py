@@ -1,4 +1,5 @@
-"""Procedure step 4, Postmortem: required for some severities within a deadline."""
+"""Procedure step 4, Postmortem: required for some severities within a deadline
+(the rules: bot/postmortem/)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.core.durations import format_duration
+from bot.postmortem.service import render_status
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
@@ -21,17 +22,8 @@ class Postmortem(PhaseCog):
         extras=INCIDENT,
     )
     async def postmortem(self, interaction: discord.Interaction) -> None:
-        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
-        procedure = self.bot.settings.config.procedure
-        level = procedure.severity(incident.severity)
-        if not level.postmortem_required:
-            text = f"No postmortem is required for {level.name}."
-        else:
-            within = procedure.postmortem.due_within
-            day = self.services.incidents.local_date(incident)
-            path = procedure.postmortem.path_for(day, incident.slug)
-            text = f"A postmortem is required for {level.name} within {format_duration(within)}, at `{path}`."
-        await interaction.response.send_message(text, ephemeral=True)
+        status = await self.services.postmortem.status(str(interaction.channel_id))
+        await interaction.response.send_message(render_status(status), ephemeral=True)
 
 
 async def setup(bot: IncidentBot) -> None:
