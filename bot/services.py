@@ -44,14 +44,11 @@ class Services:
     )  # the one per-incident lock registry
     extra: dict[str, Any] = field(default_factory=dict)  # services later phases add
     comms: CommsService | None = None
-<<<<<<< HEAD
     outbox: Outbox | None = None  # effects that must happen exactly once (pages, alarms)
-=======
     # Steps 3-5: the playbook filled, the postmortem rule, the follow-up checklist.
     mitigate: MitigateService = field(kw_only=True)
     postmortem: PostmortemService = field(kw_only=True)
     follow_up: FollowUpService = field(kw_only=True)
->>>>>>> phases
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -137,11 +134,8 @@ def build_services(
         clock=clock,
         locks=locks,
         comms=comms,
-<<<<<<< HEAD
         outbox=outbox,
-=======
         mitigate=MitigateService(config, incidents),
         postmortem=PostmortemService(config, incidents),
         follow_up=FollowUpService(config, incidents),
->>>>>>> phases
     )
