@@ -120,6 +120,9 @@ def build_services(
         github_client(settings),
     )
     incidents.subscribe(comms.on_event)
+    # Communicate's deadlines, by name, for /incident status (triage does not import comms).
+    incidents.name_deadline("comms_update_reminder", "next status update due")
+    incidents.name_deadline("comms_external_due", "X post to draft for approval")
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer)
     return Services(
         settings,

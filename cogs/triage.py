@@ -204,17 +204,21 @@ class Triage(PhaseCog):
     async def resolve(self, interaction: discord.Interaction, note: str | None = None) -> None:
         incidents = self.services.incidents
 
-        async def work() -> str:
+        async def work() -> tuple[str, list[str]]:
             incident = await incidents.in_channel(str(interaction.channel_id))
             incident = await incidents.resolve(incident.id, str(interaction.user.id), note)
             assert incident.resolved_at is not None
-            return format_duration(incident.resolved_at - incident.declared_at)
+            after = self.services.follow_up.after_resolving(incident)
+            lines = after.lines() if after is not None else []
+            return format_duration(incident.resolved_at - incident.declared_at), lines
 
-        def render(duration: str) -> dict:
-            return {
-                "content": f"Resolved after {duration} by <@{interaction.user.id}>."
-                + (f" {note}" if note else "")
-            }
+        def render(result: tuple[str, list[str]]) -> dict:
+            duration, next_steps = result
+            said = f"Resolved after {duration} by <@{interaction.user.id}>." + (
+                f" {note}" if note else ""
+            )
+            # What comes next: the postmortem where the severity requires one, the follow-up.
+            return {"content": "\n".join([said, *next_steps])[:2000]}
 
         await answer_with(interaction, work(), render)
 

@@ -43,6 +43,7 @@ from bot.triage.base import (
     kickoff_footer,
     topic_marker,
 )
+from bot.triage.deadlines import DeadlineNames
 from bot.triage.declare import Declarer
 from bot.triage.escalation import EscalationClock
 from bot.triage.lifecycle import OPEN_STATES, Status, is_open, record, transition
@@ -97,10 +98,17 @@ class IncidentService:
         self._listeners = d.listeners
         self.escalation = EscalationClock(d)
         self.declarer = Declarer(d, self.escalation)
+        self.deadlines = DeadlineNames()
+        for kind, what in DEADLINE_NAMES.items():
+            self.deadlines.name(kind, what)
 
     # -- wiring --------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
         self.deps.listeners.append(listener)
+
+    def name_deadline(self, kind: str, what: str) -> None:
+        """Another phase's timer ``kind`` is a deadline people wait on: status names it."""
+        self.deadlines.name(kind, what)
 
     def severity(self, name: str) -> Severity:
         return self.deps.severity(name)
@@ -153,12 +161,8 @@ class IncidentService:
     async def status(self, incident: Incident) -> StatusReport:
         now = self.deps.now()
         async with self.deps.sessions() as session:
-            timer = await timer_queries.next_pending(session, incident.id, CLOCK_TIMERS)
-        deadline = (
-            Deadline(DEADLINE_NAMES.get(timer.kind, timer.kind.replace("_", " ")), timer.due_at)
-            if timer
-            else None
-        )
+            timer = await timer_queries.next_pending(session, incident.id, self.deadlines.kinds())
+        deadline = Deadline(self.deadlines.what(timer.kind), timer.due_at) if timer else None
         ack = incident.acknowledged_at - incident.declared_at if incident.acknowledged_at else None
         return StatusReport(incident, now - incident.declared_at, ack, deadline)
 
