@@ -52,6 +52,7 @@ class Services:
 
     async def close(self) -> None:
         await self.alerts.stop()
+        await self.incidents.stop()
         await self.timers.stop()
         if self.comms is not None:
             await self.comms.stop()

@@ -12,23 +12,20 @@ from datetime import date, datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.adapters.discord_out import ButtonSpec, Embed
 from bot.core.permissions import require
 from bot.errors import ExternalServiceError, NotFound, UserError
 from bot.procedure import Severity
 from bot.triage.base import (
-    ACK_EMOJI,
     MAX_SUMMARY,
-    SEVERITY_COLOURS,
     Declared,
     IncidentEvent,
     PageState,
     TriageDeps,
-    ack_custom_id,
     kickoff_footer,
     topic_marker,
 )
 from bot.triage.escalation import EscalationClock
+from bot.triage.kickoff import render_kickoff
 from bot.triage.lifecycle import Status, record, transition
 from bot.triage.naming import channel_name, validate_title
 from bot.triage.oncall import Resolved
@@ -192,7 +189,9 @@ class Declarer:
                             incident, level, commander_id
                         )
                 if kickoff_id is None:
-                    kickoff_id = await self._send_kickoff(incident, channel_id, level, commander_id)
+                    kickoff_id = await self._send_kickoff(
+                        incident, channel_id, level, commander_id, slug
+                    )
             except (UserError, ExternalServiceError) as error:
                 # The channel is ours (created now, or found by our topic marker): remove it.
                 await self._fail_opening(incident, channel_id, error)
@@ -240,33 +239,20 @@ class Declarer:
         return incident.declared_at.astimezone(self.d.config.zone).date()
 
     async def _send_kickoff(
-        self, incident: Incident, channel_id: str, level: Severity, commander_id: str | None
+        self,
+        incident: Incident,
+        channel_id: str,
+        level: Severity,
+        commander_id: str | None,
+        slug: str,
     ) -> str:
-        procedure = self.d.config.procedure
+        content, embed, buttons = render_kickoff(self.d, incident, level, commander_id, slug)
         admin_role_id = self.d.discord.role_id(self.d.config.discord.admin_role)
-        respond_by = incident.declared_at + level.respond_within if level.respond_within else None
-        context = {
-            "incident": incident,
-            "severity": level,
-            "commander_id": commander_id,
-            "admin_role": self.d.config.discord.admin_role,
-            "admin_role_id": admin_role_id,
-            "respond_by": respond_by,
-            "postmortem_due": procedure.postmortem.due_within,
-            "ops_alerts_id": self.d.ops_alerts_id(),
-        }
-        rank = min(procedure.rank(level.name), len(SEVERITY_COLOURS) - 1)
-        embed = Embed(
-            title=f"{level.name} · {incident.title}"[:256],
-            description=self.d.renderer.render("kickoff.md.j2", **context)[:4096],
-            colour=SEVERITY_COLOURS[rank],
-            footer=kickoff_footer(incident.id),
-        )
         return await self.d.discord.send(
             channel_id,
-            content=self.d.renderer.render("kickoff_ping.md.j2", **context),
+            content=content,
             embed=embed,
-            buttons=(ButtonSpec("Acknowledge", ack_custom_id(incident.id), "success", ACK_EMOJI),),
+            buttons=buttons,
             mention_users=(commander_id,) if commander_id else (),
             mention_roles=(admin_role_id,) if admin_role_id and not commander_id else (),
         )

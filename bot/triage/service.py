@@ -46,6 +46,7 @@ from bot.triage.base import (
 from bot.triage.deadlines import DeadlineNames
 from bot.triage.declare import Declarer
 from bot.triage.escalation import EscalationClock
+from bot.triage.kickoff import KickoffRefresher
 from bot.triage.lifecycle import OPEN_STATES, Status, is_open, record, transition
 from bot.triage.oncall import OnCallService
 from storage import incidents as queries
@@ -98,6 +99,8 @@ class IncidentService:
         self._listeners = d.listeners
         self.escalation = EscalationClock(d)
         self.declarer = Declarer(d, self.escalation)
+        self.kickoff = KickoffRefresher(d)  # keeps the kickoff current on every change
+        d.listeners.append(self.kickoff.on_event)
         self.deadlines = DeadlineNames()
         for kind, what in DEADLINE_NAMES.items():
             self.deadlines.name(kind, what)
@@ -105,6 +108,9 @@ class IncidentService:
     # -- wiring --------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
         self.deps.listeners.append(listener)
+
+    async def stop(self) -> None:
+        await self.kickoff.stop()
 
     def name_deadline(self, kind: str, what: str) -> None:
         """Another phase's timer ``kind`` is a deadline people wait on: status names it."""
