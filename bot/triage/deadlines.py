@@ -9,10 +9,18 @@ Kinds left unnamed (internal retries, posting work) are not deadlines and are no
 
 from __future__ import annotations
 
+from bot.triage.base import ESCALATE, RESPONSE_BREACH, RESPONSE_REMINDER
+
+TRIAGE_DEADLINES = {
+    ESCALATE: "escalation if not acknowledged",
+    RESPONSE_REMINDER: "response-time reminder",
+    RESPONSE_BREACH: "response time runs out",
+}
+
 
 class DeadlineNames:
     def __init__(self) -> None:
-        self._names: dict[str, str] = {}
+        self._names: dict[str, str] = dict(TRIAGE_DEADLINES)
 
     def name(self, kind: str, what: str) -> None:
         """Call timer ``kind`` a deadline, described to people as ``what``."""

@@ -8,6 +8,7 @@ a second channel or a second ping.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import date, datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,7 @@ from bot.triage.base import (
     kickoff_footer,
     topic_marker,
 )
+from bot.triage.duplicates import DUPLICATES_KEY, Duplicate, hold_back
 from bot.triage.escalation import EscalationClock
 from bot.triage.kickoff import render_kickoff
 from bot.triage.lifecycle import Status, record, transition
@@ -62,7 +64,10 @@ class Declarer:
         request_key: str | None = None,
         source: str = "command",
         down_since: datetime | None = None,
-    ) -> Declared:
+        hold_duplicates: bool = False,
+    ) -> Declared | Duplicate:
+        """``hold_duplicates``: a title matching an open incident declares nothing and
+        answers a Duplicate (bot/triage/duplicates.py)."""
         title = validate_title(title)
         level = self.d.severity(severity)
         if summary is not None:
@@ -78,7 +83,15 @@ class Declarer:
             )
         args = (actor_id, title, level.name, summary, request_key, source, down_since)
         try:
-            incident, created, oncall = await self._insert_or_find(*args)
+            async with self.d.locks.hold(DUPLICATES_KEY) if hold_duplicates else nullcontext():
+                if hold_duplicates:
+                    async with self.d.sessions.begin() as session:
+                        duplicate = await hold_back(
+                            session, title, level.name, summary, actor_id, request_key
+                        )
+                    if duplicate is not None:
+                        return duplicate
+                incident, created, oncall = await self._insert_or_find(*args)
         except IntegrityError:
             # The same request reached the insert first (a concurrent retry, or one from before
             # a restart): use its row, retrying it if it failed, and wait on its opening below.

@@ -45,6 +45,7 @@ from bot.triage.base import (
 )
 from bot.triage.deadlines import DeadlineNames
 from bot.triage.declare import Declarer
+from bot.triage.duplicates import Duplicate, draft_request_key, load_draft
 from bot.triage.escalation import EscalationClock
 from bot.triage.kickoff import KickoffRefresher
 from bot.triage.lifecycle import OPEN_STATES, Status, is_open, record, transition
@@ -63,6 +64,7 @@ __all__ = [
     "SEVERITY_COLOURS",
     "Deadline",
     "Declared",
+    "Duplicate",
     "IncidentEvent",
     "IncidentService",
     "Listener",
@@ -71,12 +73,6 @@ __all__ = [
     "kickoff_footer",
     "topic_marker",
 ]
-
-DEADLINE_NAMES = {
-    ESCALATE: "escalation if not acknowledged",
-    RESPONSE_REMINDER: "response-time reminder",
-    RESPONSE_BREACH: "response time runs out",
-}
 
 
 class IncidentService:
@@ -101,9 +97,7 @@ class IncidentService:
         self.declarer = Declarer(d, self.escalation)
         self.kickoff = KickoffRefresher(d)  # keeps the kickoff current on every change
         d.listeners.append(self.kickoff.on_event)
-        self.deadlines = DeadlineNames()
-        for kind, what in DEADLINE_NAMES.items():
-            self.deadlines.name(kind, what)
+        self.deadlines = DeadlineNames()  # triage's own are named in it already
 
     # -- wiring --------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -182,10 +176,21 @@ class IncidentService:
         request_key: str | None = None,
         source: str = "command",
         down_since: datetime | None = None,
-    ) -> Declared:
+        hold_duplicates: bool = False,
+    ) -> Declared | Duplicate:
         return await self.declarer.declare(
-            actor_id, title, severity, summary, request_key, source, down_since
+            actor_id, title, severity, summary, request_key, source, down_since, hold_duplicates
         )
+
+    async def declare_anyway(self, draft_id: int, actor_id: str) -> Declared:
+        """ "Declare anyway" on a held-back duplicate: declares its draft, once."""
+        async with self.deps.sessions() as session:
+            draft = await load_draft(session, draft_id)
+        declared = await self.declare(
+            actor_id, draft.title, draft.severity, draft.summary, draft_request_key(draft_id)
+        )
+        assert isinstance(declared, Declared)
+        return declared
 
     async def resume_opening(self) -> int:
         return await self.declarer.resume_opening()

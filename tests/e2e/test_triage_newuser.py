@@ -3,6 +3,8 @@ a title that is already open. The real bot in the sandbox, driven through the co
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sandbox.control_client import Control
@@ -71,3 +73,77 @@ async def test_resolving_a_p2_says_no_postmortem_is_owed_but_lists_the_follow_up
     assert "**Postmortem** due" not in said
     assert "no postmortem is required for P2" in said
     assert "**Follow-up**" in said
+
+
+# -- declaring a title that is already open ------------------------------------------------
+async def incident_channels(control: Control) -> list[dict]:
+    world = await control.world(refresh=True)
+    return [c for c in world["channels"] if c["type"] == 0 and c["name"].startswith("incident-")]
+
+
+async def ops_alerts_cards(control: Control) -> list[dict]:
+    ops = await control.channel_id("ops-alerts")
+    return [m for m in await control.messages(ops) if m["embeds"]]
+
+
+def anyway_button(answer: dict) -> tuple[str, str]:
+    """(message id, custom id) of the "Declare anyway" button in a duplicate answer."""
+    response = answer["responses"][-1]
+    [button] = [
+        c
+        for row in response["components"]
+        for c in row["components"]
+        if c.get("label") == "Declare anyway"
+    ]
+    return response["message_id"], button["custom_id"]
+
+
+async def test_a_title_already_open_creates_nothing_and_points_to_its_channel(bot, control):
+    channel = await declared_channel(control, title="API down")
+    await bot.services.comms.idle()
+    cards = len(await ops_alerts_cards(control))
+    alice = await control.user_id("alice")
+    pings = [m for m in await control.messages(channel["id"]) if f"<@{alice}>" in m["content"]]
+    answer = await declare(control, title="api  DOWN!", who="frank")
+    said = text_of(answer)
+    assert "is already open" in said and f"<#{channel['id']}>" in said
+    assert "Declare anyway" in str(answer["responses"][-1]["components"])
+    assert answer["responses"][-1]["ephemeral"]
+    await bot.services.comms.idle()
+    assert len(await incident_channels(control)) == 1
+    assert len(await ops_alerts_cards(control)) == cards
+    assert len(await bot.services.incidents.list_open()) == 1
+    again = [m for m in await control.messages(channel["id"]) if f"<@{alice}>" in m["content"]]
+    assert again == pings
+
+
+async def test_declare_anyway_opens_a_second_incident_once_even_after_a_restart(bot, control):
+    await declared_channel(control, title="API down")
+    answer = await declare(control, title="API down", who="frank")
+    message_id, custom_id = anyway_button(answer)
+    await bot.restart()
+    general = await control.channel_id("general")
+    frank = await control.user_id("frank")
+    pressed = await control.press(frank, general, message_id, custom_id)
+    assert "Declared P1 **API down**" in text_of(pressed)
+    again = await control.press(frank, general, message_id, custom_id)
+    assert "Already declared" in text_of(again)
+    names = sorted(c["name"] for c in await incident_channels(control))
+    assert len(names) == 2 and names[1].endswith("api-down-2")
+
+
+async def test_a_resolved_incident_with_the_same_title_is_no_duplicate(bot, control):
+    channel = await declared_channel(control, title="API down")
+    await control.command(await control.user_id("alice"), channel["id"], "incident", "resolve")
+    assert "Declared" in text_of(await declare(control, title="API down"))
+
+
+async def test_two_people_declaring_one_title_at_once_get_one_incident(bot, control):
+    await control.request("PUT", "settings", json={"rest_latency_ms": 200})
+    answers = await asyncio.gather(
+        declare(control, title="Cache misses"), declare(control, title="Cache misses", who="frank")
+    )
+    said = [text_of(a) for a in answers]
+    assert sum("Declared" in s for s in said) == 1
+    assert sum("is already open" in s for s in said) == 1
+    assert len(await incident_channels(control)) == 1
