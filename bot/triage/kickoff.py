@@ -3,7 +3,7 @@
 ``render_kickoff`` builds the message from the incident as it is now: its state,
 commander and severity, the playbook's steps filled for this incident
 (bot/mitigate/playbook.py: date, slug, configured addresses, the P3 issue link once
-recorded), and the Acknowledge button, disabled once acknowledged.
+recorded), and the Acknowledge button, disabled once acknowledged and gone once resolved.
 
 ``KickoffRefresher`` listens on the incident events and edits the kickoff in place:
 - outside any incident lock: each edit runs in its own task with a fresh context, so it
@@ -89,15 +89,17 @@ def render_kickoff(
         colour=SEVERITY_COLOURS[rank],
         footer=kickoff_footer(incident.id),
     )
-    done = incident.acknowledged_at is not None or context["closed"]
+    ping = d.renderer.render("kickoff_ping.md.j2", **context)
+    if context["closed"]:
+        return ping, embed, ()  # over: no button at all
     button = ButtonSpec(
         "Acknowledged" if incident.acknowledged_at else "Acknowledge",
         ack_custom_id(incident.id),
         "success",
         ACK_EMOJI,
-        disabled=done,
+        disabled=incident.acknowledged_at is not None,
     )
-    return d.renderer.render("kickoff_ping.md.j2", **context), embed, (button,)
+    return ping, embed, (button,)
 
 
 class KickoffRefresher:
