@@ -53,6 +53,7 @@ class Services:
 
     async def close(self) -> None:
         await self.alerts.stop()
+        await self.incidents.stop()
         await self.timers.stop()
         if self.comms is not None:
             await self.comms.stop()
@@ -124,6 +125,9 @@ def build_services(
         outbox=outbox,
     )
     incidents.subscribe(comms.on_event)
+    # Communicate's deadlines, by name, for /incident status (triage does not import comms).
+    incidents.name_deadline("comms_update_reminder", "next status update due")
+    incidents.name_deadline("comms_external_due", "X post to draft for approval")
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
     return Services(
         settings,

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.client import answer_with
 from bot.core.durations import format_duration
 from bot.errors import UserError
-from bot.triage.service import ACK_EMOJI, Declared, StatusReport
+from bot.triage.service import ACK_EMOJI, Declared, Duplicate, StatusReport
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
@@ -49,6 +49,58 @@ class AckButton(discord.ui.DynamicItem[discord.ui.Button], template=r"incident:a
             await bot.report_error(interaction, error)
 
 
+class DeclareAnywayButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"incident:declare-anyway:(?P<id>\d+)"
+):
+    """ "Declare anyway" under a held-back duplicate: names its draft row, so it survives
+    restarts (routed by custom_id)."""
+
+    def __init__(self, draft_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Declare anyway",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"incident:declare-anyway:{draft_id}",
+            )
+        )
+        self.draft_id = draft_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> DeclareAnywayButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: IncidentBot = interaction.client  # type: ignore[assignment]
+        try:
+            await answer_with(
+                interaction,
+                bot.services.incidents.declare_anyway(self.draft_id, str(interaction.user.id)),
+                _declared_answer,
+            )
+        except Exception as error:
+            await bot.report_error(interaction, error)
+
+
+def _duplicate_answer(result: Duplicate) -> dict:
+    incident = result.open_incident
+    where = f"in <#{incident.channel_id}>" if incident.channel_id else "(its channel is opening)"
+    commander = f"commander <@{incident.commander_id}>" if incident.commander_id else "no commander"
+    view = discord.ui.View(timeout=None)
+    view.add_item(DeclareAnywayButton(result.draft_id))
+    return {
+        "content": (
+            f"**{incident.title}** is already open {where} ({incident.severity} · "
+            f"{incident.status} · {commander}). Nothing was created: add what you know "
+            "there. If this is a different incident, press **Declare anyway**."
+        ),
+        "ephemeral": True,
+        "view": view,
+        "allowed_mentions": discord.AllowedMentions.none(),
+    }
+
+
 def _ack_answer(user_id: str | None, acknowledged_now: bool) -> dict:
     if acknowledged_now:
         return {
@@ -57,7 +109,9 @@ def _ack_answer(user_id: str | None, acknowledged_now: bool) -> dict:
     return {"content": "Already acknowledged; escalation had stopped.", "ephemeral": True}
 
 
-def _declared_answer(result: Declared) -> dict:
+def _declared_answer(result: Declared | Duplicate) -> dict:
+    if isinstance(result, Duplicate):
+        return _duplicate_answer(result)
     incident = result.incident
     verb = "Declared" if result.created else "Already declared"
     commander = (
@@ -73,10 +127,10 @@ class Triage(PhaseCog):
 
     async def cog_load(self) -> None:
         await super().cog_load()
-        self.bot.add_dynamic_items(AckButton)
+        self.bot.add_dynamic_items(AckButton, DeclareAnywayButton)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(AckButton)
+        self.bot.remove_dynamic_items(AckButton, DeclareAnywayButton)
         await super().cog_unload()
 
     async def severity_autocomplete(
@@ -109,6 +163,7 @@ class Triage(PhaseCog):
             severity,
             summary,
             request_key=f"interaction:{interaction.id}",
+            hold_duplicates=True,
         )
         await answer_with(interaction, work, _declared_answer)
 
@@ -205,17 +260,21 @@ class Triage(PhaseCog):
     async def resolve(self, interaction: discord.Interaction, note: str | None = None) -> None:
         incidents = self.services.incidents
 
-        async def work() -> str:
+        async def work() -> tuple[str, list[str]]:
             incident = await incidents.in_channel(str(interaction.channel_id))
             incident = await incidents.resolve(incident.id, str(interaction.user.id), note)
             assert incident.resolved_at is not None
-            return format_duration(incident.resolved_at - incident.declared_at)
+            after = self.services.follow_up.after_resolving(incident)
+            lines = after.lines() if after is not None else []
+            return format_duration(incident.resolved_at - incident.declared_at), lines
 
-        def render(duration: str) -> dict:
-            return {
-                "content": f"Resolved after {duration} by <@{interaction.user.id}>."
-                + (f" {note}" if note else "")
-            }
+        def render(result: tuple[str, list[str]]) -> dict:
+            duration, next_steps = result
+            said = f"Resolved after {duration} by <@{interaction.user.id}>." + (
+                f" {note}" if note else ""
+            )
+            # What comes next: the postmortem where the severity requires one, the follow-up.
+            return {"content": "\n".join([said, *next_steps])[:2000]}
 
         await answer_with(interaction, work(), render)
 

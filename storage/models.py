@@ -252,3 +252,20 @@ class ReactionRefusal(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("message_id", "user_id"),)
+
+
+class DeclarationDraft(Base):
+    """A declaration held back because its title matches an open incident
+    (bot/triage/duplicates.py): what "Declare anyway" declares, after a restart too."""
+
+    __tablename__ = "declaration_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str | None] = mapped_column(Text)
+    declared_by: Mapped[str | None] = mapped_column(String(32))
+    matched_incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

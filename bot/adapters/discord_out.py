@@ -37,6 +37,7 @@ class ButtonSpec:
     custom_id: str
     style: str = "primary"  # primary | secondary | success | danger
     emoji: str | None = None
+    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def _view(buttons: tuple[ButtonSpec, ...]) -> discord.ui.View | None:
                 custom_id=spec.custom_id,
                 style=getattr(discord.ButtonStyle, spec.style),
                 emoji=spec.emoji,
+                disabled=spec.disabled,
             )
         )
     # Clicks are routed by custom_id to the cogs' dynamic items, not to this object.

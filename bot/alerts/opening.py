@@ -22,7 +22,7 @@ from bot.alerts.writer import Writer
 from bot.core.clock import Clock
 from bot.errors import UserError
 from bot.settings import Config
-from bot.triage.service import IncidentService
+from bot.triage.service import Declared, IncidentService
 from storage import alerts as queries
 from storage.models import AlertGroup
 
@@ -138,6 +138,8 @@ class Opener:
                 row.next_attempt_at = self._clock.now() + delay
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
             return
+        # Alerts dedupe by group, never hold a duplicate title back: always a declaration.
+        assert isinstance(declared, Declared)
         async with self._write_lock, self._sessions.begin() as session:
             row = await queries.group(session, group.id)
             row.state = GROUP_STATES.check(row.state, GroupState.OPEN).value

@@ -8,27 +8,26 @@ a second channel or a second ping.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import date, datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.adapters.discord_out import ButtonSpec, Embed
 from bot.core.permissions import require
 from bot.errors import ExternalServiceError, NotFound, UserError
 from bot.procedure import Severity
 from bot.triage.base import (
-    ACK_EMOJI,
     MAX_SUMMARY,
-    SEVERITY_COLOURS,
     Declared,
     IncidentEvent,
     PageState,
     TriageDeps,
-    ack_custom_id,
     kickoff_footer,
     topic_marker,
 )
+from bot.triage.duplicates import DUPLICATES_KEY, Duplicate, hold_back
 from bot.triage.escalation import EscalationClock
+from bot.triage.kickoff import render_kickoff
 from bot.triage.lifecycle import Status, record, transition
 from bot.triage.naming import channel_name, validate_title
 from bot.triage.oncall import Resolved
@@ -65,7 +64,10 @@ class Declarer:
         request_key: str | None = None,
         source: str = "command",
         down_since: datetime | None = None,
-    ) -> Declared:
+        hold_duplicates: bool = False,
+    ) -> Declared | Duplicate:
+        """``hold_duplicates``: a title matching an open incident declares nothing and
+        answers a Duplicate (bot/triage/duplicates.py)."""
         title = validate_title(title)
         level = self.d.severity(severity)
         if summary is not None:
@@ -81,7 +83,15 @@ class Declarer:
             )
         args = (actor_id, title, level.name, summary, request_key, source, down_since)
         try:
-            incident, created, oncall = await self._insert_or_find(*args)
+            async with self.d.locks.hold(DUPLICATES_KEY) if hold_duplicates else nullcontext():
+                if hold_duplicates:
+                    async with self.d.sessions.begin() as session:
+                        duplicate = await hold_back(
+                            session, title, level.name, summary, actor_id, request_key
+                        )
+                    if duplicate is not None:
+                        return duplicate
+                incident, created, oncall = await self._insert_or_find(*args)
         except IntegrityError:
             # The same request reached the insert first (a concurrent retry, or one from before
             # a restart): use its row, retrying it if it failed, and wait on its opening below.
@@ -192,7 +202,9 @@ class Declarer:
                             incident, level, commander_id
                         )
                 if kickoff_id is None:
-                    kickoff_id = await self._send_kickoff(incident, channel_id, level, commander_id)
+                    kickoff_id = await self._send_kickoff(
+                        incident, channel_id, level, commander_id, slug
+                    )
             except (UserError, ExternalServiceError) as error:
                 # The channel is ours (created now, or found by our topic marker): remove it.
                 await self._fail_opening(incident, channel_id, error)
@@ -240,33 +252,20 @@ class Declarer:
         return incident.declared_at.astimezone(self.d.config.zone).date()
 
     async def _send_kickoff(
-        self, incident: Incident, channel_id: str, level: Severity, commander_id: str | None
+        self,
+        incident: Incident,
+        channel_id: str,
+        level: Severity,
+        commander_id: str | None,
+        slug: str,
     ) -> str:
-        procedure = self.d.config.procedure
+        content, embed, buttons = render_kickoff(self.d, incident, level, commander_id, slug)
         admin_role_id = self.d.discord.role_id(self.d.config.discord.admin_role)
-        respond_by = incident.declared_at + level.respond_within if level.respond_within else None
-        context = {
-            "incident": incident,
-            "severity": level,
-            "commander_id": commander_id,
-            "admin_role": self.d.config.discord.admin_role,
-            "admin_role_id": admin_role_id,
-            "respond_by": respond_by,
-            "postmortem_due": procedure.postmortem.due_within,
-            "ops_alerts_id": self.d.ops_alerts_id(),
-        }
-        rank = min(procedure.rank(level.name), len(SEVERITY_COLOURS) - 1)
-        embed = Embed(
-            title=f"{level.name} · {incident.title}"[:256],
-            description=self.d.renderer.render("kickoff.md.j2", **context)[:4096],
-            colour=SEVERITY_COLOURS[rank],
-            footer=kickoff_footer(incident.id),
-        )
         return await self.d.discord.send(
             channel_id,
-            content=self.d.renderer.render("kickoff_ping.md.j2", **context),
+            content=content,
             embed=embed,
-            buttons=(ButtonSpec("Acknowledge", ack_custom_id(incident.id), "success", ACK_EMOJI),),
+            buttons=buttons,
             mention_users=(commander_id,) if commander_id else (),
             mention_roles=(admin_role_id,) if admin_role_id and not commander_id else (),
         )

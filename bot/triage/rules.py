@@ -7,6 +7,7 @@ Where to look:
 - when the response-time reminder and breach are due: :func:`response_deadlines`
 - whether an incident still awaits acknowledgement: :func:`awaiting_ack`
 - which severity's windows apply after a severity change: :func:`clock_after_severity_change`
+- whether a declared title duplicates an open incident: :func:`is_duplicate_title`
 
 The severities' durations come from the procedure (configuration); nothing here names
 a severity.
@@ -14,6 +15,7 @@ a severity.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -126,3 +128,20 @@ def response_deadlines(
         return None
     breach = declared_at + respond_within
     return ResponseDeadlines(reminder=declared_at + respond_within * reminder_at, breach=breach)
+
+
+def normalised_title(title: str) -> str:
+    """A title as the duplicate rule compares it: case, accents' forms, punctuation and
+    spacing do not count ("API down!" and "api  DOWN" are the same title)."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in folded).split())
+
+
+def is_duplicate_title(title: str, open_title: str) -> bool:
+    """Whether declaring ``title`` would duplicate an open incident titled ``open_title``.
+
+    The rule: the same normalised title (:func:`normalised_title`). Not the slug, which
+    is cut to a length and drops non-ASCII letters, so two different long titles could
+    share it; not "similar" titles, which would hold back incidents that are different.
+    """
+    return normalised_title(title) == normalised_title(open_title)

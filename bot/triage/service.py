@@ -43,8 +43,11 @@ from bot.triage.base import (
     kickoff_footer,
     topic_marker,
 )
+from bot.triage.deadlines import DeadlineNames
 from bot.triage.declare import Declarer
+from bot.triage.duplicates import Duplicate, draft_request_key, load_draft
 from bot.triage.escalation import EscalationClock
+from bot.triage.kickoff import KickoffRefresher
 from bot.triage.lifecycle import OPEN_STATES, Status, is_open, record, transition
 from bot.triage.oncall import OnCallService
 from storage import incidents as queries
@@ -61,6 +64,7 @@ __all__ = [
     "SEVERITY_COLOURS",
     "Deadline",
     "Declared",
+    "Duplicate",
     "IncidentEvent",
     "IncidentService",
     "Listener",
@@ -69,12 +73,6 @@ __all__ = [
     "kickoff_footer",
     "topic_marker",
 ]
-
-DEADLINE_NAMES = {
-    ESCALATE: "escalation if not acknowledged",
-    RESPONSE_REMINDER: "response-time reminder",
-    RESPONSE_BREACH: "response time runs out",
-}
 
 
 class IncidentService:
@@ -97,10 +95,20 @@ class IncidentService:
         self._listeners = d.listeners
         self.escalation = EscalationClock(d)
         self.declarer = Declarer(d, self.escalation)
+        self.kickoff = KickoffRefresher(d)  # keeps the kickoff current on every change
+        d.listeners.append(self.kickoff.on_event)
+        self.deadlines = DeadlineNames()  # triage's own are named in it already
 
     # -- wiring --------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
         self.deps.listeners.append(listener)
+
+    async def stop(self) -> None:
+        await self.kickoff.stop()
+
+    def name_deadline(self, kind: str, what: str) -> None:
+        """Another phase's timer ``kind`` is a deadline people wait on: status names it."""
+        self.deadlines.name(kind, what)
 
     def severity(self, name: str) -> Severity:
         return self.deps.severity(name)
@@ -153,12 +161,8 @@ class IncidentService:
     async def status(self, incident: Incident) -> StatusReport:
         now = self.deps.now()
         async with self.deps.sessions() as session:
-            timer = await timer_queries.next_pending(session, incident.id, CLOCK_TIMERS)
-        deadline = (
-            Deadline(DEADLINE_NAMES.get(timer.kind, timer.kind.replace("_", " ")), timer.due_at)
-            if timer
-            else None
-        )
+            timer = await timer_queries.next_pending(session, incident.id, self.deadlines.kinds())
+        deadline = Deadline(self.deadlines.what(timer.kind), timer.due_at) if timer else None
         ack = incident.acknowledged_at - incident.declared_at if incident.acknowledged_at else None
         return StatusReport(incident, now - incident.declared_at, ack, deadline)
 
@@ -172,10 +176,21 @@ class IncidentService:
         request_key: str | None = None,
         source: str = "command",
         down_since: datetime | None = None,
-    ) -> Declared:
+        hold_duplicates: bool = False,
+    ) -> Declared | Duplicate:
         return await self.declarer.declare(
-            actor_id, title, severity, summary, request_key, source, down_since
+            actor_id, title, severity, summary, request_key, source, down_since, hold_duplicates
         )
+
+    async def declare_anyway(self, draft_id: int, actor_id: str) -> Declared:
+        """ "Declare anyway" on a held-back duplicate: declares its draft, once."""
+        async with self.deps.sessions() as session:
+            draft = await load_draft(session, draft_id)
+        declared = await self.declare(
+            actor_id, draft.title, draft.severity, draft.summary, draft_request_key(draft_id)
+        )
+        assert isinstance(declared, Declared)
+        return declared
 
     async def resume_opening(self) -> int:
         return await self.declarer.resume_opening()
