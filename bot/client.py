@@ -7,6 +7,7 @@ import logging
 import secrets as random_tokens
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import aiohttp
@@ -17,6 +18,7 @@ from discord.gateway import KeepAliveHandler
 
 from bot.adapters.discord_endpoints import use_endpoints
 from bot.adapters.git import OpsRepoSync
+from bot.core.backoff import Backoff
 from bot.core.clock import Clock
 from bot.errors import ExternalServiceError, UserError
 from bot.services import Services, build_services
@@ -24,6 +26,7 @@ from bot.settings import Settings
 from storage.db import upgrade
 
 log = logging.getLogger(__name__)
+SYNC_BACKOFF = Backoff(initial=timedelta(seconds=1), cap=timedelta(minutes=1))
 
 PHASES = ("cogs.triage", "cogs.communicate", "cogs.mitigate", "cogs.postmortem", "cogs.follow_up")
 T = TypeVar("T")
@@ -125,15 +128,13 @@ class IncidentBot(commands.Bot):
 
     async def _sync_commands(self, guild: discord.Guild) -> None:
         """Sync the command tree, retrying with backoff: Discord may be briefly unhappy."""
-        delay = 1.0
         for attempt in range(1, 7):
             try:
                 await self.tree.sync(guild=guild)
                 return
             except discord.HTTPException as error:
                 log.warning("command sync failed (attempt %d): %s", attempt, error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60)
+                await asyncio.sleep(SYNC_BACKOFF.seconds(attempt))
         log.error("command sync gave up: slash commands may be out of date in %s", guild.name)
 
     async def _report_rotation_problems(self) -> None:

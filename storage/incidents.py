@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Incident, Page
+from storage.models import Incident, Page, RotationOverride
 
 
 async def get(session: AsyncSession, incident_id: int) -> Incident | None:
@@ -78,3 +78,11 @@ async def set_page_state(
     if message_id is not None:
         values["message_id"] = message_id
     await session.execute(update(Page).where(Page.id == page_id).values(**values))
+
+
+async def rotation_overrides(session: AsyncSession) -> list[RotationOverride]:
+    """Every `/oncall override`, oldest first (a later one wins where they overlap)."""
+    rows = await session.scalars(
+        select(RotationOverride).order_by(RotationOverride.created_at, RotationOverride.id)
+    )
+    return list(rows)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.alerts.config import AlertsConfig
 from bot.core.text import in_code
 from bot.procedure import Procedure
-from bot.settings import AlertsConfig
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import Conflict
+from bot.core.states import StateTable
 from storage.models import Incident, TimelineEvent
 from storage.types import utcnow
 
@@ -38,11 +38,12 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.FAILED: frozenset({Status.OPENING}),  # the same request, declared again
 }
 
+INCIDENTS: StateTable[Status] = StateTable("incident", TRANSITIONS)
 OPEN_STATES = frozenset({Status.DECLARED, Status.ACKNOWLEDGED, Status.MITIGATED})
 
 
 def can_move(current: str, target: Status) -> bool:
-    return target in TRANSITIONS[Status(current)]
+    return INCIDENTS.can(current, target)
 
 
 def is_open(status: str) -> bool:
@@ -84,11 +85,7 @@ def transition(
     at: datetime | None = None,
 ) -> TimelineEvent:
     current = Status(incident.status)
-    if target not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "nothing (it is final)"
-        raise Conflict(
-            f"The incident is {current}; from there it can move to {allowed}, not {target}."
-        )
+    INCIDENTS.check(current, target)  # Conflict naming the allowed moves
     now = at or utcnow()
     incident.status = target
     if target is Status.ACKNOWLEDGED and incident.acknowledged_at is None:

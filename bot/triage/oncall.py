@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
@@ -15,6 +14,7 @@ from bot.core.permissions import Actor, require
 from bot.errors import NotFound, UserError
 from bot.settings import Permissions
 from bot.triage.rotation import OnCall, Override, RotationSource, Shift, on_call, validate
+from storage import incidents as queries
 from storage.models import RotationOverride
 
 
@@ -61,11 +61,7 @@ class OnCallService:
     async def overrides(self) -> list[Override]:
         if self._overrides is None:
             async with self._sessions() as session:
-                rows = await session.scalars(
-                    select(RotationOverride).order_by(
-                        RotationOverride.created_at, RotationOverride.id
-                    )
-                )
+                rows = await queries.rotation_overrides(session)
                 self._overrides = [
                     Override(r.user_id, r.position, r.starts_at, r.ends_at) for r in rows
                 ]
