@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -102,14 +103,19 @@ class Opener:
 
     async def _declare(self, group: AlertGroup, started: datetime | None, number: int) -> None:
         try:
-            declared = await self._incidents.declare(
-                None,
-                group.title,
-                group.severity or self._config.default_severity,
-                group.summary,
-                request_key=rules.request_key(group.source, group.group_key, number),
-                source="alert",
-                down_since=rules.down_since(started, self._clock.now()),
+            # Alerts dedupe by group and never hold a duplicate title back
+            # (hold_duplicates stays off): the answer is always a declaration.
+            declared = cast(
+                Declared,
+                await self._incidents.declare(
+                    None,
+                    group.title,
+                    group.severity or self._config.default_severity,
+                    group.summary,
+                    request_key=rules.request_key(group.source, group.group_key, number),
+                    source="alert",
+                    down_since=rules.down_since(started, self._clock.now()),
+                ),
             )
         except UserError as error:
             # Discord refused for good (a full server or category, say): list it instead.
@@ -138,8 +144,6 @@ class Opener:
                 row.next_attempt_at = self._clock.now() + delay
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
             return
-        # Alerts dedupe by group, never hold a duplicate title back: always a declaration.
-        assert isinstance(declared, Declared)
         async with self._write_lock, self._sessions.begin() as session:
             row = await queries.group(session, group.id)
             row.state = GROUP_STATES.check(row.state, GroupState.OPEN).value
