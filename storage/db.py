@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -62,3 +62,8 @@ def current_revision(path: Path) -> str | None:
         except sqlite3.OperationalError:
             return None
     return row[0] if row else None
+
+
+async def ping(session: AsyncSession) -> None:
+    """One round trip to the database: raises if it cannot answer (``/healthz``)."""
+    await session.execute(text("SELECT 1"))

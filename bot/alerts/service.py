@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
@@ -23,7 +23,7 @@ from bot.triage.lifecycle import OPEN_STATES
 from bot.triage.oncall import OnCallService
 from bot.triage.service import IncidentEvent, IncidentService
 from storage import alerts as queries
-from storage.db import make_engine, make_sessions
+from storage.db import make_engine, make_sessions, ping
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class AlertService:
         }
         try:
             async with self._sessions() as session:
-                await session.execute(text("SELECT 1"))
+                await ping(session)
             body["pending_notifications"] = await self.store.pending()
             body["database"] = "ok"
         except Exception as error:
