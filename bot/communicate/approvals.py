@@ -168,21 +168,24 @@ class Approvals:
             if channel_id is None:
                 return None
             incident = await queries.incident_in_channel(session, channel_id)
-            unrecorded = (
-                await queries.unrecorded_asks(session, incident.id, PostState.AWAITING)
-                if incident is not None
-                else []
-            )
-        if not unrecorded:
+        if incident is None:
             return None
         # A ✅ can arrive before the bot has stored the message's id (it stores it right
-        # after Discord answers the send): the message's own footer names its draft.
+        # after Discord answers the send): the message's own footer names its draft. The
+        # id may be stored while this looks, so the draft is taken if its stored id is
+        # this message or still none (reading "unrecorded" first raced that store).
         named = rules.draft_in_footer(
             await self.d.discord.own_message_footer(channel_id, message_id)
         )
-        if named is None or named[0] not in {p.id for p in unrecorded}:
+        if named is None or named[1] != incident.id:
             return None
-        return named[0]
+        async with self.d.sessions() as session:
+            post = await queries.post(session, named[0])
+        if post is None or post.incident_id != incident.id:
+            return None
+        if post.approval_message_id not in (None, message_id):
+            return None
+        return post.id
 
     # -- editing ---------------------------------------------------------------------------
     async def may_edit(self, post_id: int, user_id: str) -> ExternalPost:
