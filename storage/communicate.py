@@ -119,20 +119,6 @@ async def post_by_approval_message(session: AsyncSession, message_id: str) -> Ex
     )
 
 
-async def unrecorded_asks(
-    session: AsyncSession, incident_id: int, state: str
-) -> list[ExternalPost]:
-    """The incident's drafts in ``state`` whose approval message id is not stored yet."""
-    rows = await session.scalars(
-        select(ExternalPost).where(
-            ExternalPost.incident_id == incident_id,
-            ExternalPost.state == state,
-            ExternalPost.approval_message_id.is_(None),
-        )
-    )
-    return list(rows)
-
-
 async def posts_in_state(session: AsyncSession, *states: str) -> list[ExternalPost]:
     rows = await session.scalars(
         select(ExternalPost).where(ExternalPost.state.in_(states)).order_by(ExternalPost.id)
