@@ -76,9 +76,7 @@ class Deps:
         message_id: str | None = None,
     ) -> TimelineEvent:
         """A timeline event, stamped by the comms clock."""
-        event = record(session, incident, kind, text, actor_id, data, message_id)
-        event.at = self.clock.now()
-        return event
+        return record(session, incident, kind, text, actor_id, data, message_id, self.clock.now())
 
     def ops_alerts_id(self) -> str | None:
         channel = self.discord.text_channel(self.config.discord.ops_alerts_channel)
