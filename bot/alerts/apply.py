@@ -225,6 +225,9 @@ class Applier:
             self._schedule.mark("digest")
             return True
         batch.opened_in_window = (batch.opened_in_window or 0) + 1
+        # The new incident shows every alert of the group still firing, those that came
+        # while it sat in a storm digest included, not only this notification's.
+        firing = await self._still_firing(batch, group, firing)
         chosen = severities.choose((a.severity for a in firing), self._config, self._procedure)
         opened = rules.make_note("opened", batch.now, firing, notification, self._mapped(firing))
         opened["severity"], opened["severity_note"] = chosen.severity, chosen.note
@@ -244,6 +247,35 @@ class Applier:
         changes.noted_groups.pop(group.id, None)
         self._schedule.mark("open")
         return True
+
+    async def _still_firing(
+        self, batch: _Batch, group: AlertGroup, firing: list[AlertEvent]
+    ) -> list[AlertEvent]:
+        """``firing`` first, then the group's other alerts still firing (as this batch
+        leaves them), oldest first."""
+        assert group.id is not None
+        key = (group.source, group.group_key)
+        seen = {e.fingerprint for e in firing}
+        earlier = []
+        for stored in await queries.firing_alerts(batch.session, group.id):
+            alert = batch.alerts.get((key, stored.fingerprint), stored)
+            if alert.fingerprint in seen or alert.status != "firing":
+                continue
+            seen.add(alert.fingerprint)
+            earlier.append(
+                AlertEvent(
+                    fingerprint=alert.fingerprint,
+                    status=alert.status,
+                    name=alert.name,
+                    labels=alert.labels,
+                    annotations=alert.annotations,
+                    starts_at=alert.starts_at,
+                    ends_at=alert.ends_at,
+                    url=alert.url,
+                    severity=alert.labels.get(self._config.severity_label),
+                )
+            )
+        return [*firing, *earlier]
 
     async def _storm(self, batch: _Batch) -> bool:
         """True when ``alerts.storm_limit`` incidents were opened in the last minute."""

@@ -30,6 +30,7 @@ from bot.triage.lifecycle import OPEN_STATES, Status
 MAX_REQUEST_KEY = 200
 MAX_MESSAGE = 2000
 NOTE_ALERTS = 10  # alerts shown by name in one note; the rest are counted
+NOTE_LABELS = 8  # labels shown per alert (beyond alertname, which is its name)
 STORM_WINDOW = timedelta(minutes=1)
 STORM_QUIET = timedelta(minutes=10)  # a digest after this much quiet pings the on-call again
 DIGEST_CHUNK = 15  # entries per digest message at most
@@ -174,6 +175,8 @@ def make_note(
                 "value": in_code(e.severity) if e.severity else None,
                 "severity": mapped[i] if i < len(mapped) else None,
                 "starts_at": e.starts_at.isoformat() if e.starts_at else None,
+                "ends_at": e.ends_at.isoformat() if e.ends_at else None,
+                "labels": shown_labels(e.labels),
             }
             for i, e in enumerate(shown)
         ],
@@ -181,6 +184,13 @@ def make_note(
         "link": safe_url(notification.link),
         "recorded": False,
     }
+
+
+def shown_labels(labels: dict[str, str]) -> list[list[str]]:
+    """An alert's labels beyond ``alertname`` as ``[key, value]`` pairs, sorted, inert
+    (each goes inside a code span), at most :data:`NOTE_LABELS` of them."""
+    pairs = sorted((str(k), str(v)) for k, v in labels.items() if k != "alertname")
+    return [[in_code(k, 40), in_code(v, 80)] for k, v in pairs[:NOTE_LABELS]]
 
 
 def names(note: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ class Renderer:
         self._env.filters["duration"] = format_duration
         self._env.filters["local"] = self._local
         self._env.filters["hhmm"] = lambda at: self._local(at, "%H:%M")
-        self._env.filters["ts"] = lambda at, style="f": f"<t:{int(at.timestamp())}:{style}>"
+        self._env.filters["ts"] = discord_timestamp
 
     def _local(self, at: datetime, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
         return at.astimezone(self._zone).strftime(fmt)
@@ -44,3 +44,10 @@ class Renderer:
         else:
             template = self._env.get_template(name)
         return template.render(**context).strip()
+
+
+def discord_timestamp(at: datetime | str, style: str = "f") -> str:
+    """``<t:…:style>``, which each reader's Discord shows in their own time zone; ``at`` may
+    be an ISO 8601 string, as notes keep their times."""
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return f"<t:{int(moment.timestamp())}:{style}>"

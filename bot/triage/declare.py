@@ -29,7 +29,7 @@ from bot.triage.duplicates import DUPLICATES_KEY, Duplicate, hold_back
 from bot.triage.escalation import EscalationClock
 from bot.triage.kickoff import render_kickoff
 from bot.triage.lifecycle import Status, record, transition
-from bot.triage.naming import channel_name, validate_title
+from bot.triage.naming import channel_name, incident_day, validate_title
 from bot.triage.oncall import Resolved
 from storage import incidents as queries
 from storage.models import Incident, Page
@@ -249,7 +249,9 @@ class Declarer:
 
     def local_date(self, incident: Incident) -> date:
         """The incident's day in the team's time zone: its channel name and postmortem file."""
-        return incident.declared_at.astimezone(self.d.config.zone).date()
+        return incident_day(
+            incident.declared_at, incident.source, incident.down_since, self.d.config.zone
+        )
 
     async def _send_kickoff(
         self,

@@ -38,6 +38,7 @@ from bot.triage.base import (
     kickoff_footer,
 )
 from bot.triage.lifecycle import Status
+from bot.triage.naming import incident_day
 from storage import incidents as queries
 from storage.models import Incident
 
@@ -62,7 +63,7 @@ def render_kickoff(
     admin_role_id = d.discord.role_id(d.config.discord.admin_role)
     respond_by = incident.declared_at + level.respond_within if level.respond_within else None
     facts = PlaybookFacts(
-        day=incident.declared_at.astimezone(d.config.zone).date(),
+        day=incident_day(incident.declared_at, incident.source, incident.down_since, d.config.zone),
         slug=slug,
         addresses=d.config.mitigate.addresses,
         github_issue_url=incident.github_issue_url,

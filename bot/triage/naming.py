@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection
-from datetime import date
+from datetime import date, datetime, tzinfo
 
 from bot.errors import UserError
 
@@ -43,6 +43,19 @@ def slugify(text: str, limit: int) -> str:
     boundary = cut.rfind("-")
     slug = cut[:boundary] if boundary > 0 else slug[:limit]
     return slug.strip("-")
+
+
+def incident_day(
+    declared_at: datetime, source: str, down_since: datetime | None, zone: tzinfo
+) -> date:
+    """The incident's day in the team's time zone: its channel name and postmortem file.
+
+    An incident opened by an alert is dated by when the alert started (its
+    ``startsAt``, kept as ``down_since``): an alert that fired at 23:50 and opened its
+    channel at 00:05 belongs to the day it fired. Any other incident, by its declaration.
+    """
+    when = down_since if source == "alert" and down_since is not None else declared_at
+    return when.astimezone(zone).date()
 
 
 def channel_name(

@@ -151,6 +151,17 @@ async def groups_with_notes(
     return [(g, i) for g, i in rows.all()]
 
 
+async def firing_alerts(session: AsyncSession, group_id: int) -> list[Alert]:
+    """The group's firing alerts, oldest first."""
+    return list(
+        await session.scalars(
+            select(Alert)
+            .where(Alert.group_id == group_id, Alert.status == "firing")
+            .order_by(Alert.starts_at, Alert.id)
+        )
+    )
+
+
 async def firing_count(session: AsyncSession, group_id: int) -> int:
     count = await session.scalar(
         select(func.count())

@@ -136,3 +136,16 @@ def test_the_digest_packs_entries_into_messages_discord_takes():
     assert [n for chunk, _ in packed for n in chunk] == list(range(40))
     assert all(len(text) <= rules.MAX_MESSAGE for _, text in packed)
     assert all(len(chunk) <= rules.DIGEST_CHUNK for chunk, _ in packed)
+
+
+def test_labels_beyond_alertname_are_shown_sorted_inert_and_capped():
+    labels = {"alertname": "Down", "zone": "eu`1", "job": "@everyone <@1>", "env": "prod\u202e"}
+    labels.update({f"extra{n:02d}": str(n) for n in range(20)})
+    shown = rules.shown_labels(labels)
+    assert len(shown) == rules.NOTE_LABELS
+    assert [k for k, _ in shown] == sorted(k for k in labels if k != "alertname")[
+        : rules.NOTE_LABELS
+    ]
+    values = dict(shown)
+    assert values["env"] == "prod"  # the bidi override is gone
+    assert "`" not in "".join(k + v for k, v in shown)  # each fits inside its code span

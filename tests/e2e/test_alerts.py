@@ -128,6 +128,15 @@ async def channel_ending(control: Control, suffix: str) -> dict[str, Any]:
     return await control.wait_for(probe, timeout=15, what=f"#incident-…{suffix}")
 
 
+def storm_body(number: int) -> dict[str, Any]:
+    """The docs' probe failure as the ``number``-th group of a storm."""
+    body = payload("alertmanager_probe_failure.json")
+    body["groupKey"] = f'{{}}:{{alertname="Storm{number}"}}'
+    body["commonAnnotations"]["summary"] = f"Storm alert number {number}"
+    body["alerts"][0]["fingerprint"] = f"storm{number:011d}"
+    return body
+
+
 def resolved(body: dict[str, Any]) -> dict[str, Any]:
     done = copy.deepcopy(body)
     done["status"] = "resolved"
@@ -317,12 +326,8 @@ async def test_a_crash_between_store_and_worker_loses_nothing(bot, control, webh
 async def test_a_storm_opens_storm_limit_channels_and_digests_the_rest_in_ops_alerts(
     bot, control, webhook
 ):
-    base = payload("alertmanager_probe_failure.json")
     for number in range(8):
-        body = copy.deepcopy(base)
-        body["groupKey"] = f'{{}}:{{alertname="Storm{number}"}}'
-        body["commonAnnotations"]["summary"] = f"Storm alert number {number}"
-        body["alerts"][0]["fingerprint"] = f"storm{number:011d}"
+        body = storm_body(number)
         for _ in range(3):
             assert (await webhook.post("alertmanager", body))[0] == 202
     await settled(control, bot)
@@ -343,13 +348,9 @@ async def test_a_storm_opens_storm_limit_channels_and_digests_the_rest_in_ops_al
 async def test_a_group_listed_in_a_storm_digest_opens_when_it_fires_anew_after_the_storm(
     bot, control, webhook
 ):
-    base = payload("alertmanager_probe_failure.json")
     bodies = []
     for number in range(5):
-        body = copy.deepcopy(base)
-        body["groupKey"] = f'{{}}:{{alertname="Storm{number}"}}'
-        body["commonAnnotations"]["summary"] = f"Storm alert number {number}"
-        body["alerts"][0]["fingerprint"] = f"storm{number:011d}"
+        body = storm_body(number)
         bodies.append(body)
         assert (await webhook.post("alertmanager", body))[0] == 202
     await settled(control, bot)

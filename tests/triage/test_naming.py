@@ -1,11 +1,18 @@
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import UserError
-from bot.triage.naming import MAX_CHANNEL_NAME, channel_name, slugify, validate_title
+from bot.triage.naming import (
+    MAX_CHANNEL_NAME,
+    channel_name,
+    incident_day,
+    slugify,
+    validate_title,
+)
 
 DAY = date(2026, 11, 27)
 
@@ -67,3 +74,14 @@ def test_bad_titles_are_refused_with_a_specific_message(title, says):
 
 def test_titles_keep_non_latin_letters():
     assert validate_title("  Сбой   вывода ") == "Сбой вывода"
+
+
+def test_an_alert_incident_is_dated_by_when_its_alert_started_in_the_team_zone():
+    started = datetime(2026, 11, 30, 23, 50, tzinfo=UTC)
+    declared = datetime(2026, 12, 1, 0, 5, tzinfo=UTC)
+    utc, tokyo = ZoneInfo("UTC"), ZoneInfo("Asia/Tokyo")
+    assert incident_day(declared, "alert", started, utc).isoformat() == "2026-11-30"
+    assert incident_day(declared, "alert", started, tokyo).isoformat() == "2026-12-01"
+    assert incident_day(declared, "alert", None, utc).isoformat() == "2026-12-01"
+    # A person's declaration is dated by the declaration, whatever "down since" says.
+    assert incident_day(declared, "command", started, utc).isoformat() == "2026-12-01"
