@@ -10,6 +10,7 @@ import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
+from bot.adapters.notices import ChannelNotices
 from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
@@ -50,6 +51,7 @@ class Services:
     postmortem: PostmortemService = field(kw_only=True)
     follow_up: FollowUpService = field(kw_only=True)
     outbox: Outbox | None = None  # effects that must happen once (bot/core/outbox.py)
+    notices: ChannelNotices | None = None  # messages posted once (bot/adapters/notices.py)
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -95,6 +97,7 @@ def build_services(
     sessions = make_sessions(engine)
     outbox = Outbox(sessions, clock)
     out = DiscordOut(client, config.discord.guild_id, role_uses(config))
+    notices = ChannelNotices(sessions, outbox, out)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions, clock)
     oncall = OnCallService(
@@ -110,6 +113,7 @@ def build_services(
         clock=clock,
         locks=locks,
         outbox=outbox,
+        notices=notices,
     )
     comms = CommsService(
         settings,
@@ -146,4 +150,5 @@ def build_services(
         postmortem=PostmortemService(config, incidents),
         follow_up=FollowUpService(config, incidents),
         outbox=outbox,
+        notices=notices,
     )

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
+from bot.adapters.notices import ChannelNotices
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
 from bot.core.outbox import Outbox
@@ -110,6 +111,7 @@ class TriageDeps:
     clock: Clock
     locks: IncidentLocks
     outbox: Outbox
+    notices: ChannelNotices
     listeners: list[Listener] = field(default_factory=list)
 
     def now(self) -> datetime:

@@ -292,58 +292,80 @@ class EscalationClock:
 
     # -- the response time ---------------------------------------------------------------
     async def on_response_reminder(self, timer: Timer) -> None:
-        async with self.d.sessions() as session:
-            incident = await session.get(Incident, timer.incident_id)
-        if incident is None or not rules.awaiting_ack(incident.status, incident.acknowledged_at):
-            return
-        assert incident.channel_id is not None
-        level = self.d.severity(incident.severity)
-        assert level.respond_within is not None
-        due = incident.declared_at + level.respond_within
-        who = (
-            f"<@{incident.commander_id}>"
-            if incident.commander_id
-            else "Nobody has acknowledged yet:"
-        )
-        await self.d.discord.send(
-            incident.channel_id,
-            content=f"⏰ {who} the {level.name} response time ({level.response_time}) runs out <t:{int(due.timestamp())}:R>. "
-            "Acknowledge with ✅ on the kickoff or `/incident ack`.",
-            mention_users=(incident.commander_id,) if incident.commander_id else (),
-        )
-        async with self.d.sessions.begin() as session:
-            row = await session.get(Incident, incident.id)
-            assert row is not None
-            record(
-                session,
-                row,
-                "response_reminder",
-                f"Reminder: response time runs out at {due:%H:%M} UTC",
-                at=self.d.now(),
-            )
-
-    async def on_response_breach(self, timer: Timer) -> None:
+        """Remind once: the notice and its timeline entry are committed, then posted."""
         assert timer.incident_id is not None
+        key = f"response-reminder:{timer.incident_id}"
         async with self.d.locks.hold(timer.incident_id), self.d.sessions.begin() as session:
             incident = await session.get(Incident, timer.incident_id)
-            if incident is None or not rules.awaiting_ack(
-                incident.status, incident.acknowledged_at
-            ):
-                return
-            if incident.response_breached_at is not None:
-                return
-            level = self.d.severity(incident.severity)
-            incident.response_breached_at = self.d.now()
-            record(
-                session,
-                incident,
-                "response_breach",
-                f"Response time breached: {level.name} must be answered {level.response_time.lower()}",
-                at=self.d.now(),
-            )
-        assert incident.channel_id is not None
-        await self.d.discord.send(
-            incident.channel_id,
-            content=f"🚨 The {level.name} response time ({level.response_time}) has passed without an acknowledgement. "
-            "Recorded in the timeline.",
-        )
+            entry = await outbox_queries.by_key(session, key)
+            if entry is None:
+                if incident is None or not rules.awaiting_ack(
+                    incident.status, incident.acknowledged_at
+                ):
+                    return
+                assert incident.channel_id is not None
+                level = self.d.severity(incident.severity)
+                assert level.respond_within is not None
+                due = incident.declared_at + level.respond_within
+                commander = incident.commander_id
+                who = f"<@{commander}>" if commander else "Nobody has acknowledged yet:"
+                entry = await self.d.notices.add(
+                    session,
+                    key,
+                    incident.channel_id,
+                    f"⏰ {who} the {level.name} response time ({level.response_time}) runs out "
+                    f"<t:{int(due.timestamp())}:R>. "
+                    "Acknowledge with ✅ on the kickoff or `/incident ack`.",
+                    title="Response time",
+                    label=f"Incident {incident.id} · reminder",
+                    mention_users=(commander,) if commander else (),
+                    incident_id=incident.id,
+                )
+                record(
+                    session,
+                    incident,
+                    "response_reminder",
+                    f"Reminder: response time runs out at {due:%H:%M} UTC",
+                    at=self.d.now(),
+                )
+            entry_id = entry.id
+        await self.d.notices.deliver(entry_id)
+
+    async def on_response_breach(self, timer: Timer) -> None:
+        """Record the breach and its notice together; a run after a failed post posts it."""
+        assert timer.incident_id is not None
+        key = f"response-breach:{timer.incident_id}"
+        async with self.d.locks.hold(timer.incident_id), self.d.sessions.begin() as session:
+            incident = await session.get(Incident, timer.incident_id)
+            entry = await outbox_queries.by_key(session, key)
+            if entry is None:
+                if incident is None or not rules.awaiting_ack(
+                    incident.status, incident.acknowledged_at
+                ):
+                    return
+                if incident.response_breached_at is not None:
+                    return  # recorded by a run before notices existed
+                assert incident.channel_id is not None
+                level = self.d.severity(incident.severity)
+                incident.response_breached_at = self.d.now()
+                record(
+                    session,
+                    incident,
+                    "response_breach",
+                    f"Response time breached: {level.name} must be answered "
+                    f"{level.response_time.lower()}",
+                    at=self.d.now(),
+                )
+                entry = await self.d.notices.add(
+                    session,
+                    key,
+                    incident.channel_id,
+                    f"🚨 The {level.name} response time ({level.response_time}) has passed "
+                    "without an acknowledgement. Recorded in the timeline.",
+                    title="Response time breached",
+                    colour=0xED4245,
+                    label=f"Incident {incident.id} · breach",
+                    incident_id=incident.id,
+                )
+            entry_id = entry.id
+        await self.d.notices.deliver(entry_id)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
+from bot.adapters.notices import ChannelNotices
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
 from bot.core.outbox import Outbox
@@ -88,9 +89,10 @@ class IncidentService:
         clock: Clock,
         locks: IncidentLocks,
         outbox: Outbox,
+        notices: ChannelNotices,
     ) -> None:
         self.deps = d = TriageDeps(
-            config, sessions, discord, oncall, timers, renderer, clock, locks, outbox
+            config, sessions, discord, oncall, timers, renderer, clock, locks, outbox, notices
         )
         self._listeners = d.listeners
         self.escalation = EscalationClock(d)
