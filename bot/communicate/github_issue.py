@@ -158,6 +158,7 @@ class GitHubIssues:
                 None,
                 {"number": number, "url": url},
             )
+        self.d.incidents.refresh_kickoff(incident.id)  # its playbook links the issue
         note = (
             ""
             if label in result.get("labels", ())

@@ -15,8 +15,8 @@ recorded), and the Acknowledge button, disabled once acknowledged and gone once 
 - by ``kickoff_message_id``, read from the database for each edit: after a restart the
   same message is edited.
 
-The GitHub issue (P3) is recorded by communicate without an incident event, so its link
-appears on the kickoff at the next state change (acknowledge, severity, resolve…).
+Another phase that records something the kickoff shows (the P3 GitHub issue) asks for
+an edit with ``IncidentService.refresh_kickoff``.
 """
 
 from __future__ import annotations
@@ -110,9 +110,11 @@ class KickoffRefresher:
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     async def on_event(self, event: IncidentEvent) -> None:
-        if event.kind not in REFRESH_ON:
-            return
-        incident_id = event.incident.id
+        if event.kind in REFRESH_ON:
+            self.refresh(event.incident.id)
+
+    def refresh(self, incident_id: int) -> None:
+        """Edit the kickoff to show the incident as it is now (soon, in a task of its own)."""
         self._dirty.add(incident_id)
         if incident_id not in self._tasks:
             # A fresh context: the edit never runs as if holding the emitter's locks.

@@ -108,6 +108,10 @@ class IncidentService:
     async def stop(self) -> None:
         await self.kickoff.stop()
 
+    def refresh_kickoff(self, incident_id: int) -> None:
+        """Another phase recorded something the kickoff shows: edit it to match."""
+        self.kickoff.refresh(incident_id)
+
     def name_deadline(self, kind: str, what: str) -> None:
         """Another phase's timer ``kind`` is a deadline people wait on: status names it."""
         self.deadlines.name(kind, what)
