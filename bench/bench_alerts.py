@@ -9,7 +9,10 @@ is bounded, and each part starts from a fresh world and bot:
    was lost (every 202 is a row, every row applied, every alert counted).
 2. **Accept latency** at an open-loop 200 requests per second: p50/p99 from
    send to the 202 (the notification committed to SQLite), after a 3 s warm-up
-   that creates the groups and opens their channels (reported apart).
+   that creates the groups and opens their channels (reported apart); beside it
+   the floor: the same load against a bare aiohttp server that only answers 202
+   (bench/floor_webhook.py), so a loaded machine shows as a high floor, not as
+   the bot's cost.
 3. **Storm**: 10,000 notifications over 300 alert groups; at the end there
    must be exactly 300 incidents or digest entries and no duplicate channel.
 4. **Alert → commander pinged**: an isolated alert's send time to the kickoff
@@ -39,7 +42,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.procs import percentile, snowflake_time, stop, wait_for_line
+from bench.procs import percentile, snowflake_time, spawn, stop, wait_for_line
 from bot.cli import free_port
 from sandbox.control_client import Control
 
@@ -242,6 +245,35 @@ async def ingestion(root: Path, total: int, groups: int = 20, in_flight: int = 6
 
 
 # -- 2. accept latency -------------------------------------------------------------------------
+Post = Callable[[bytes], Awaitable[tuple[int, float]]]
+
+
+def steady_body(number: int) -> bytes:
+    """The ``number``-th notification of the steady traffic: 50 groups of 4 alerts."""
+    group, alert = number % 50, (number // 50) % 4
+    return notification(f"Steady{group}", f"steady-{group:02d}-{alert}", f"Steady {group}")
+
+
+async def open_loop(post: Post, first: int, count: int, rate: int) -> tuple[list[float], list[int]]:
+    """``count`` posts at ``rate`` per second, each sent at its time whatever the answers
+    before it (open loop); the latencies (ms) and statuses."""
+    latencies: list[float] = []
+    statuses: list[int] = []
+
+    async def one(number: int) -> None:
+        status, latency = await post(steady_body(number))
+        statuses.append(status)
+        latencies.append(latency * 1000)
+
+    tasks = []
+    start = time.perf_counter()
+    for offset in range(count):
+        await asyncio.sleep(max(0.0, start + offset / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(first + offset)))
+    await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    return latencies, statuses
+
+
 async def accept_latency(root: Path, rate: int, seconds: float, warm_up: float = 3.0) -> dict:
     """Steady traffic: 50 groups of 4 alerts, re-sent as Alertmanager does every group_interval.
 
@@ -250,32 +282,10 @@ async def accept_latency(root: Path, rate: int, seconds: float, warm_up: float =
     apart. The target is read on the steady part that follows.
     """
     async with Stack(root) as stack:
-
-        async def steady(first: int, count: int) -> tuple[list[float], list[int]]:
-            latencies: list[float] = []
-            statuses: list[int] = []
-
-            async def one(number: int) -> None:
-                group, alert = number % 50, (number // 50) % 4
-                body = notification(
-                    f"Steady{group}", f"steady-{group:02d}-{alert}", f"Steady {group}"
-                )
-                status, latency = await stack.post(body)
-                statuses.append(status)
-                latencies.append(latency * 1000)
-
-            tasks = []
-            start = time.perf_counter()
-            for offset in range(count):  # open loop: each send is due at its time
-                await asyncio.sleep(max(0.0, start + offset / rate - time.perf_counter()))
-                tasks.append(asyncio.create_task(one(first + offset)))
-            await asyncio.wait_for(asyncio.gather(*tasks), 60)
-            return latencies, statuses
-
         warm_count = int(rate * warm_up)
-        warm, _ = await steady(0, warm_count)
+        warm, _ = await open_loop(stack.post, 0, warm_count, rate)
         await stack.settled(timeout=120)
-        latencies, statuses = await steady(warm_count, int(rate * seconds))
+        latencies, statuses = await open_loop(stack.post, warm_count, int(rate * seconds), rate)
         await stack.settled(timeout=120)
     return {
         "rate_per_s": rate,
@@ -286,6 +296,38 @@ async def accept_latency(root: Path, rate: int, seconds: float, warm_up: float =
         "max_ms": round(max(latencies), 2),
         "warm_up_s": warm_up,
         "warm_up_p99_ms": round(percentile(warm, 0.99), 2),
+    }
+
+
+async def accept_floor(rate: int, seconds: float) -> dict:
+    """The same load against a bare aiohttp server answering 202 (bench/floor_webhook.py):
+    what this machine and this load generator cost before the bot does anything."""
+    port = free_port(HOST)
+    server = spawn("-m", "bench.floor_webhook", str(port))
+    try:
+        await wait_for_line(server, "floor webhook ready")
+        _drain(server)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as http:
+
+            async def post(body: bytes) -> tuple[int, float]:
+                started = time.perf_counter()
+                async with http.post(
+                    f"http://{HOST}:{port}/alerts/alertmanager",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                ) as response:
+                    await response.read()
+                    return response.status, time.perf_counter() - started
+
+            await open_loop(post, 0, rate, rate)  # a second of warm-up
+            latencies, statuses = await open_loop(post, rate, int(rate * seconds), rate)
+    finally:
+        stop(server)
+    return {
+        "requests": len(latencies),
+        "accepted": statuses.count(202),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
     }
 
 
@@ -425,6 +467,7 @@ async def run(quick: bool) -> dict:
             (root / part).mkdir()
         ingest = await ingestion(root / "ingest", total=3_000 if quick else 20_000)
         latency = await accept_latency(root / "latency", rate=200, seconds=5 if quick else 20)
+        floor = await accept_floor(rate=200, seconds=5 if quick else 20)
         storm_result = await storm(root / "storm", total=10_000, groups=300)
         samples = 5 if quick else 20
         pings = [
@@ -470,6 +513,8 @@ async def run(quick: bool) -> dict:
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "accept p50 / p99 at 200 req/s": f"{latency['p50_ms']} / {latency['p99_ms']} ms",
         "accept p99 while the first 10 channels open": f"{latency['warm_up_p99_ms']} ms",
+        "floor (bare aiohttp 202) p50 / p99 at 200 req/s": f"{floor['p50_ms']} / "
+        f"{floor['p99_ms']} ms",
         "ingestion applied by the worker (notifications/s)": ingest["applied_rate_per_s"],
         "storm settled in": f"{storm_result['settled_s']} s, {storm_result['incidents']} "
         f"channels + {storm_result['digest_entries']} digest entries "
@@ -485,6 +530,7 @@ async def run(quick: bool) -> dict:
     return {
         "ingestion": ingest,
         "accept_latency": latency,
+        "accept_floor": floor,
         "storm": storm_result,
         "alert_to_ping": pings,
         "targets": targets,
