@@ -20,7 +20,8 @@ Every call needs ``Authorization: token <t>`` or ``Bearer <t>`` with the world's
 The git side (refs, files) and the gate are in github_repo.py.
 
 Control: ``GET /_sandbox/github/issues`` → ``[{number, title, body, labels, state, url}]``
-(labels by name), ``GET /_sandbox/github/refs`` → ``[{ref, sha}]``; additions:
+(labels by name; additions: ``milestone`` title), ``GET /_sandbox/github/refs`` → ``[{ref, sha}]``;
+additions:
 ``GET /_sandbox/github/issues/{n}/comments`` → ``[{id, body, at}]``,
 ``GET /_sandbox/github/files?ref=`` → ``[{path, text}]``.
 """
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .github_deploy import DeployRoutes
 from .github_repo import Commit, RepoRoutes, _error
 
 if TYPE_CHECKING:
@@ -61,11 +63,12 @@ class GhIssue:
     labels: list[str]
     assignees: list[str]
     state: str = "open"
+    milestone: int | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     comments: list[Comment] = field(default_factory=list)
 
 
-class GitHubApi(RepoRoutes):
+class GitHubApi(RepoRoutes, DeployRoutes):
     """One repository, ``owner/repo``, reachable with the world's token."""
 
     key = "github"
@@ -83,6 +86,7 @@ class GitHubApi(RepoRoutes):
         self.refs: dict[str, str] = {"refs/heads/main": root.sha}
         self._world: World | None = None
         self._comment_ids = 1000
+        self._init_deploys()
 
     # -- WorldPart -------------------------------------------------------------------------
     def mount(self, world: World) -> None:
@@ -104,6 +108,7 @@ class GitHubApi(RepoRoutes):
         router.add_get("/_sandbox/github/refs", self.control_refs)
         router.add_get("/_sandbox/github/files", self.control_files)
         world.extra_secrets["INCIDENT_BOT_GITHUB_TOKEN"] = self.token
+        self.mount_deploys(world)
 
     async def start(self, world: World) -> None:
         self._world = world
@@ -132,6 +137,7 @@ class GitHubApi(RepoRoutes):
                     "labels": list(i.labels),
                     "state": i.state,
                     "url": self.html_url(i.number),
+                    "milestone": self._milestone_title(i.milestone),
                 }
                 for i in self.issues
             ]
@@ -158,6 +164,10 @@ class GitHubApi(RepoRoutes):
             [{"path": p, "text": d.decode(errors="replace")} for p, d in sorted(files.items())]
         )
 
+    def _milestone_title(self, number: int | None) -> str | None:
+        found = self.milestone(number) if number is not None else None
+        return found.title if found else None
+
     def _issue(self, number: int) -> GhIssue | None:
         return next((i for i in self.issues if i.number == number), None)
 
@@ -182,6 +192,9 @@ class GitHubApi(RepoRoutes):
             ],
             "assignees": [{"login": login} for login in issue.assignees],
             "comments": len(issue.comments),
+            "milestone": (
+                self.milestone_view(m) if (m := self.milestone(issue.milestone or 0)) else None
+            ),
             "url": api,
             "html_url": self.html_url(issue.number),
             "comments_url": f"{api}/comments",
@@ -205,8 +218,17 @@ class GitHubApi(RepoRoutes):
             )
         labels = [str(label) for label in body.get("labels") or []]
         assignees = [str(a) for a in body.get("assignees") or []]
-        if not self.push_access:
-            labels, assignees = [], []
+        milestone = body.get("milestone")
+        if milestone is not None and (
+            not isinstance(milestone, int) or self.milestone(milestone) is None
+        ):
+            return _error(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "Issue", "field": "milestone", "code": "invalid"}],
+            )
+        if not self.push_access:  # milestones are dropped the same way
+            labels, assignees, milestone = [], [], None
         for label in labels:  # as for a token with push access: unknown labels are created
             self.labels.setdefault(label, LABEL_COLOURS.get(label, "ededed"))
         issue = GhIssue(
@@ -215,6 +237,7 @@ class GitHubApi(RepoRoutes):
             body=str(body.get("body") or ""),
             labels=labels,
             assignees=assignees,
+            milestone=milestone,
         )
         self.issues.append(issue)
         return web.json_response(self._issue_view(issue), status=201)
