@@ -19,6 +19,7 @@ from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.follow_up.service import FollowUpService
+from bot.mitigate.fixes import FixService
 from bot.mitigate.service import MitigateService
 from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
@@ -50,6 +51,7 @@ class Services:
     postmortem: PostmortemService = field(kw_only=True)
     follow_up: FollowUpService = field(kw_only=True)
     outbox: Outbox | None = None  # effects that must happen once (bot/core/outbox.py)
+    fixes: FixService | None = None  # P1-P3: hotfix branch, its deploys, the ticket
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -57,6 +59,8 @@ class Services:
         await self.timers.stop()
         if self.comms is not None:
             await self.comms.stop()
+        if self.fixes is not None:
+            await self.fixes.stop()
         await self.engine.dispose()
 
 
@@ -128,6 +132,7 @@ def build_services(
     # Communicate's deadlines, by name, for /incident status (triage does not import comms).
     incidents.name_deadline("comms_update_reminder", "next status update due")
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
+    fixes = FixService(settings, comms)  # registers its timers before they start
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
     return Services(
         settings,
@@ -146,4 +151,5 @@ def build_services(
         postmortem=PostmortemService(config, incidents),
         follow_up=FollowUpService(config, incidents),
         outbox=outbox,
+        fixes=fixes,
     )

@@ -11,7 +11,8 @@ Routes, as GitHub has them, under the world's root (``api_base`` is the world's 
   sha?}`` (409 when ``sha`` is not the file's current blob).
 
 A world whose ``push_access`` is False plays a token without push access: issues are
-created with their labels and assignees silently dropped, as GitHub does.
+created with their labels, assignees and milestone silently dropped, as GitHub does, and
+``POST git/refs`` is 403. ``GET /repos/{o}/{r}`` tells ``permissions.push``.
 
 Every call needs ``Authorization: token <t>`` or ``Bearer <t>`` with the world's token
 (401 ``Bad credentials`` otherwise); other repositories are 404. Faults:
@@ -93,6 +94,7 @@ class GitHubApi(RepoRoutes, DeployRoutes):
         self._world = world
         repo = "/repos/{owner}/{repo}"
         router = world.app.router
+        router.add_get(repo, self.get_repo)
         router.add_post(f"{repo}/issues", self.create_issue)
         router.add_get(f"{repo}/issues", self.list_issues)
         router.add_get(f"{repo}/issues/{{number:\\d+}}", self.get_issue)

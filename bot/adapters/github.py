@@ -54,9 +54,11 @@ class Issue:
     body: str
     labels: tuple[str, ...]
     state: str
+    milestone: str | None = None  # its title
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Issue:
+        milestone = data.get("milestone")
         return cls(
             number=int(data["number"]),
             url=str(data.get("html_url") or data.get("url") or ""),
@@ -67,6 +69,7 @@ class Issue:
                 for label in data.get("labels") or []
             ),
             state=str(data.get("state") or "open"),
+            milestone=str(milestone["title"]) if isinstance(milestone, dict) else None,
         )
 
 
@@ -254,6 +257,17 @@ class GitHubClient:
         return str(data.get("html_url") or "")
 
     # -- git ------------------------------------------------------------------------------
+    async def can_push(self) -> bool | None:
+        """Whether the token may push to the repository (None: it does not exist, or the
+        token cannot see it)."""
+        try:
+            data = await self._call("GET", self.repo_path)
+        except GitHubRejected as error:
+            if error.status == 404:
+                return None
+            raise
+        return bool((data.get("permissions") or {}).get("push"))
+
     async def branch_sha(self, branch: str) -> str:
         data = await self._call("GET", f"{self.repo_path}/git/ref/heads/{branch}")
         return str(data["object"]["sha"])
