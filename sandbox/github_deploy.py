@@ -7,7 +7,7 @@ Routes, as GitHub has them:
   ``GET /repos/{o}/{r}/deployments/{id}/statuses`` (newest first).
 - ``GET /repos/{o}/{r}/milestones?state=`` and ``POST /repos/{o}/{r}/milestones {title}``.
 
-Every answer of these routes carries ``x-ratelimit-limit``, ``-remaining`` and ``-reset``
+Every ``/repos/…`` answer carries ``x-ratelimit-limit``, ``-remaining`` and ``-reset``
 (``rate_limit_remaining`` counts down; a ``rate_limit`` fault answers 403 with 0 left).
 
 Control:
@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -99,14 +100,20 @@ class DeployRoutes:
         router.add_get("/_sandbox/github/milestones", self.control_milestones)
         router.add_post("/_sandbox/github/milestones", self.control_add_milestone)
         world.extra_secrets["INCIDENT_BOT_GITHUB_WEBHOOK_SECRETS"] = self.webhook_secret
+        world.app.middlewares.append(self.rate_headers)
 
     if TYPE_CHECKING:
 
         def _gate(self, request: web.Request) -> web.Response | None: ...  # RepoRoutes'
 
-    def _rated(self, response: web.Response) -> web.Response:
-        self.rate_limit_remaining = max(0, self.rate_limit_remaining - 1)
-        if "x-ratelimit-remaining" not in response.headers:
+    @web.middleware
+    async def rate_headers(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Every ``/repos/…`` answer says what is left of the hourly budget, as GitHub's do."""
+        response = await handler(request)
+        if request.path.startswith("/repos/") and "x-ratelimit-remaining" not in response.headers:
+            self.rate_limit_remaining = max(0, self.rate_limit_remaining - 1)
             response.headers["x-ratelimit-limit"] = "5000"
             response.headers["x-ratelimit-remaining"] = str(self.rate_limit_remaining)
             response.headers["x-ratelimit-reset"] = str(int(datetime.now(UTC).timestamp()) + 3600)
@@ -176,7 +183,7 @@ class DeployRoutes:
             )
         ]
         chunk = found[(page - 1) * per_page : page * per_page]
-        return self._rated(web.json_response([self.deployment_view(d) for d in chunk]))
+        return web.json_response([self.deployment_view(d) for d in chunk])
 
     async def list_statuses(self, request: web.Request) -> web.Response:
         if (refused := self._gate(request)) is not None:
@@ -186,14 +193,14 @@ class DeployRoutes:
         if deployment is None:
             return _error(404, "Not Found")
         views = [self.status_view(deployment, s) for s in reversed(deployment.statuses)]
-        return self._rated(web.json_response(views))
+        return web.json_response(views)
 
     async def list_milestones(self, request: web.Request) -> web.Response:
         if (refused := self._gate(request)) is not None:
             return refused
         state = request.query.get("state", "open")
         found = [m for m in self.milestones if state == "all" or m.state == state]
-        return self._rated(web.json_response([self.milestone_view(m) for m in found]))
+        return web.json_response([self.milestone_view(m) for m in found])
 
     async def create_milestone(self, request: web.Request) -> web.Response:
         if (refused := self._gate(request)) is not None:

@@ -14,8 +14,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.mitigate.hotfix import POLL
 from sandbox.control_client import Control
 from storage.fixes import FixDeployment
+from storage.models import Timer
 from tests.mitigate.test_hotfix_e2e import declare, fix_overlay, run, timeline
 
 PREVIEW = "https://atrium-git-hotfix-atrium.vercel.app"
@@ -165,3 +167,35 @@ async def test_a_promotion_recorded_by_hand(bot, control):
     assert f"recorded by <@{erin}>" in message["content"]
     [event] = await timeline(bot, channel, "fix_production")
     assert event.actor_id == erin and event.data["via"] == "hand"
+
+
+async def next_poll(bot: Any) -> Any:
+    async with bot.services.sessions() as session:
+        return await session.scalar(
+            select(Timer.due_at).where(Timer.kind == POLL, Timer.state == "pending")
+        )
+
+
+@pytest.mark.manual_clock
+async def test_polling_waits_for_the_reset_when_the_rate_limit_runs_low(bot, control, world, clock):
+    channel, branch = await hotfix(control, "Invoices late")
+    world.options.webhook_base_url = None
+    world.github.rate_limit_remaining = 60  # below [fix] rate_limit_reserve (100)
+    await deploy(control, branch, "Preview", "success", PREVIEW)
+    await advance_until(
+        control, clock, lambda: has(control, channel, "**Fix deployed to preview**")
+    )
+    await deploy(control, branch, "Production", "success", PRODUCTION)
+    left = world.github.rate_limit_remaining
+
+    async def waits_for_the_reset() -> bool:
+        due = await next_poll(bot)
+        return due is not None and due > clock.now() + timedelta(minutes=30)
+
+    clock.advance(timedelta(minutes=10))
+    await control.wait_for(waits_for_the_reset, what="the poll moved to the limit's reset")
+    assert world.github.rate_limit_remaining == left  # no call spent meanwhile
+    assert not await has(control, channel, "**Fix deployed to production**")
+    await advance_until(
+        control, clock, lambda: has(control, channel, "**Fix deployed to production**"), step=20
+    )
