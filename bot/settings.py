@@ -165,6 +165,7 @@ class Config(Section):
         names = self.procedure.severity_names
         wanted = {"alerts.default_severity": self.alerts.default_severity}
         wanted |= {f"alerts.severity_map.{k}": v for k, v in self.alerts.severity_map.items()}
+        wanted |= {f"fix.ticket_on_declare.{v}": v for v in self.fix.ticket_on_declare}
         for key, name in wanted.items():
             try:
                 self.procedure.severity(name)
