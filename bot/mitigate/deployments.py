@@ -176,6 +176,7 @@ class Deployments:
         github = self.d.github
         if incident is None or not is_open(incident.status) or branch is None or github is None:
             return  # resolved: the deploys are no longer the incident's
+        await self.posts.redeliver(incident_id)  # what Discord refused for now, before
         fails, told = int(timer.payload.get("fails", 0)), bool(timer.payload.get("told"))
         now = self.d.clock.now()
         limit = github.rate_limit

@@ -99,8 +99,18 @@ class Hotfixes:
                 )
                 await session.flush()
             entry_id, state = entry.id, entry.state
+            doubt_told = bool(entry.payload.get("doubt_told"))
+            if state == EffectState.IN_DOUBT and not doubt_told:
+                entry.payload = {**entry.payload, "doubt_told": True}
         if state == EffectState.SENDING:
             raise Conflict("The hotfix branch is being made right now; run this again in a moment.")
+        if state == EffectState.IN_DOUBT and not doubt_told:
+            # Never re-sent blindly: a person looks first, then asks again.
+            raise Conflict(
+                "The bot stopped while GitHub was making the hotfix branch, so whether it "
+                f"exists is unknown: look for `{self.fix.branch_prefix}{day.isoformat()}…` on "
+                "GitHub. Run `/mitigate hotfix` again to make one anyway."
+            )
         if state in (EffectState.FAILED, EffectState.IN_DOUBT):
             # Asked again: the names GitHub has already are skipped, so this makes one branch.
             await self.d.outbox.release(entry_id)

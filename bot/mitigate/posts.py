@@ -65,6 +65,14 @@ class FixPosts:
         entry = await self.d.outbox.deliver(entry_id, self._send)
         return EffectState(entry.state)
 
+    async def redeliver(self, incident_id: int) -> None:
+        """The incident's posts still pending (Discord was unavailable): try them again."""
+        async with self.d.sessions() as session:
+            pending = await outbox_queries.in_state(session, EffectState.PENDING, FIX_POST)
+        for entry in pending:
+            if entry.incident_id == incident_id:
+                await self.deliver(entry.id)
+
     async def _send(self, entry: OutboxEntry) -> Mapping[str, Any]:
         payload = entry.payload
         if entry.attempts > 1 and (found := await self._find(entry)) is not None:

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from bot.core.outbox import EffectState
+from bot.mitigate.hotfix import HOTFIX_EFFECT
+from storage.models import OutboxEntry
 from tests.mitigate.test_deploy_e2e import advance_until, has
 from tests.mitigate.test_hotfix_e2e import declare, fix_overlay, refs, run, timeline
 
@@ -90,3 +93,23 @@ async def test_an_outage_or_a_used_up_limit_is_retried_and_the_channel_told_once
     assert len(await timeline(bot, channel, "hotfix_branch")) == 1
     clock.advance(timedelta(hours=1))
     assert len(await refs(control)) == 2  # main and the one branch
+
+
+async def test_a_branch_in_doubt_after_a_crash_is_not_made_again_blindly(bot, control):
+    channel, day = await declare(control, "Fees doubled")
+    incident = await bot.services.incidents.in_channel(channel)
+    async with bot.services.sessions.begin() as session:  # as a crash mid-request leaves it
+        session.add(
+            OutboxEntry(
+                kind=HOTFIX_EFFECT,
+                key=f"hotfix_branch:{incident.id}",
+                incident_id=incident.id,
+                state=EffectState.IN_DOUBT,
+                payload={"day": day},
+                created_at=bot.services.clock.now(),
+            )
+        )
+    answer = await run(control, channel, "hotfix")
+    assert "whether it exists is unknown" in answer and f"hotfix/incident-{day}" in answer
+    assert hotfix_refs(await refs(control)) == []
+    assert f"Hotfix branch [`hotfix/incident-{day}`]" in await run(control, channel, "hotfix")
