@@ -21,7 +21,7 @@ Every call needs ``Authorization: token <t>`` or ``Bearer <t>`` with the world's
 The git side (refs, files) and the gate are in github_repo.py.
 
 Control: ``GET /_sandbox/github/issues`` → ``[{number, title, body, labels, state, url}]``
-(labels by name; additions: ``milestone`` title), ``GET /_sandbox/github/refs`` → ``[{ref, sha}]``;
+(labels by name), ``GET /_sandbox/github/refs`` → ``[{ref, sha}]``;
 additions:
 ``GET /_sandbox/github/issues/{n}/comments`` → ``[{id, body, at}]``,
 ``GET /_sandbox/github/files?ref=`` → ``[{path, text}]``.
@@ -139,7 +139,6 @@ class GitHubApi(RepoRoutes, DeployRoutes):
                     "labels": list(i.labels),
                     "state": i.state,
                     "url": self.html_url(i.number),
-                    "milestone": self._milestone_title(i.milestone),
                 }
                 for i in self.issues
             ]
@@ -165,10 +164,6 @@ class GitHubApi(RepoRoutes, DeployRoutes):
         return web.json_response(
             [{"path": p, "text": d.decode(errors="replace")} for p, d in sorted(files.items())]
         )
-
-    def _milestone_title(self, number: int | None) -> str | None:
-        found = self.milestone(number) if number is not None else None
-        return found.title if found else None
 
     def _issue(self, number: int) -> GhIssue | None:
         return next((i for i in self.issues if i.number == number), None)

@@ -19,7 +19,8 @@ Control:
   bot's HTTP status, or null when none was sent).
 - ``POST /_sandbox/github/commits {branch, message?, path?, text?}``: a commit on the
   branch (a developer's push); answers ``{sha, branch}``.
-- ``GET``/``POST /_sandbox/github/milestones`` ``{title}``: the milestones / a new one.
+- ``GET``/``POST /_sandbox/github/milestones`` ``{title}``: the milestones, each with the
+  numbers of its ``issues`` / a new one.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Milestone:
 class DeployRoutes:
     owner: str
     repo: str
+    issues: list[Any]  # GhIssue (github.py)
     commits: dict[str, Commit]
     refs: dict[str, str]
     _world: World | None
@@ -224,7 +226,15 @@ class DeployRoutes:
         return self.refs.get(name)
 
     async def control_milestones(self, request: web.Request) -> web.Response:
-        return web.json_response([self.milestone_view(m) for m in self.milestones])
+        return web.json_response(
+            [
+                {
+                    **self.milestone_view(m),
+                    "issues": [i.number for i in self.issues if i.milestone == m.number],
+                }
+                for m in self.milestones
+            ]
+        )
 
     async def control_add_milestone(self, request: web.Request) -> web.Response:
         body = await self._control_body(request)

@@ -22,7 +22,7 @@ async def test_the_p2_ticket_is_opened_once_with_the_labels_and_the_channel_link
     first = await run(control, channel, "ticket")
     assert "Opening this incident's GitHub ticket" in first
     [issue] = await control.wait_for(control.github_issues, what="the ticket")
-    assert issue["labels"] == ["incident", "P2", "next-sprint"] and issue["milestone"] is None
+    assert issue["labels"] == ["incident", "P2", "next-sprint"]
     assert channel in issue["body"] and "Slow checkout" in issue["title"]
     await control.wait_for_message(
         channel, lambda m: f"[#{issue['number']}]({issue['url']})" in m["content"]
@@ -41,7 +41,9 @@ async def test_a_configured_milestone_schedules_it_and_p2_can_open_on_declaratio
     made = await control.request("POST", "github/milestones", json={"title": "Next sprint"})
     channel, _ = await declare(control, "Search degraded", "P2")
     [issue] = await control.wait_for(control.github_issues, what="the automatic ticket")
-    assert issue["milestone"] == made["title"] and issue["labels"] == ["incident", "P2"]
+    assert issue["labels"] == ["incident", "P2"]  # the milestone schedules it, not a label
+    [milestone] = await control.request("GET", "github/milestones")
+    assert milestone["issues"] == [issue["number"]] and milestone["title"] == made["title"]
     message = await control.wait_for_message(channel, lambda m: issue["url"] in m["content"])
     assert "Scheduled for the milestone Next sprint" in message["content"]
 
