@@ -60,6 +60,8 @@ class BotRuntime:
         alerts = self.bot.services.alerts
         self.metrics = alerts.metrics
         self.alert_server = alerts.server(self._gateway_state)
+        if (fixes := self.bot.services.fixes) is not None:
+            self.alert_server.mounts.append(fixes.webhook.mount)
         await self.alert_server.start()
         self.bot.startup_hooks.append(alerts.start)
         self.bot.startup_hooks.append(self._settle_heap)

@@ -20,6 +20,7 @@ from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.follow_up.service import FollowUpService
+from bot.mitigate.fixes import FixService
 from bot.mitigate.service import MitigateService
 from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
@@ -52,6 +53,7 @@ class Services:
     follow_up: FollowUpService = field(kw_only=True)
     outbox: Outbox | None = None  # effects that must happen once (bot/core/outbox.py)
     notices: ChannelNotices | None = None  # messages posted once (bot/adapters/notices.py)
+    fixes: FixService | None = None  # P1-P3: hotfix branch, its deploys, the ticket
 
     async def close(self) -> None:
         await self.alerts.stop()
@@ -59,6 +61,8 @@ class Services:
         await self.timers.stop()
         if self.comms is not None:
             await self.comms.stop()
+        if self.fixes is not None:
+            await self.fixes.stop()
         await self.engine.dispose()
 
 
@@ -132,6 +136,7 @@ def build_services(
     # Communicate's deadlines, by name, for /incident status (triage does not import comms).
     incidents.name_deadline("comms_update_reminder", "next status update due")
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
+    fixes = FixService(settings, comms)  # registers its timers before they start
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
     return Services(
         settings,
@@ -151,4 +156,5 @@ def build_services(
         follow_up=FollowUpService(config, incidents),
         outbox=outbox,
         notices=notices,
+        fixes=fixes,
     )

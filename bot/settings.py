@@ -27,6 +27,7 @@ from bot.alerts.config import AlertsConfig
 from bot.core.durations import Duration
 from bot.core.render import TEMPLATES
 from bot.mitigate.config import MitigateConfig
+from bot.mitigate.fix_config import FixConfig
 from bot.procedure import Procedure, default_procedure
 
 
@@ -143,6 +144,7 @@ class Config(Section):
     x: XConfig = XConfig()
     github: GitHubConfig = GitHubConfig()
     mitigate: MitigateConfig = MitigateConfig()
+    fix: FixConfig = FixConfig()  # the hotfix branch, its deploys, the ticket
     # Template name → file that replaces it (relative paths: from this file's folder).
     templates: dict[str, Path] = {}
     procedure: Procedure = Field(default_factory=default_procedure)
@@ -163,6 +165,7 @@ class Config(Section):
         names = self.procedure.severity_names
         wanted = {"alerts.default_severity": self.alerts.default_severity}
         wanted |= {f"alerts.severity_map.{k}": v for k, v in self.alerts.severity_map.items()}
+        wanted |= {f"fix.ticket_on_declare.{v}": v for v in self.fix.ticket_on_declare}
         for key, name in wanted.items():
             try:
                 self.procedure.severity(name)
@@ -198,12 +201,15 @@ class Secrets(BaseSettings):
     webhook_bearer_tokens: Annotated[list[SecretStr], NoDecode] = []
     webhook_hmac_secrets: Annotated[list[SecretStr], NoDecode] = []
     github_token: SecretStr | None = None
+    github_webhook_secrets: Annotated[list[SecretStr], NoDecode] = []  # deployment_status
     x_consumer_key: SecretStr | None = None
     x_consumer_secret: SecretStr | None = None
     x_access_token: SecretStr | None = None
     x_access_token_secret: SecretStr | None = None
 
-    @field_validator("webhook_bearer_tokens", "webhook_hmac_secrets", mode="before")
+    @field_validator(
+        "webhook_bearer_tokens", "webhook_hmac_secrets", "github_webhook_secrets", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):

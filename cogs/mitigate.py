@@ -14,6 +14,7 @@ from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
     from bot.client import IncidentBot
+    from bot.mitigate.fixes import FixService
 
 
 class Mitigate(PhaseCog):
@@ -49,6 +50,33 @@ class Mitigate(PhaseCog):
                 "content": f"Mitigated, by <@{interaction.user.id}>." + (f" {note}" if note else "")
             },
         )
+
+    # -- /mitigate hotfix | deployed | ticket: P1-P3's fix (bot/mitigate/fixes.py) ---------
+    fix = app_commands.Group(
+        name="mitigate", description="The fix: hotfix branch, deploys, ticket", guild_only=True
+    )
+
+    def _fixes(self) -> FixService:
+        fixes = self.services.fixes
+        assert fixes is not None
+        return fixes
+
+    @fix.command(name="hotfix", description="Create this incident's hotfix branch (P1)")
+    async def hotfix(self, interaction: discord.Interaction) -> None:
+        work = self._fixes().hotfix(str(interaction.channel_id), str(interaction.user.id))
+        await answer_with(interaction, work, lambda text: {"content": text})
+
+    @fix.command(name="deployed", description="Record that the fix is live in production")
+    @app_commands.describe(url="Where the fix is live (the production URL)")
+    async def deployed(self, interaction: discord.Interaction, url: str) -> None:
+        fixes = self._fixes()
+        work = fixes.deployed(str(interaction.channel_id), str(interaction.user.id), url)
+        await answer_with(interaction, work, lambda text: {"content": text}, ephemeral=True)
+
+    @fix.command(name="ticket", description="Open this incident's GitHub ticket (P2/P3)")
+    async def ticket(self, interaction: discord.Interaction) -> None:
+        work = self._fixes().ticket(str(interaction.channel_id), str(interaction.user.id))
+        await answer_with(interaction, work, lambda text: {"content": text})
 
 
 async def setup(bot: IncidentBot) -> None:

@@ -11,7 +11,8 @@ Routes, as GitHub has them, under the world's root (``api_base`` is the world's 
   sha?}`` (409 when ``sha`` is not the file's current blob).
 
 A world whose ``push_access`` is False plays a token without push access: issues are
-created with their labels and assignees silently dropped, as GitHub does.
+created with their labels, assignees and milestone silently dropped, as GitHub does, and
+``POST git/refs`` is 403. ``GET /repos/{o}/{r}`` tells ``permissions.push``.
 
 Every call needs ``Authorization: token <t>`` or ``Bearer <t>`` with the world's token
 (401 ``Bad credentials`` otherwise); other repositories are 404. Faults:
@@ -20,7 +21,8 @@ Every call needs ``Authorization: token <t>`` or ``Bearer <t>`` with the world's
 The git side (refs, files) and the gate are in github_repo.py.
 
 Control: ``GET /_sandbox/github/issues`` → ``[{number, title, body, labels, state, url}]``
-(labels by name), ``GET /_sandbox/github/refs`` → ``[{ref, sha}]``; additions:
+(labels by name), ``GET /_sandbox/github/refs`` → ``[{ref, sha}]``;
+additions:
 ``GET /_sandbox/github/issues/{n}/comments`` → ``[{id, body, at}]``,
 ``GET /_sandbox/github/files?ref=`` → ``[{path, text}]``.
 """
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .github_deploy import DeployRoutes
 from .github_repo import Commit, RepoRoutes, _error
 
 if TYPE_CHECKING:
@@ -61,11 +64,12 @@ class GhIssue:
     labels: list[str]
     assignees: list[str]
     state: str = "open"
+    milestone: int | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     comments: list[Comment] = field(default_factory=list)
 
 
-class GitHubApi(RepoRoutes):
+class GitHubApi(RepoRoutes, DeployRoutes):
     """One repository, ``owner/repo``, reachable with the world's token."""
 
     key = "github"
@@ -83,12 +87,14 @@ class GitHubApi(RepoRoutes):
         self.refs: dict[str, str] = {"refs/heads/main": root.sha}
         self._world: World | None = None
         self._comment_ids = 1000
+        self._init_deploys()
 
     # -- WorldPart -------------------------------------------------------------------------
     def mount(self, world: World) -> None:
         self._world = world
         repo = "/repos/{owner}/{repo}"
         router = world.app.router
+        router.add_get(repo, self.get_repo)
         router.add_post(f"{repo}/issues", self.create_issue)
         router.add_get(f"{repo}/issues", self.list_issues)
         router.add_get(f"{repo}/issues/{{number:\\d+}}", self.get_issue)
@@ -104,6 +110,7 @@ class GitHubApi(RepoRoutes):
         router.add_get("/_sandbox/github/refs", self.control_refs)
         router.add_get("/_sandbox/github/files", self.control_files)
         world.extra_secrets["INCIDENT_BOT_GITHUB_TOKEN"] = self.token
+        self.mount_deploys(world)
 
     async def start(self, world: World) -> None:
         self._world = world
@@ -182,6 +189,9 @@ class GitHubApi(RepoRoutes):
             ],
             "assignees": [{"login": login} for login in issue.assignees],
             "comments": len(issue.comments),
+            "milestone": (
+                self.milestone_view(m) if (m := self.milestone(issue.milestone or 0)) else None
+            ),
             "url": api,
             "html_url": self.html_url(issue.number),
             "comments_url": f"{api}/comments",
@@ -205,8 +215,17 @@ class GitHubApi(RepoRoutes):
             )
         labels = [str(label) for label in body.get("labels") or []]
         assignees = [str(a) for a in body.get("assignees") or []]
-        if not self.push_access:
-            labels, assignees = [], []
+        milestone = body.get("milestone")
+        if milestone is not None and (
+            not isinstance(milestone, int) or self.milestone(milestone) is None
+        ):
+            return _error(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "Issue", "field": "milestone", "code": "invalid"}],
+            )
+        if not self.push_access:  # milestones are dropped the same way
+            labels, assignees, milestone = [], [], None
         for label in labels:  # as for a token with push access: unknown labels are created
             self.labels.setdefault(label, LABEL_COLOURS.get(label, "ededed"))
         issue = GhIssue(
@@ -215,6 +234,7 @@ class GitHubApi(RepoRoutes):
             body=str(body.get("body") or ""),
             labels=labels,
             assignees=assignees,
+            milestone=milestone,
         )
         self.issues.append(issue)
         return web.json_response(self._issue_view(issue), status=201)

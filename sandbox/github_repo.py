@@ -76,6 +76,21 @@ class RepoRoutes:
             return _error(400, "Problems parsing JSON")
         return body
 
+    push_access: bool
+
+    async def get_repo(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        return web.json_response(
+            {
+                "name": self.repo,
+                "full_name": f"{self.owner}/{self.repo}",
+                "owner": {"login": self.owner},
+                "default_branch": "main",
+                "permissions": {"admin": False, "push": self.push_access, "pull": True},
+            }
+        )
+
     # -- git refs and files ----------------------------------------------------------------
     async def get_ref(self, request: web.Request) -> web.Response:
         if (refused := self._gate(request)) is not None:
@@ -97,6 +112,8 @@ class RepoRoutes:
         ref, sha = body.get("ref"), body.get("sha")
         if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2:
             return _error(422, "ref must be fully qualified, e.g. refs/heads/name")
+        if not self.push_access:  # a fine-grained token with read-only contents
+            return _error(403, "Resource not accessible by personal access token")
         if not isinstance(sha, str) or sha not in self.commits:
             return _error(422, "Object does not exist")
         if ref in self.refs:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import gidgethub
@@ -29,11 +31,19 @@ class GitHubError(ExternalServiceError):
 
 
 class GitHubUnavailable(GitHubError):
-    pass
+    """Try again later; ``retry_at`` is when GitHub said its rate limit resets, if it did."""
+
+    def __init__(self, message: str, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 class GitHubRejected(GitHubError):
-    pass
+    """The request itself is wrong; ``status`` is GitHub's answer (404, 422...)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -44,9 +54,11 @@ class Issue:
     body: str
     labels: tuple[str, ...]
     state: str
+    milestone: str | None = None  # its title
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Issue:
+        milestone = data.get("milestone")
         return cls(
             number=int(data["number"]),
             url=str(data.get("html_url") or data.get("url") or ""),
@@ -57,6 +69,46 @@ class Issue:
                 for label in data.get("labels") or []
             ),
             state=str(data.get("state") or "open"),
+            milestone=str(milestone["title"]) if isinstance(milestone, dict) else None,
+        )
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    remaining: int
+    reset_at: datetime
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: int
+    sha: str
+    ref: str
+    environment: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Deployment:
+        return cls(
+            int(data["id"]),
+            str(data.get("sha") or ""),
+            str(data.get("ref") or ""),
+            str(data.get("environment") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    id: int
+    state: str  # queued, in_progress, success, failure, error, inactive, pending
+    environment_url: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> DeploymentStatus:
+        return cls(
+            int(data["id"]),
+            str(data.get("state") or ""),
+            str(data.get("environment_url") or data.get("target_url") or ""),
         )
 
 
@@ -115,8 +167,13 @@ class GitHubClient:
             }
             call = calls[method]
             return await call(url, kwargs.get("url_vars") or {}, data=data, **options)
-        except gidgethub.RateLimitExceeded:
-            raise GitHubUnavailable("GitHub's rate limit is used up; try again later") from None
+        except gidgethub.RateLimitExceeded as error:
+            reset = getattr(error.rate_limit, "reset_datetime", None)
+            raise GitHubUnavailable(
+                "GitHub's rate limit is used up"
+                + (f" until {reset:%H:%M:%S} UTC" if reset else "; try again later"),
+                reset,
+            ) from None
         except gidgethub.GitHubBroken as error:
             raise GitHubUnavailable(f"GitHub is unavailable ({int(error.status_code)})") from None
         except gidgethub.BadRequest as error:
@@ -124,20 +181,58 @@ class GitHubClient:
             if status == 429:
                 raise GitHubUnavailable("GitHub is rate limiting the bot (429)") from None
             detail = str(error) or error.status_code.phrase
-            raise GitHubRejected(f"GitHub refused ({status}): {detail}"[:300]) from None
+            raise GitHubRejected(f"GitHub refused ({status}): {detail}"[:300], status) from None
         except gidgethub.HTTPException as error:
-            raise GitHubRejected(f"GitHub answered {int(error.status_code)}") from None
+            status = int(error.status_code)
+            raise GitHubRejected(f"GitHub answered {status}", status) from None
         except (TimeoutError, aiohttp.ClientError) as error:
             raise GitHubUnavailable(f"GitHub cannot be reached ({type(error).__name__})") from None
 
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """What the last answer's ``x-ratelimit-*`` headers said (None before any)."""
+        limit = self._api.rate_limit if self._api is not None else None
+        if limit is None:
+            return None
+        return RateLimit(int(limit.limit), int(limit.remaining), limit.reset_datetime)
+
     # -- issues ---------------------------------------------------------------------------
-    async def create_issue(self, title: str, body: str, labels: Sequence[str] = ()) -> Issue:
-        data = await self._call(
-            "POST",
-            f"{self.repo_path}/issues",
-            {"title": title, "body": body, "labels": list(labels)},
+    async def create_issue(
+        self, title: str, body: str, labels: Sequence[str] = (), milestone: int | None = None
+    ) -> Issue:
+        data: dict[str, Any] = {"title": title, "body": body, "labels": list(labels)}
+        if milestone is not None:
+            data["milestone"] = milestone
+        answer = await self._call("POST", f"{self.repo_path}/issues", data)
+        return Issue.from_api(answer)
+
+    async def milestone_number(self, title: str) -> int | None:
+        """The open milestone titled ``title`` (case-insensitive), None when there is none."""
+        items = await self._call("GET", f"{self.repo_path}/milestones?state=open&per_page=100")
+        for item in items or []:
+            if str(item.get("title") or "").casefold() == title.casefold():
+                return int(item["number"])
+        return None
+
+    # -- deployments (a deploy tool such as Vercel reports through them) ------------------
+    async def deployments(
+        self, ref: str | None = None, environment: str | None = None
+    ) -> list[Deployment]:
+        """The newest deployments (up to 30) of ``ref`` and/or ``environment``."""
+        query = "&".join(
+            f"{key}={quote(value, safe='')}"
+            for key, value in (("ref", ref), ("environment", environment))
+            if value
         )
-        return Issue.from_api(data)
+        items = await self._call("GET", f"{self.repo_path}/deployments?per_page=30&{query}")
+        return [Deployment.from_api(item) for item in items or []]
+
+    async def deployment_statuses(self, deployment_id: int) -> list[DeploymentStatus]:
+        """A deployment's statuses, newest first."""
+        items = await self._call(
+            "GET", f"{self.repo_path}/deployments/{int(deployment_id)}/statuses?per_page=30"
+        )
+        return [DeploymentStatus.from_api(item) for item in items or []]
 
     async def find_issue(self, marker: str) -> Issue | None:
         """The issue whose body holds ``marker`` (open or closed), among the newest 300.
@@ -162,9 +257,35 @@ class GitHubClient:
         return str(data.get("html_url") or "")
 
     # -- git ------------------------------------------------------------------------------
+    async def can_push(self) -> bool | None:
+        """Whether the token may push to the repository (None: it does not exist, or the
+        token cannot see it)."""
+        try:
+            data = await self._call("GET", self.repo_path)
+        except GitHubRejected as error:
+            if error.status == 404:
+                return None
+            raise
+        return bool((data.get("permissions") or {}).get("push"))
+
     async def branch_sha(self, branch: str) -> str:
         data = await self._call("GET", f"{self.repo_path}/git/ref/heads/{branch}")
         return str(data["object"]["sha"])
+
+    async def branch_exists(self, branch: str) -> bool:
+        try:
+            await self.branch_sha(branch)
+        except GitHubRejected as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    async def create_ref(self, name: str, sha: str) -> None:
+        """The branch ``name`` at ``sha``; GitHubRejected (422) if it exists."""
+        await self._call(
+            "POST", f"{self.repo_path}/git/refs", {"ref": f"refs/heads/{name}", "sha": sha}
+        )
 
     async def create_branch(self, name: str, from_branch: str) -> str:
         """Create ``name`` at ``from_branch``'s head; GitHubRejected (422) if it exists."""

@@ -80,6 +80,8 @@ class AlertServer:
         # loop that also runs the Discord gateway and every other request.
         self._checks: ThreadPoolExecutor | None = None
         self.base_url = ""
+        # Other phases' routes on the same server (mitigate's GitHub webhook): app -> None.
+        self.mounts: list[Callable[[web.Application], None]] = []
 
     # -- the app -------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -87,6 +89,8 @@ class AlertServer:
         app.router.add_post("/alerts/{source}", self.receive)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
+        for mount in self.mounts:
+            mount(app)
         return app
 
     @web.middleware

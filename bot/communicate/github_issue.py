@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.adapters.github import GitHubError, GitHubRejected, GitHubUnavailable, Issue
+from bot.adapters.github import GitHubClient, GitHubError, GitHubRejected, GitHubUnavailable, Issue
 from bot.communicate.base import GITHUB_ISSUE, GITHUB_ISSUE_EFFECT, Deps
 from bot.communicate.matrix import is_open, status_label, wants_github_issue
 from bot.core.durations import format_duration
@@ -26,6 +26,10 @@ from storage import outbox as outbox_queries
 from storage.models import Incident, OutboxEntry, Timer
 
 log = logging.getLogger(__name__)
+
+# The labels and milestone an issue gets (mitigate's ticket schedules it for the next
+# sprint, bot/mitigate/ticket.py); None: the incident label alone.
+Schedule = Callable[[GitHubClient, Incident], Awaitable[tuple[list[str], int | None]]]
 
 
 def has_ticket_status(incident: Incident) -> bool:
@@ -44,6 +48,18 @@ class GitHubIssues:
     def __init__(self, deps: Deps, ops_post_sync: Callable[[int], Awaitable[None]]) -> None:
         self.d = deps
         self._sync_ops_post = ops_post_sync
+        self.schedule: Schedule | None = None
+        # Severities whose issue opens on declaration beside the matrix's (P3), and a
+        # timer whose payload says ``ticket`` (``/mitigate ticket``) opens one for any.
+        self.auto_severities: frozenset[str] = frozenset()
+
+    def wanted(self, incident: Incident, payload: Mapping[str, Any] | None = None) -> bool:
+        level = self.d.incidents.severity(incident.severity)
+        return (
+            wants_github_issue(level)
+            or incident.severity in self.auto_severities
+            or bool((payload or {}).get("ticket"))
+        )
 
     def marker(self, incident_id: int) -> str:
         return f"incident-bot:{self.d.discord.guild.id}:{incident_id}"
@@ -56,9 +72,8 @@ class GitHubIssues:
         return _result(issue) if issue else None
 
     async def ensure_timer(self, session: AsyncSession, incident: Incident) -> None:
-        level = self.d.incidents.severity(incident.severity)
         if (
-            not wants_github_issue(level)
+            not self.wanted(incident)
             or incident.github_issue_number is not None
             or not has_ticket_status(incident)
             or await queries.has_pending_timer(session, incident.id, [GITHUB_ISSUE])
@@ -73,8 +88,7 @@ class GitHubIssues:
             incident = await queries.incident(session, incident_id)
         if incident is None or not has_ticket_status(incident) or incident.github_issue_number:
             return
-        level = self.d.incidents.severity(incident.severity)
-        if not wants_github_issue(level):
+        if not self.wanted(incident, timer.payload):
             return
         if self.d.github is None:
             await self._skipped(
@@ -130,10 +144,14 @@ class GitHubIssues:
                     "declared_by_name": self.d.name(incident.declared_by),
                     "commander_name": self.d.name(incident.commander_id),
                 }
+                labels, milestone = [self.d.config.github.incident_label], None
+                if self.schedule is not None:
+                    labels, milestone = await self.schedule(github, incident)
                 issue = await github.create_issue(
                     self.d.renderer.render("github_issue_title.txt.j2", **context)[:256],
                     self.d.renderer.render("github_issue.md.j2", **context),
-                    [self.d.config.github.incident_label],
+                    labels,
+                    milestone,
                 )
         except GitHubRejected as error:
             raise Refused(str(error)) from None
@@ -164,6 +182,8 @@ class GitHubIssues:
             if label in result.get("labels", ())
             else f" GitHub dropped the `{label}` label: the bot's token lacks push access."
         )
+        if result.get("milestone"):
+            note = f" Scheduled for the milestone {result['milestone']}.{note}"
         if row.channel_id:
             await self.d.discord.send(
                 row.channel_id,
@@ -199,8 +219,6 @@ class GitHubIssues:
         if incident is None or incident.github_issue_number is None or self.d.github is None:
             return
         level = self.d.incidents.severity(incident.severity)
-        if not wants_github_issue(level):
-            return
         duration = incident.resolved_at - incident.declared_at if incident.resolved_at else None
         text = "Resolved in Discord" + (
             f" after {format_duration(duration)}." if duration is not None else "."
@@ -221,4 +239,9 @@ class GitHubIssues:
 
 
 def _result(issue: Issue) -> dict[str, Any]:
-    return {"number": issue.number, "url": issue.url, "labels": list(issue.labels)}
+    return {
+        "number": issue.number,
+        "url": issue.url,
+        "labels": list(issue.labels),
+        "milestone": issue.milestone,
+    }

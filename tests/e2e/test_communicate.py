@@ -218,7 +218,8 @@ async def test_a_p2_is_announced_only_in_ops_alerts(bot, control):
 async def test_a_p3_opens_one_github_issue_labelled_incident_linking_the_channel(bot, control):
     channel = await declare(control, "Typo on the FAQ", "P3")
     [issue] = await control.wait_for(control.github_issues, what="the GitHub issue")
-    assert issue["labels"] == ["incident"] and issue["state"] == "open"
+    # Scheduled for the next sprint (bot/mitigate/ticket.py): no milestone configured.
+    assert issue["labels"] == ["incident", "P3", "next-sprint"] and issue["state"] == "open"
     assert issue["title"] == "P3 incident: Typo on the FAQ"
     assert channel["name"] in issue["body"] and channel["id"] in issue["body"]
     await control.wait_for_message(
@@ -288,7 +289,7 @@ async def test_a_p3_resolved_while_github_is_down_still_gets_its_ticket(bot, con
     answer = await control.command(alice, channel["id"], "incident", "resolve", note="css fix")
     assert "Resolved" in text_of(answer)
     [issue] = await control.wait_for(control.github_issues, timeout=15, what="the ticket")
-    assert issue["labels"] == ["incident"] and channel["id"] in issue["body"]
+    assert issue["labels"][0] == "incident" and channel["id"] in issue["body"]
     await control.wait_for_message(
         channel["id"], lambda m: f"#{issue['number']}" in m["content"], what="the issue's link"
     )
@@ -832,7 +833,7 @@ async def test_x_and_github_secrets_appear_in_no_row_message_or_log_line(
 ):
     caplog.set_level(logging.DEBUG)
     secrets = [v for k, v in world.extra_secrets.items() if "_X_" in k or "GITHUB" in k]
-    assert len(secrets) == 5
+    assert len(secrets) == 6  # four X keys, the GitHub token, its webhook secret
     answers = []
     p0 = await declare(control, "Treasury drained", "P0")
     request = await approval_request(control, p0["id"])
