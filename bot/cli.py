@@ -283,7 +283,35 @@ def sandbox_config(
         base["x"] = {"api_base": x["api_base"], "handle": x["handle"]}
     if github := described.get("github"):
         base["github"] = {k: github[k] for k in ("api_base", "owner", "repo")}
+    if chain := described.get("chain"):
+        base["mitigate"] = sandbox_mitigate(chain)
     return merge(base, overlay)
+
+
+def sandbox_mitigate(chain: dict[str, Any]) -> dict[str, Any]:
+    """``[mitigate]`` for the world's chain: its RPC, its contracts by name, and the pause
+    checked on the vault the timelock pauses (the view and the event)."""
+    return {
+        "addresses": dict(chain["contracts"]),
+        "chain": {
+            "rpc_url": chain["rpc_url"],
+            "chain_id": chain["chain_id"],
+            "command_rpc_url": chain["rpc_url"],
+            "poll_every": "2s",
+        },
+        "actions": {
+            "pause": {
+                "target": "PRAETOR_TIMELOCK",
+                "function": "pause()",
+                "label": "Emergency pause",
+                "effect": {
+                    "contract": "ATRIUM_VAULT",
+                    "view": "paused()",
+                    "event": "Paused(address)",
+                },
+            }
+        },
+    }
 
 
 def sandbox_secrets(world: Any) -> dict[str, str]:

@@ -125,6 +125,13 @@ class Permissions(Section):
     override_rotation: Who = ["incident-admin"]
     post_update: Who = ["commander", "incident-admin", "comms"]
     approve_external: Who = ["commander", "comms"]
+    # Mitigate (P0): who binds an address as a signer, who removes one, who proposes the
+    # emergency pause, cancels a proposal, or runs the kill switch (a bound signer may too).
+    register_signer: Who = ["multisig-signer"]
+    remove_signer: Who = ["incident-admin"]
+    propose_mitigation: Who = ["commander", "incident-admin", "multisig-signer"]
+    cancel_mitigation: Who = ["commander", "incident-admin"]
+    run_killswitch: Who = ["incident-admin"]
 
 
 class Config(Section):

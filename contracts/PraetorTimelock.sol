@@ -40,6 +40,11 @@ contract PraetorTimelock {
         return _signers;
     }
 
+    /// The effect, as the runbook's reader would check it on the timelock: is the target paused?
+    function paused() external view returns (bool) {
+        return target.paused();
+    }
+
     function pause() external {
         require(isSigner[msg.sender], "PraetorTimelock: not a signer");
         require(!target.paused(), "PraetorTimelock: target already paused");

@@ -37,6 +37,7 @@ WINDOW = 48 * 3600  # the timelock's confirmation window (the runbook's 48 h)
 THRESHOLD = 2
 _LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
 # Contract names, as the runbook's placeholders name them (so they fill $PRAETOR_TIMELOCK).
+SIGNER_ROLE = "multisig-signer"  # the members whose wallets the three signer keys are
 TIMELOCK, VAULT = "PRAETOR_TIMELOCK", "ATRIUM_VAULT"
 KILL_SWITCH, BROKEN_KILL_SWITCH = "POSTERN_KILL_SWITCH", "BROKEN_KILL_SWITCH"
 
@@ -278,9 +279,14 @@ class ChainPart:
                 self.node = None
                 raise
         state = world.discord.state
-        members = {m.user.username: m for m in state.the_guild.members.values()}
-        for signer, name in zip(self.deployment.signers, self.signer_names, strict=False):
-            member = members.get(name)
+        members = list(state.the_guild.members.values())
+        role = state.find_role(SIGNER_ROLE)
+        names = self.signer_names or tuple(
+            m.user.username for m in members if role is not None and role.id in m.roles
+        )
+        by_name = {m.user.username: m for m in members}
+        for signer, name in zip(self.deployment.signers, names, strict=False):
+            member = by_name.get(name)
             if member is not None:
                 signer["user_id"] = str(member.user.id)
         log.info("sandbox chain at %s (shape %s)", self.deployment.rpc_url, self.shape)
@@ -292,3 +298,36 @@ class ChainPart:
 
     def describe(self) -> Any:
         return None if self.deployment is None else self.deployment.describe()
+
+
+# -- registering the signers through the bot's real flow --------------------------------------
+_FENCED = re.compile(r"```\n(.*?)\n```", re.DOTALL)
+
+
+async def register_signers(control: Any, chain: dict[str, Any], channel_id: str) -> list[str]:
+    """Each signer member runs ``/signer register``, signs the challenge with their
+    development key (as ``cast wallet sign`` would) and runs ``/signer verify``: what a
+    newcomer would do, done for them at start. The addresses bound."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    bound = []
+    for signer in chain["signers"]:
+        user_id = signer.get("user_id")
+        if not user_id:
+            continue
+        answer = await control.command(
+            user_id, channel_id, "signer", "register", address=signer["address"]
+        )
+        content = "\n".join(r.get("content") or "" for r in answer["responses"])
+        found = _FENCED.search(content)
+        if found is None:
+            raise RuntimeError(f"no challenge in the bot's answer: {content[:200]!r}")
+        signed = Account.sign_message(encode_defunct(text=found.group(1)), signer["private_key"])
+        signature = "0x" + signed.signature.hex().removeprefix("0x")
+        answer = await control.command(user_id, channel_id, "signer", "verify", signature=signature)
+        content = "\n".join(r.get("content") or "" for r in answer["responses"])
+        if "Bound" not in content:
+            raise RuntimeError(f"signer {signer['address']} not bound: {content[:200]!r}")
+        bound.append(signer["address"])
+    return bound

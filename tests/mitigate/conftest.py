@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
-from sandbox.chain import Anvil, Deployment, NodeTools, deploy_sync
+from bot.cli import free_port
+from sandbox.chain import Anvil, ChainPart, Deployment, NodeTools, deploy_sync
+from sandbox.world import World, WorldOptions
 from tests.e2e.conftest import *  # noqa: F403  (every e2e fixture, as the e2e tests get them)
+from tests.e2e.conftest import HOST, bounded
 
 TOOLS = NodeTools()
 
@@ -36,6 +40,28 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
 def chain(anvil: Anvil) -> Deployment:
     """The contracts deployed afresh for this test (new addresses, nothing paused)."""
     return deploy_sync(anvil.rpc_url, TOOLS)
+
+
+@pytest.fixture
+async def chain_world(tmp_path: Path, chain: Deployment) -> AsyncIterator[World]:
+    """A sandbox world whose ``chain`` is this test's deployment (the session's anvil):
+    the world fixture of the e2e tests, with the chain part in it."""
+    webhook_port = free_port(HOST)
+    world = World(
+        WorldOptions(
+            data_dir=tmp_path / "world",
+            host=HOST,
+            port=0,
+            webhook_base_url=f"http://{HOST}:{webhook_port}",
+        )
+    )
+    world.add_part(ChainPart(deployment=chain))
+    world.webhook_port = webhook_port  # type: ignore[attr-defined]
+    await world.start()
+    try:
+        yield world
+    finally:
+        await bounded(world.stop(), "stopping the world")
 
 
 def cast(*args: str) -> subprocess.CompletedProcess[str]:
