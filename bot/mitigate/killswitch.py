@@ -94,8 +94,8 @@ class KillSwitch:
             )
         async with self.d.changing(row.incident_id) as session:
             fresh = await queries.mitigation(session, mitigation_id)
-            found = await queries.incident(session, row.incident_id)
-            assert fresh is not None and found is not None
+            incident = await queries.existing_incident(session, row.incident_id)
+            assert fresh is not None
             if fresh.state != MitigationState.AWAITING_CONFIRM:
                 raise Conflict(f"This kill switch is {fresh.state}; nothing to confirm.")
             fresh.state = rules.MITIGATIONS.check(fresh.state, MitigationState.APPROVED)
