@@ -105,6 +105,7 @@ def _load_or_report(path: Path | None) -> Settings | None:
 
 def check_config(path: Path) -> int:
     from bot.core.permissions import resolve_roles, role_uses
+    from bot.mitigate.checks import chain_problems
     from bot.services import rotation_source
     from bot.triage.rotation import validate
     from storage.types import utcnow
@@ -124,6 +125,7 @@ def check_config(path: Path) -> int:
             problems.append(problem)
         if roles is not None:
             problems += resolve_roles(role_uses(settings.config), roles).problems
+    problems += asyncio.run(chain_problems(settings.config.mitigate, os.environ))
     rotation = rotation_source(settings).current()
     known = (lambda key: key in members) if members is not None else (lambda key: True)
     problems += [f"rotation: {p}" for p in validate(rotation, utcnow(), known)]
