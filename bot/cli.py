@@ -365,6 +365,7 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
                 host=args.host,
                 port=args.port,
                 webhook_base_url=f"http://{args.host}:{webhook_port}",
+                chain=True,  # when node tooling is installed; the world says so otherwise
             )
         )
         await world.start()
@@ -394,6 +395,7 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
             runtime = BotRuntime(settings)
             await runtime.start()
             await runtime.wait_ready(timeout=30)
+            await _register_sandbox_signers(world)
             print(
                 f"sandbox: open {world.base_url}/ (bot connected; alerts: http://{args.host}:{webhook_port})",
                 flush=True,
@@ -405,6 +407,23 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
             return 0
         finally:
             await world.stop()
+
+
+async def _register_sandbox_signers(world: Any) -> None:
+    """The world's three signer members bind their development addresses through the real
+    flow (/signer register, the key signs the challenge, /signer verify), so a newcomer
+    can confirm a proposal at once."""
+    from sandbox.chain import register_signers
+    from sandbox.control_client import Control
+
+    chain = world.describe().get("chain")
+    if not chain:
+        print("sandbox: no chain (run `make node` for anvil, cast and solc)", flush=True)
+        return
+    async with Control(world.base_url) as control:
+        general = await control.channel_id("general")
+        bound = await register_signers(control, chain, general)
+    print(f"sandbox: chain at {chain['rpc_url']}, {len(bound)} signers bound", flush=True)
 
 
 def write_config(path: Path, config: dict[str, Any], secrets: dict[str, str]) -> None:
