@@ -99,7 +99,12 @@ async def test_an_expired_proposal_cannot_be_approved(bot, control, clock):
     info = await signed_up(control)
     channel = await declare(control, "Oracle hijacked")
     proposal = await propose(control, channel)
-    clock.advance(timedelta(hours=48, seconds=1))
+    clock.advance(timedelta(hours=24, seconds=1))
+    reminder = await control.wait_for_message(
+        channel, titled("⏰ Mitigation deadline approaching"), what="the 24 h reminder"
+    )
+    assert "0 of 2 ✅ so far" in described(reminder)
+    clock.advance(timedelta(hours=24))
     await control.wait_for_message(channel, titled("⌛ Mitigation expired"), what="expiry")
     for signer in info["signers"][:2]:
         await control.react(signer["user_id"], channel, proposal["id"], "✅")
@@ -127,3 +132,21 @@ async def test_pause_is_refused_outside_p0_and_when_the_simulation_reverts(
     assert not any(titled("🛑")(m) for m in await control.messages(channel))
     events = await timeline(bot, channel)
     assert any("mitigate_refused" in e and "already paused" in e for e in events)
+
+
+async def test_a_cancelled_proposal_counts_no_more_check_marks(bot, control, clock):
+    info = await signed_up(control)
+    channel = await declare(control, "Governance takeover")
+    proposal = await propose(control, channel)
+    bob = info["signers"][0]["user_id"]
+    refused = text_of(await control.command(bob, channel, "mitigate", "cancel"))
+    assert "may cancel" in refused
+    alice = await control.user_id("alice")
+    assert "cancelled" in text_of(await control.command(alice, channel, "mitigate", "cancel"))
+    await control.react(bob, channel, proposal["id"], "✅")
+    await control.wait_for_message(
+        channel, lambda m: "the proposal is cancelled" in described(m), what="refusal"
+    )
+    events = await timeline(bot, channel)
+    assert any(e.startswith("mitigation_cancelled") for e in events)
+    assert not any(e.startswith("mitigation_confirmed") for e in events)
