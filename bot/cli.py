@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--config", type=Path, help="a TOML file merged over the bot's sandbox configuration"
     )
+    sandbox.add_argument(
+        "--chain-shape",
+        choices=("a", "b"),
+        default="a",
+        help="the multisig of the test chain: a (signers each send pause(); the timelock "
+        "counts them) or b (a Safe v1.4.1 owns the timelock)",
+    )
 
     check = sub.add_parser(
         "check-config", help="validate the configuration and environment, start nothing"
@@ -293,7 +300,9 @@ def sandbox_config(
 def sandbox_mitigate(chain: dict[str, Any]) -> dict[str, Any]:
     """``[mitigate]`` for the world's chain: its RPC, its contracts by name, and the pause
     checked on the vault the timelock pauses (the view and the event)."""
+    shape_b = {"safe": "ATRIUM_SAFE"} if chain.get("shape") == "b" else {}
     return {
+        **shape_b,
         "addresses": dict(chain["contracts"]),
         "chain": {
             "rpc_url": chain["rpc_url"],
@@ -366,6 +375,7 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
                 port=args.port,
                 webhook_base_url=f"http://{args.host}:{webhook_port}",
                 chain=True,  # when node tooling is installed; the world says so otherwise
+                chain_shape=args.chain_shape,
             )
         )
         await world.start()

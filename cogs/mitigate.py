@@ -155,6 +155,20 @@ class Mitigate(PhaseCog):
 
         await answer_with(interaction, work, render)
 
+    @mitigate.command(name="sign", description="Sign the Safe transaction (Safe owners)")
+    @app_commands.describe(signature="Your EIP-712 signature (0x…) of the proposal's typed data")
+    async def mitigate_sign(self, interaction: discord.Interaction, signature: str) -> None:
+        work = self.services.mitigate.proposals.safe_proposals().sign(
+            str(interaction.channel_id), str(interaction.user.id), signature
+        )
+        await answer_with(
+            interaction,
+            work,
+            lambda done: {
+                "content": f"Signature counted: {done[1]} of {done[0].threshold} owners."
+            },
+        )
+
     @mitigate.command(name="cancel", description="Cancel this incident's open emergency action")
     async def mitigate_cancel(self, interaction: discord.Interaction) -> None:
         work = self.services.mitigate.proposals.cancel(

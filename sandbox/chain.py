@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import subprocess
 import time
@@ -40,6 +41,12 @@ _LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
 SIGNER_ROLE = "multisig-signer"  # the members whose wallets the three signer keys are
 TIMELOCK, VAULT = "PRAETOR_TIMELOCK", "ATRIUM_VAULT"
 KILL_SWITCH, BROKEN_KILL_SWITCH = "POSTERN_KILL_SWITCH", "BROKEN_KILL_SWITCH"
+SAFE = "ATRIUM_SAFE"  # shape (b): the Safe that owns the timelock
+SHAPES = ("a", "b")
+SAFE_ARTIFACTS = {
+    "Safe": "contracts/Safe.sol/Safe.json",
+    "SafeProxyFactory": "contracts/proxies/SafeProxyFactory.sol/SafeProxyFactory.json",
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,15 @@ class NodeTools:
             timeout=120,
         )
         return out
+
+    def safe_artifact(self, name: str) -> dict[str, Any]:
+        return self.safe_artifact_of(SAFE_ARTIFACTS[name], self.root)
+
+    @staticmethod
+    def safe_artifact_of(relative: str, root: Path = ROOT) -> dict[str, Any]:
+        base = root / "node_modules" / "@safe-global" / "safe-contracts" / "build" / "artifacts"
+        data: dict[str, Any] = json.loads((base / relative).read_text())
+        return data
 
     def artifact(self, name: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.build_dir / f"{name}.json").read_text())
@@ -192,8 +208,10 @@ def deploy_sync(rpc_url: str, tools: NodeTools, shape: str = "a") -> Deployment:
     """Deploy the demo contracts (fresh addresses each call) and name the three signers."""
     from web3 import Web3
 
-    if shape != "a":
-        raise ValueError(f"multisig shape {shape!r} is not available yet (only 'a')")
+    if shape not in SHAPES:
+        raise ValueError(
+            f"multisig shape {shape!r} is unknown: 'a' (confirm-count timelock) or 'b' (a Safe)"
+        )
     tools.compile()
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     accounts = dev_accounts(10)
@@ -201,7 +219,11 @@ def deploy_sync(rpc_url: str, tools: NodeTools, shape: str = "a") -> Deployment:
     signers = accounts[1:4]
 
     def send(contract_name: str, *args: Any, to: str | None = None, fn: str = "") -> Any:
-        artifact = tools.artifact(contract_name)
+        artifact = (
+            tools.safe_artifact(contract_name)
+            if contract_name in SAFE_ARTIFACTS
+            else tools.artifact(contract_name)
+        )
         contract = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         if to is None:
             tx = contract.constructor(*args).build_transaction({"from": deployer[0]})
@@ -220,19 +242,54 @@ def deploy_sync(rpc_url: str, tools: NodeTools, shape: str = "a") -> Deployment:
 
     addresses = [a for a, _ in signers]
     vault = send("AtriumVault", deployer[0])
-    timelock = send("PraetorTimelock", addresses, THRESHOLD, WINDOW, vault)
+    contracts: dict[str, str] = {VAULT: vault}
+    if shape == "a":
+        timelock = send("PraetorTimelock", addresses, THRESHOLD, WINDOW, vault)
+    else:
+        safe = _deploy_safe(w3, send, addresses, deployer)
+        timelock = send("SafeTimelock", safe, vault)
+        contracts[SAFE] = safe
     send("AtriumVault", timelock, to=vault, fn="setGuardian")
-    kill = send("PosternKillSwitch", addresses)
-    broken = send("BrokenKillSwitch", addresses)
+    contracts[TIMELOCK] = timelock
+    contracts[KILL_SWITCH] = send("PosternKillSwitch", addresses)
+    contracts[BROKEN_KILL_SWITCH] = send("BrokenKillSwitch", addresses)
     return Deployment(
         rpc_url=rpc_url,
         chain_id=int(w3.eth.chain_id),
-        contracts={TIMELOCK: timelock, VAULT: vault, KILL_SWITCH: kill, BROKEN_KILL_SWITCH: broken},
+        contracts=contracts,
         signers=[{"address": a, "private_key": k} for a, k in signers],
         shape=shape,
         deployer=deployer,
         others=accounts[4:],
     )
+
+
+def _deploy_safe(w3: Any, send: Any, owners: list[str], deployer: tuple[str, str]) -> str:
+    """A Safe v1.4.1 proxy (npm ``@safe-global/safe-contracts``' published artifacts) with
+    the three signers as owners and a threshold of two."""
+    from web3.logs import DISCARD
+
+    singleton = send("Safe")
+    factory_address = send("SafeProxyFactory")
+    zero = "0x" + "0" * 40
+    safe_abi = NodeTools.safe_artifact_of(SAFE_ARTIFACTS["Safe"])["abi"]
+    initializer = w3.eth.contract(abi=safe_abi).encode_abi(
+        "setup", [owners, THRESHOLD, zero, b"", zero, zero, 0, zero]
+    )
+    factory = w3.eth.contract(
+        address=factory_address,
+        abi=NodeTools.safe_artifact_of(SAFE_ARTIFACTS["SafeProxyFactory"])["abi"],
+    )
+    salt = int.from_bytes(os.urandom(8), "big")
+    tx = factory.functions.createProxyWithNonce(singleton, initializer, salt).build_transaction(
+        {"from": deployer[0], "nonce": w3.eth.get_transaction_count(deployer[0], "pending")}
+    )
+    signed = w3.eth.account.sign_transaction(tx, deployer[1])
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(signed.raw_transaction), timeout=30
+    )
+    created = factory.events.ProxyCreation().process_receipt(receipt, errors=DISCARD)
+    return str(created[0]["args"]["proxy"])
 
 
 async def deploy(rpc_url: str, tools: NodeTools, shape: str = "a") -> Deployment:

@@ -90,10 +90,14 @@ class Mitigation(Base):
     ended_by: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     effect: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the resolved effect check
+    # Shape (b): the Safe transaction owners sign ({safe, nonce, hash, typed_data, owners});
+    # empty for shape (a) and the kill switch.
+    safe_tx: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class MitigationConfirmation(Base):
-    """A bound signer's ✅ (``via`` reaction) or their transaction seen on-chain (``chain``)."""
+    """A bound signer's ✅ (``via`` reaction), their transaction seen on-chain (``chain``), or
+    a Safe owner's EIP-712 signature of the proposal's Safe transaction (``safe``)."""
 
     __tablename__ = "mitigation_confirmations"
 
@@ -104,6 +108,7 @@ class MitigationConfirmation(Base):
     address: Mapped[str] = mapped_column(String(42))
     tx_hash: Mapped[str | None] = mapped_column(String(66))
     block: Mapped[int | None]
+    signature: Mapped[str | None] = mapped_column(String(132))  # a Safe owner's EIP-712 one
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("mitigation_id", "via", "address"),)

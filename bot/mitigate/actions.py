@@ -33,6 +33,8 @@ def referenced_names(config: MitigateConfig) -> set[str]:
         for value in (action.target, action.effect.contract):
             if value is not None and not value.startswith("0x"):
                 names.add(value)
+    if config.safe is not None and not config.safe.startswith("0x"):
+        names.add(config.safe)
     return names
 
 

@@ -168,6 +168,10 @@ class MitigateConfig(BaseModel):
     reminders: list[Duration] = [timedelta(hours=24), timedelta(hours=4), timedelta(hours=1)]
     challenge_ttl: Duration = timedelta(minutes=15)  # how long a /signer challenge is valid
     severities: list[str] = ["P0"]  # where /mitigate pause and killswitch may run
+    # Shape (b): the Safe (v1.4.1) that owns the pause's target, an address or a name as in
+    # [mitigate.addresses]. Set, a pause is a Safe transaction: owners and threshold are
+    # read live from it, owners sign it (EIP-712, /mitigate sign), anyone executes it.
+    safe: Target | None = None
 
     @field_validator("actions", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,9 @@ from storage import mitigate as queries
 from storage.mitigate_models import Mitigation, MitigationConfirmation
 from storage.models import Incident, Timer
 
+if TYPE_CHECKING:
+    from bot.mitigate.safe_flow import SafeProposals
+
 log = logging.getLogger(__name__)
 _FOOTER = re.compile(r"^Mitigation #(?P<id>\d+) · incident #(?P<incident>\d+)")
 
@@ -38,6 +42,7 @@ class Proposals:
     def __init__(self, deps: MitigateDeps, poster: Poster) -> None:
         self.d = deps
         self.poster = poster
+        self.safe: SafeProposals | None = None  # shape (b), set by the service
 
     # -- refusing --------------------------------------------------------------------------
     async def refuse(
@@ -97,6 +102,11 @@ class Proposals:
         except UserError as error:
             raise await self.refuse(incident, actor_id, what, error) from None
 
+    def safe_proposals(self) -> SafeProposals:
+        if self.safe is None:
+            raise UserError("Safe proposals are not set up.")
+        return self.safe
+
     # -- proposing -------------------------------------------------------------------------
     async def propose_pause(self, channel_id: str, actor_id: str) -> Mitigation:
         what = "pause"
@@ -118,13 +128,18 @@ class Proposals:
                     )
             action = build(config, PAUSE, self.d.names)
             signers = await self.d.signers.list()
-            if not signers:
+            if self.safe is not None and config.safe is not None:
+                pass  # shape (b): the Safe's owners, read live, sign; no ✅ counts
+            elif not signers:
                 raise UserError(
                     "No signer is bound yet (`/signer register`), so no ✅ could count. "
                     "Nothing was proposed."
                 )
         except UserError as error:
             raise await self.refuse(incident, actor_id, what, error) from None
+        if self.safe is not None and config.safe is not None:
+            assert incident.channel_id is not None
+            return await self.safe.propose(incident, actor_id, action, incident.channel_id)
         head = await self.simulate(incident, actor_id, what, action, signers[0].address)
         now = self.d.clock.now()
         async with self.d.changing(incident.id) as session:
@@ -248,6 +263,14 @@ class Proposals:
             await self._refuse_reaction(row, channel_id, message_id, user_id, reason)
             return "refused"
         assert signer is not None
+        if row.safe_tx:
+            await self._note(
+                row,
+                user_id,
+                "✅ recorded as intent; a Safe owner signs with `/mitigate sign`",
+                "mitigate_intent",
+            )
+            return "intent"
         if row.state != MitigationState.PROPOSED:
             await self._note(
                 row, user_id, "✅ after approval: already approved", "mitigate_reaction_ignored"

@@ -11,6 +11,7 @@ from bot.mitigate.killswitch import KillSwitch
 from bot.mitigate.playbook import FilledPlaybook, PlaybookFacts, playbook_for
 from bot.mitigate.posts import Poster
 from bot.mitigate.proposals import Proposals
+from bot.mitigate.safe_flow import SafeProposals
 from bot.mitigate.watch import Watcher
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class MitigateService:
         if deps is not None:
             self.poster = Poster(deps)
             self.proposals = Proposals(deps, self.poster)
+            self.proposals.safe = SafeProposals(deps, self.poster, self.proposals)
             self.killswitch = KillSwitch(deps, self.poster, self.proposals)
             self.watcher = Watcher(deps, self.poster)
             deps.timers.register(POST, self.poster.on_timer)

@@ -119,10 +119,11 @@ class Watcher:
                     )
                     who = f"<@{member}>" if member else f"{tx.sender} (not a bound signer)"
                     count = len(known)
+                    single = fresh.action == KILLSWITCH or bool(fresh.safe_tx)
                     text = (
-                        f"{count} of {fresh.threshold} on-chain, tx {tx.tx_hash} by {who}"
-                        if fresh.action != KILLSWITCH
-                        else f"Kill switch transaction mined: tx {tx.tx_hash} by {who}"
+                        f"Transaction mined: tx {tx.tx_hash} by {who}"
+                        if single
+                        else f"{count} of {fresh.threshold} on-chain, tx {tx.tx_hash} by {who}"
                     )
                     self.d.record(
                         session,
@@ -134,7 +135,7 @@ class Watcher:
                     )
                     title = (
                         "⛓️ Transaction mined"
-                        if fresh.action == KILLSWITCH
+                        if single
                         else f"⛓️ {count} of {fresh.threshold} on-chain"
                     )
                     await self.poster.queue(

@@ -45,3 +45,19 @@ async def test_a_world_without_the_chain_option_starts_no_node(tmp_path):
         assert world.describe()["chain"] is None
     finally:
         await world.stop()
+
+
+def test_shape_b_is_one_setting_away_and_configures_the_safe():
+    from bot.cli import _parser, sandbox_mitigate
+
+    args = _parser().parse_args(["sandbox", "--chain-shape", "b"])
+    assert args.chain_shape == "b"
+    described = {
+        "rpc_url": "http://127.0.0.1:1",
+        "chain_id": 31337,
+        "contracts": {"ATRIUM_SAFE": "0x" + "1" * 40},
+        "signers": [],
+        "shape": "b",
+    }
+    assert sandbox_mitigate(described)["safe"] == "ATRIUM_SAFE"
+    assert "safe" not in sandbox_mitigate({**described, "shape": "a"})

@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("ended_by", sa.String(length=32), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("effect", sa.JSON(), nullable=False),
+        sa.Column("safe_tx", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -100,6 +101,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=42), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=True),
         sa.Column("block", sa.Integer(), nullable=True),
+        sa.Column("signature", sa.String(length=132), nullable=True),
         sa.Column("at", storage.types.UTCDateTime(), nullable=False),
         sa.UniqueConstraint("mitigation_id", "via", "address"),
         sa.ForeignKeyConstraint(["mitigation_id"], ["mitigations.id"], ondelete="CASCADE"),
