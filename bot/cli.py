@@ -300,9 +300,12 @@ def sandbox_config(
 def sandbox_mitigate(chain: dict[str, Any]) -> dict[str, Any]:
     """``[mitigate]`` for the world's chain: its RPC, its contracts by name, and the pause
     checked on the vault the timelock pauses (the view and the event)."""
-    shape_b = {"safe": "ATRIUM_SAFE"} if chain.get("shape") == "b" else {}
+    # Shape (b): the Safe's owners and threshold; shape (a): the timelock's threshold.
+    shape: dict[str, str] = (
+        {"safe": "ATRIUM_SAFE"} if chain.get("shape") == "b" else {"threshold_view": "threshold()"}
+    )
     return {
-        **shape_b,
+        **shape,
         "addresses": dict(chain["contracts"]),
         "chain": {
             "rpc_url": chain["rpc_url"],

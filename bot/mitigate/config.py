@@ -162,6 +162,8 @@ class MitigateConfig(BaseModel):
     chain: ChainConfig = ChainConfig()
     actions: dict[str, ActionConfig] = Field(default_factory=default_actions)
     threshold: int = Field(2, ge=1)  # confirmations a pause needs (shape a: the timelock's)
+    # Shape (a): read the threshold live from the pause's target instead, e.g. "threshold()".
+    threshold_view: Signature | None = None
     signers: int = Field(3, ge=1)  # how many the multisig has, as the proposal says "2 of 3"
     deadline: Duration = timedelta(hours=48)  # the runbook's 48 h window
     # Reminders this long before the deadline, while the proposal is still open.

@@ -107,6 +107,25 @@ class Proposals:
             raise UserError("Safe proposals are not set up.")
         return self.safe
 
+    async def live_threshold(self, incident: Incident, actor_id: str, action: BuiltAction) -> int:
+        """The threshold: read from the multisig (``threshold_view`` on the target) when
+        configured, else ``[mitigate] threshold``."""
+        config = self.d.config.mitigate
+        if config.threshold_view is None:
+            return config.threshold
+        try:
+            value = await self.d.need_chain().view(
+                action.target, config.threshold_view, [], "uint256"
+            )
+        except (UserError, ExternalServiceError) as error:
+            raise await self.refuse(
+                incident,
+                actor_id,
+                "pause",
+                UserError(f"The threshold could not be read ({error}). Nothing was proposed."),
+            ) from None
+        return int(value)
+
     # -- proposing -------------------------------------------------------------------------
     async def propose_pause(self, channel_id: str, actor_id: str) -> Mitigation:
         what = "pause"
@@ -141,6 +160,7 @@ class Proposals:
             assert incident.channel_id is not None
             return await self.safe.propose(incident, actor_id, action, incident.channel_id)
         head = await self.simulate(incident, actor_id, what, action, signers[0].address)
+        threshold = await self.live_threshold(incident, actor_id, action)
         now = self.d.clock.now()
         async with self.d.changing(incident.id) as session:
             row = new_mitigation(
@@ -151,7 +171,7 @@ class Proposals:
                 now,
                 config.deadline,
                 head,
-                config.threshold,
+                threshold,
             )
             session.add(row)
             await session.flush()
@@ -161,7 +181,7 @@ class Proposals:
                 fresh,
                 "mitigation_proposed",
                 f"<@{actor_id}> proposed {action.label}: `{action.function}` on {action.target} "
-                f"({config.threshold} of {config.signers} signers, by "
+                f"({threshold} of {config.signers} signers, by "
                 f"{row.deadline:%Y-%m-%d %H:%M} UTC)",
                 actor_id,
                 {"mitigation_id": row.id, "calldata": action.calldata},

@@ -35,7 +35,8 @@ def overlay() -> dict[str, Any]:
     return {
         **ALWAYS_ON_CALL,
         "procedure": {"severities": {name: dict(QUIET) for name in ("P0", "P1", "P2")}},
-        "mitigate": {"chain": {"poll_every": "5s"}},
+        # threshold 3 here: the proposal must say the 2 it reads live from the timelock.
+        "mitigate": {"chain": {"poll_every": "5s"}, "threshold": 3},
     }
 
 

@@ -60,4 +60,5 @@ def test_shape_b_is_one_setting_away_and_configures_the_safe():
         "shape": "b",
     }
     assert sandbox_mitigate(described)["safe"] == "ATRIUM_SAFE"
-    assert "safe" not in sandbox_mitigate({**described, "shape": "a"})
+    shape_a = sandbox_mitigate({**described, "shape": "a"})
+    assert "safe" not in shape_a and shape_a["threshold_view"] == "threshold()"
