@@ -112,7 +112,18 @@ def mitigate_deps(
     registry = SignerRegistry(config, sessions, clock, lambda: str(out.guild.id), incidents.actor)
     names, _problems = target_names(config.mitigate, os.environ)  # check-config reports them
     return MitigateDeps(
-        config, sessions, out, incidents, timers, clock, locks, outbox, registry, chain, names
+        config,
+        sessions,
+        out,
+        incidents,
+        timers,
+        clock,
+        locks,
+        outbox,
+        registry,
+        chain,
+        names,
+        settings.secrets.chain_executor_key,
     )
 
 

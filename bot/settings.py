@@ -209,6 +209,9 @@ class Secrets(BaseSettings):
     x_consumer_secret: SecretStr | None = None
     x_access_token: SecretStr | None = None
     x_access_token_secret: SecretStr | None = None
+    # The optional executor: a relayer key with no authority of its own that submits an
+    # approved Safe transaction (anyone may). Unset: the bot never sends a transaction.
+    chain_executor_key: SecretStr | None = None
 
     @field_validator("webhook_bearer_tokens", "webhook_hmac_secrets", mode="before")
     @classmethod

@@ -1,7 +1,8 @@
 """The chain: JSON-RPC through web3.py's ``AsyncWeb3``, read-only.
 
 The bot builds calldata, simulates it (``eth_call``), reads views and events, and scans
-blocks for the transactions signers send. It never signs and never sends: it holds no key.
+blocks for the transactions signers send. It never signs and never sends unless an executor key is
+configured (a relayer with no authority of its own: ``sign_call``, ``send_raw``).
 Every call first checks the node's chain id against the configured one (a node on the
 wrong chain is refused, never read), and any transport failure is an
 ``ExternalServiceError`` naming the RPC.
@@ -16,9 +17,16 @@ from datetime import timedelta
 from typing import Any
 
 from eth_abi import decode, encode
+from eth_account import Account
 from eth_utils import keccak
+from pydantic import SecretStr
 from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3Exception,
+)
 
 from bot.errors import ExternalServiceError, UserError
 
@@ -133,7 +141,7 @@ class ChainClient:
     async def _rpc(self, awaitable: Any) -> Any:
         try:
             return await awaitable
-        except (ContractLogicError, ContractCustomError):
+        except (ContractLogicError, ContractCustomError, TransactionNotFound):
             raise
         except (OSError, TimeoutError, Web3Exception) as error:
             raise ExternalServiceError(
@@ -233,6 +241,45 @@ class ChainClient:
                     )
                 )
         return found
+
+    # -- the optional executor (a relayer key with no authority of its own) ---------------
+    async def sign_call(self, key: SecretStr, to: str, data: str) -> tuple[str, str]:
+        """(tx hash, raw signed transaction) of a call from the executor: signed before it
+        is sent, so its hash is stored first and a restart looks it up, never re-signs."""
+        await self.ensure_chain()
+        account = Account.from_key(key.get_secret_value())
+        eth = self._w3.eth
+        call: dict[str, Any] = {"from": account.address, "to": to, "data": data, "value": 0}
+        nonce = await self._rpc(eth.get_transaction_count(account.address, "pending"))
+        try:
+            gas = await self._rpc(eth.estimate_gas(call))  # type: ignore[arg-type]
+        except (ContractLogicError, ContractCustomError) as error:
+            raise SimulationFailed(revert_reason(error.data)) from error
+        price = await self._rpc(eth.gas_price)
+        signed = account.sign_transaction(
+            {
+                "to": to,
+                "data": data,
+                "value": 0,
+                "nonce": int(nonce),
+                "gas": int(gas * 1.2) + 10_000,
+                "gasPrice": int(price),
+                "chainId": self.chain_id,
+            }
+        )
+        return "0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex()
+
+    async def send_raw(self, raw: str) -> str:
+        sent = await self._rpc(self._w3.eth.send_raw_transaction(raw))  # type: ignore[arg-type]
+        return "0x" + bytes(sent).hex().removeprefix("0x")
+
+    async def transaction_known(self, tx_hash: str) -> bool:
+        """Whether the node knows the transaction (pending or mined)."""
+        try:
+            await self._rpc(self._w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+        return True
 
     async def emitted(self, tx_hash: str, contract: str, event: str) -> bool:
         """Whether the transaction's receipt holds ``event`` emitted by ``contract``."""

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.chain import ChainClient
@@ -31,6 +32,7 @@ POST = "mitigate_post"
 WATCH = "mitigate_watch"
 REMIND = "mitigate_remind"
 EXPIRE = "mitigate_expire"
+EXECUTE = "mitigate_execute"  # the optional executor's submission (bot/mitigate/executor.py)
 TIMER_KINDS = (WATCH, REMIND, EXPIRE)
 
 
@@ -52,6 +54,7 @@ class MitigateDeps:
     chain: ChainClient | None
     # [mitigate.addresses] and the environment's values of the actions' target names.
     names: dict[str, str] = field(default_factory=dict)
+    executor_key: SecretStr | None = None  # the optional executor; never logged or stored
 
     @asynccontextmanager
     async def changing(self, incident_id: int) -> AsyncIterator[AsyncSession]:

@@ -15,7 +15,7 @@ from bot.adapters.chain import ChainClient, calldata
 from bot.errors import Conflict, ExternalServiceError, NotFound, UserError
 from bot.mitigate import rules, safe
 from bot.mitigate.actions import BuiltAction, new_mitigation, resolve
-from bot.mitigate.base import EXPIRE, REMIND, WATCH, MitigateDeps
+from bot.mitigate.base import EXECUTE, EXPIRE, REMIND, WATCH, MitigateDeps
 from bot.mitigate.posts import AMBER, RED, Poster
 from bot.mitigate.proposals import Proposals, footer
 from bot.mitigate.rules import MitigationState
@@ -252,6 +252,9 @@ class SafeProposals:
             footer(row),
             colour=AMBER,
         )
-        self.d.timers.schedule(
-            session, WATCH, self.d.clock.now(), row.incident_id, {"mitigation_id": row.id}
-        )
+        now = self.d.clock.now()
+        self.d.timers.schedule(session, WATCH, now, row.incident_id, {"mitigation_id": row.id})
+        if self.d.executor_key is not None:
+            self.d.timers.schedule(
+                session, EXECUTE, now, row.incident_id, {"mitigation_id": row.id}
+            )

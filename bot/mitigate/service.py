@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.mitigate.base import EXPIRE, POST, REMIND, WATCH, MitigateDeps
+from bot.mitigate.base import EXECUTE, EXPIRE, POST, REMIND, WATCH, MitigateDeps
+from bot.mitigate.executor import Executor
 from bot.mitigate.killswitch import KillSwitch
 from bot.mitigate.playbook import FilledPlaybook, PlaybookFacts, playbook_for
 from bot.mitigate.posts import Poster
@@ -39,6 +40,9 @@ class MitigateService:
             deps.timers.register(REMIND, self.proposals.on_remind)
             deps.timers.register(EXPIRE, self.proposals.on_expire)
             incidents.name_deadline(EXPIRE, "mitigation deadline")
+            if deps.executor_key is not None:
+                self.executor = Executor(deps, self.poster, deps.executor_key)
+                deps.timers.register(EXECUTE, self.executor.on_timer)
 
     @property
     def signers(self) -> SignerRegistry:

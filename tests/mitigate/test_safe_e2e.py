@@ -13,7 +13,7 @@ import pytest
 
 from sandbox.chain import SAFE, TIMELOCK, VAULT, Anvil, Deployment, deploy_sync
 from tests.e2e.helpers import ALWAYS_ON_CALL, text_of
-from tests.mitigate.conftest import TOOLS, cast, cast_call
+from tests.mitigate.conftest import TOOLS, cast, cast_call, cast_send
 from tests.mitigate.helpers import declare, described, propose, signed_up, timeline, titled, watched
 
 pytestmark = [pytest.mark.chain, pytest.mark.manual_clock]
@@ -120,3 +120,71 @@ async def test_safe_owners_sign_the_safe_tx_and_anyone_executes_it(bot, control,
     events = await timeline(bot, channel)
     assert any(e.startswith("mitigate_intent") for e in events)
     assert sum("mitigate_refused" in e for e in events) == 3
+
+
+class TestTheOptionalExecutor:
+    """With an executor key (a relayer with no authority of its own), the bot submits the
+    signed Safe transaction itself; the key appears nowhere."""
+
+    @pytest.fixture
+    def world(self, chain_world, chain):  # type: ignore[no-untyped-def]
+        chain_world.extra_secrets["INCIDENT_BOT_CHAIN_EXECUTOR_KEY"] = chain.others[2][1]
+        return chain_world
+
+    async def test_the_executor_sends_the_approved_safe_transaction(
+        self, bot, control, clock, chain, caplog
+    ):
+        import logging
+
+        caplog.set_level(logging.DEBUG)
+        info = await signed_up(control)
+        channel = await declare(control, "Vault drained")
+        proposal = await propose(control, channel)
+        typed = json.loads(JSON_BLOCK.search(described(proposal)).group(1))  # type: ignore[union-attr]
+        for signer in info["signers"][:2]:
+            await sign(
+                control, channel, signer["user_id"], sign_typed(typed, signer["private_key"])
+            )
+        sent = await control.wait_for_message(channel, titled("🤖 Executor"), what="sent")
+        tx = re.search(r"tx `(0x[0-9a-f]{64})`", described(sent)).group(1)  # type: ignore[union-attr]
+        applied = await watched(control, clock, channel, titled("✅ Mitigation applied"), "applied")
+        assert tx in described(applied)
+        assert cast_call(chain, info["contracts"][VAULT], "paused()(bool)") == "true"
+
+        key = chain.others[2][1].lower()
+        world = await control.world(refresh=True)
+        everything = json.dumps(
+            [await control.messages(c["id"]) for c in world["channels"] if c["type"] == 0]
+        ).lower()
+        everything += "\n".join(r.getMessage() for r in caplog.records).lower()
+        everything += (
+            b"".join(p.read_bytes() for p in bot.data_dir.rglob("*.sqlite3*"))
+            .decode("latin-1")
+            .lower()
+        )
+        assert tx.lower() in everything  # the scan reads what is there
+        assert key not in everything and key.removeprefix("0x") not in everything
+
+    async def test_a_transaction_in_doubt_is_looked_up_by_hash_at_start(
+        self, bot, control, clock, chain
+    ):
+        from bot.mitigate.executor import EXECUTE
+        from storage import outbox as outbox_queries
+
+        # Any mined transaction stands for one the executor sent before the bot stopped.
+        mined = cast_send(chain, chain.others[3][1], chain.contracts[VAULT], "paused()")
+        unknown = "0x" + "ab" * 32
+        services = bot.services
+        async with services.sessions.begin() as session:
+            for key, tx_hash in (("doubt:mined", mined), ("doubt:unknown", unknown)):
+                entry = services.outbox.add(
+                    session, EXECUTE, key, {"tx_hash": tx_hash, "raw": "0x"}
+                )
+                entry.state = "sending"  # as a run that stopped mid-send leaves it
+        doubtful = await services.outbox.recover()
+        assert doubtful == []
+        async with services.sessions() as session:
+            found = await outbox_queries.by_key(session, "doubt:mined")
+            missing = await outbox_queries.by_key(session, "doubt:unknown")
+        assert found.state == "done" and found.result == {"tx_hash": mined}
+        assert missing.state == "pending"  # its same signed bytes go out again, nothing new
