@@ -105,6 +105,21 @@ async def mitigations_of(
     return list(await session.scalars(query.order_by(Mitigation.id)))
 
 
+async def unrecorded_proposals_in(session: AsyncSession, channel_id: str) -> bool:
+    """Whether an open mitigation of the channel's incident has no message id stored yet."""
+    query = (
+        select(Mitigation.id)
+        .join(Incident, Incident.id == Mitigation.incident_id)
+        .where(
+            Incident.channel_id == channel_id,
+            Mitigation.message_id.is_(None),
+            Mitigation.state.in_(["proposed", "awaiting_confirm", "approved"]),
+        )
+        .limit(1)
+    )
+    return (await session.scalar(query)) is not None
+
+
 async def confirmations(
     session: AsyncSession, mitigation_id: int, via: str | None = None
 ) -> list[MitigationConfirmation]:

@@ -163,6 +163,8 @@ class Proposals:
         threshold = await self.live_threshold(incident, actor_id, action)
         now = self.d.clock.now()
         async with self.d.changing(incident.id) as session:
+            if await queries.mitigations_of(session, incident.id, rules.OPEN):
+                raise Conflict("An emergency action was opened for this incident meanwhile.")
             row = new_mitigation(
                 incident.id,
                 action,
@@ -244,8 +246,10 @@ class Proposals:
     # -- reactions -------------------------------------------------------------------------
     async def mitigation_of_message(self, channel_id: str, message_id: str) -> Mitigation | None:
         async with self.d.sessions() as session:
+            unrecorded = await queries.unrecorded_proposals_in(session, channel_id)
+        async with self.d.sessions() as session:  # a new read: sees an id stored meanwhile
             row = await queries.mitigation_by_message(session, message_id)
-        if row is not None:
+        if row is not None or not unrecorded:  # not unrecorded: no proposal here waits for its id
             return row
         # A ✅ can arrive before the message's id is stored: its footer names the proposal.
         found = _FOOTER.match(await self.d.discord.own_message_footer(channel_id, message_id) or "")
