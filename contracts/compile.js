@@ -30,7 +30,10 @@ fs.mkdirSync(out, { recursive: true });
 for (const file of Object.keys(output.contracts)) {
   for (const [name, contract] of Object.entries(output.contracts[file])) {
     const artifact = { abi: contract.abi, bytecode: "0x" + contract.evm.bytecode.object };
-    fs.writeFileSync(path.join(out, name + ".json"), JSON.stringify(artifact, null, 1) + "\n");
+    // Written aside, then renamed: a reader (another test process) never sees half a file.
+    const file_ = path.join(out, name + ".json");
+    fs.writeFileSync(file_ + "." + process.pid + ".tmp", JSON.stringify(artifact, null, 1) + "\n");
+    fs.renameSync(file_ + "." + process.pid + ".tmp", file_);
   }
 }
 process.stdout.write(`compiled ${Object.keys(sources).length} sources with solc ${solc.version()} into ${out}\n`);
