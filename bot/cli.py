@@ -16,6 +16,7 @@ from typing import Any
 
 import tomli_w
 
+from bot.sandbox_chain import register_sandbox_signers, sandbox_mitigate
 from bot.settings import (
     ConfigError,
     ConfigProblem,
@@ -297,37 +298,6 @@ def sandbox_config(
     return merge(base, overlay)
 
 
-def sandbox_mitigate(chain: dict[str, Any]) -> dict[str, Any]:
-    """``[mitigate]`` for the world's chain: its RPC, its contracts by name, and the pause
-    checked on the vault the timelock pauses (the view and the event)."""
-    # Shape (b): the Safe's owners and threshold; shape (a): the timelock's threshold.
-    shape: dict[str, str] = (
-        {"safe": "ATRIUM_SAFE"} if chain.get("shape") == "b" else {"threshold_view": "threshold()"}
-    )
-    return {
-        **shape,
-        "addresses": dict(chain["contracts"]),
-        "chain": {
-            "rpc_url": chain["rpc_url"],
-            "chain_id": chain["chain_id"],
-            "command_rpc_url": chain["rpc_url"],
-            "poll_every": "2s",
-        },
-        "actions": {
-            "pause": {
-                "target": "PRAETOR_TIMELOCK",
-                "function": "pause()",
-                "label": "Emergency pause",
-                "effect": {
-                    "contract": "ATRIUM_VAULT",
-                    "view": "paused()",
-                    "event": "Paused(address)",
-                },
-            }
-        },
-    }
-
-
 def sandbox_secrets(world: Any) -> dict[str, str]:
     return {
         "INCIDENT_BOT_DISCORD_TOKEN": world.bot_token,
@@ -408,7 +378,7 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
             runtime = BotRuntime(settings)
             await runtime.start()
             await runtime.wait_ready(timeout=30)
-            await _register_sandbox_signers(world)
+            await register_sandbox_signers(world)
             print(
                 f"sandbox: open {world.base_url}/ (bot connected; alerts: http://{args.host}:{webhook_port})",
                 flush=True,
@@ -420,23 +390,6 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
             return 0
         finally:
             await world.stop()
-
-
-async def _register_sandbox_signers(world: Any) -> None:
-    """The world's three signer members bind their development addresses through the real
-    flow (/signer register, the key signs the challenge, /signer verify), so a newcomer
-    can confirm a proposal at once."""
-    from sandbox.chain import register_signers
-    from sandbox.control_client import Control
-
-    chain = world.describe().get("chain")
-    if not chain:
-        print("sandbox: no chain (run `make node` for anvil, cast and solc)", flush=True)
-        return
-    async with Control(world.base_url) as control:
-        general = await control.channel_id("general")
-        bound = await register_signers(control, chain, general)
-    print(f"sandbox: chain at {chain['rpc_url']}, {len(bound)} signers bound", flush=True)
 
 
 def write_config(path: Path, config: dict[str, Any], secrets: dict[str, str]) -> None:

@@ -171,7 +171,7 @@ class Mitigate(PhaseCog):
 
     @mitigate.command(name="cancel", description="Cancel this incident's open emergency action")
     async def mitigate_cancel(self, interaction: discord.Interaction) -> None:
-        work = self.services.mitigate.proposals.cancel(
+        work = self.services.mitigate.endings.cancel(
             str(interaction.channel_id), str(interaction.user.id)
         )
         await answer_with(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.mitigate.base import EXECUTE, EXPIRE, POST, REMIND, WATCH, MitigateDeps
+from bot.mitigate.endings import Endings
 from bot.mitigate.executor import Executor
 from bot.mitigate.killswitch import KillSwitch
 from bot.mitigate.playbook import FilledPlaybook, PlaybookFacts, playbook_for
@@ -37,8 +38,9 @@ class MitigateService:
             self.watcher = Watcher(deps, self.poster)
             deps.timers.register(POST, self.poster.on_timer)
             deps.timers.register(WATCH, self.watcher.on_timer)
-            deps.timers.register(REMIND, self.proposals.on_remind)
-            deps.timers.register(EXPIRE, self.proposals.on_expire)
+            self.endings = Endings(deps, self.poster, self.proposals)
+            deps.timers.register(REMIND, self.endings.on_remind)
+            deps.timers.register(EXPIRE, self.endings.on_expire)
             incidents.name_deadline(EXPIRE, "mitigation deadline")
             if deps.executor_key is not None:
                 self.executor = Executor(deps, self.poster, deps.executor_key)

@@ -48,7 +48,8 @@ async def test_a_world_without_the_chain_option_starts_no_node(tmp_path):
 
 
 def test_shape_b_is_one_setting_away_and_configures_the_safe():
-    from bot.cli import _parser, sandbox_mitigate
+    from bot.cli import _parser
+    from bot.sandbox_chain import sandbox_mitigate
 
     args = _parser().parse_args(["sandbox", "--chain-shape", "b"])
     assert args.chain_shape == "b"
