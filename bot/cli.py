@@ -16,6 +16,7 @@ from typing import Any
 
 import tomli_w
 
+from bot.sandbox_chain import register_sandbox_signers, sandbox_mitigate
 from bot.settings import (
     ConfigError,
     ConfigProblem,
@@ -52,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--config", type=Path, help="a TOML file merged over the bot's sandbox configuration"
+    )
+    sandbox.add_argument(
+        "--chain-shape",
+        choices=("a", "b"),
+        default="a",
+        help="the multisig of the test chain: a (signers each send pause(); the timelock "
+        "counts them) or b (a Safe v1.4.1 owns the timelock)",
     )
 
     check = sub.add_parser(
@@ -105,6 +113,7 @@ def _load_or_report(path: Path | None) -> Settings | None:
 
 def check_config(path: Path) -> int:
     from bot.core.permissions import resolve_roles, role_uses
+    from bot.mitigate.checks import chain_problems
     from bot.services import rotation_source
     from bot.triage.rotation import validate
     from storage.types import utcnow
@@ -124,6 +133,7 @@ def check_config(path: Path) -> int:
             problems.append(problem)
         if roles is not None:
             problems += resolve_roles(role_uses(settings.config), roles).problems
+    problems += asyncio.run(chain_problems(settings.config.mitigate, os.environ))
     rotation = rotation_source(settings).current()
     known = (lambda key: key in members) if members is not None else (lambda key: True)
     problems += [f"rotation: {p}" for p in validate(rotation, utcnow(), known)]
@@ -283,6 +293,8 @@ def sandbox_config(
         base["x"] = {"api_base": x["api_base"], "handle": x["handle"]}
     if github := described.get("github"):
         base["github"] = {k: github[k] for k in ("api_base", "owner", "repo")}
+    if chain := described.get("chain"):
+        base["mitigate"] = sandbox_mitigate(chain)
     return merge(base, overlay)
 
 
@@ -335,6 +347,8 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
                 host=args.host,
                 port=args.port,
                 webhook_base_url=f"http://{args.host}:{webhook_port}",
+                chain=True,  # when node tooling is installed; the world says so otherwise
+                chain_shape=args.chain_shape,
             )
         )
         await world.start()
@@ -364,6 +378,7 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
             runtime = BotRuntime(settings)
             await runtime.start()
             await runtime.wait_ready(timeout=30)
+            await register_sandbox_signers(world)
             print(
                 f"sandbox: open {world.base_url}/ (bot connected; alerts: http://{args.host}:{webhook_port})",
                 flush=True,

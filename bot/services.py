@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.adapters.chain import ChainClient
 from bot.adapters.discord_out import DiscordOut
 from bot.adapters.notices import ChannelNotices
 from bot.alerts.service import AlertService
@@ -20,8 +22,11 @@ from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.follow_up.service import FollowUpService
+from bot.mitigate.actions import target_names
+from bot.mitigate.base import MitigateDeps
 from bot.mitigate.fixes import FixService
 from bot.mitigate.service import MitigateService
+from bot.mitigate.signers import SignerRegistry
 from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.oncall import OnCallService
@@ -91,6 +96,43 @@ def rotation_source(settings: Settings) -> RotationSource:
     return RotationSource(rotation_path(settings), inline, config.zone)
 
 
+def mitigate_deps(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    out: DiscordOut,
+    incidents: IncidentService,
+    timers: TimerService,
+    clock: Clock,
+    locks: IncidentLocks,
+    outbox: Outbox,
+) -> MitigateDeps:
+    """P0 mitigation's dependencies: the chain (when an RPC is configured), the signer
+    registry, and the actions' target names (the environment is read here, at start)."""
+    config = settings.config
+    chain_config = config.mitigate.chain
+    chain = None
+    if chain_config.rpc_url:
+        chain = ChainClient(
+            chain_config.rpc_url, chain_config.chain_id, chain_config.request_timeout
+        )
+    registry = SignerRegistry(config, sessions, clock, lambda: str(out.guild.id), incidents.actor)
+    names, _problems = target_names(config.mitigate, os.environ)  # check-config reports them
+    return MitigateDeps(
+        config,
+        sessions,
+        out,
+        incidents,
+        timers,
+        clock,
+        locks,
+        outbox,
+        registry,
+        chain,
+        names,
+        settings.secrets.chain_executor_key,
+    )
+
+
 def build_services(
     settings: Settings, client: discord.Client, clock: Clock | None = None
 ) -> Services:
@@ -138,6 +180,11 @@ def build_services(
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
     fixes = FixService(settings, comms)  # registers its timers before they start
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
+    mitigate = MitigateService(
+        config,
+        incidents,
+        mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox),
+    )
     return Services(
         settings,
         engine,
@@ -151,7 +198,7 @@ def build_services(
         clock=clock,
         locks=locks,
         comms=comms,
-        mitigate=MitigateService(config, incidents),
+        mitigate=mitigate,
         postmortem=PostmortemService(config, incidents),
         follow_up=FollowUpService(config, incidents),
         outbox=outbox,

@@ -126,6 +126,13 @@ class Permissions(Section):
     override_rotation: Who = ["incident-admin"]
     post_update: Who = ["commander", "incident-admin", "comms"]
     approve_external: Who = ["commander", "comms"]
+    # Mitigate (P0): who binds an address as a signer, who removes one, who proposes the
+    # emergency pause, cancels a proposal, or runs the kill switch (a bound signer may too).
+    register_signer: Who = ["multisig-signer"]
+    remove_signer: Who = ["incident-admin"]
+    propose_mitigation: Who = ["commander", "incident-admin", "multisig-signer"]
+    cancel_mitigation: Who = ["commander", "incident-admin"]
+    run_killswitch: Who = ["incident-admin"]
 
 
 class Config(Section):
@@ -206,6 +213,9 @@ class Secrets(BaseSettings):
     x_consumer_secret: SecretStr | None = None
     x_access_token: SecretStr | None = None
     x_access_token_secret: SecretStr | None = None
+    # The optional executor: a relayer key with no authority of its own that submits an
+    # approved Safe transaction (anyone may). Unset: the bot never sends a transaction.
+    chain_executor_key: SecretStr | None = None
 
     @field_validator(
         "webhook_bearer_tokens", "webhook_hmac_secrets", "github_webhook_secrets", mode="before"

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from . import ops_repo, seed
+from .chain import ChainPart
 from .control import ControlApi
 from .discord.emulator import DiscordEmulator
 from .github import GitHubApi
@@ -38,6 +39,10 @@ class WorldOptions:
     port: int = 8765  # 0 = pick a free port
     rest_latency_ms: float = 0  # added delay per REST call (for benchmarks)
     webhook_base_url: str | None = None  # the bot's alert webhook server, reported by describe()
+    # An anvil node with the demo contracts (sandbox/chain.py), when node tooling is there.
+    # Off by default so that worlds made by tests start no node unless they ask.
+    chain: bool = False
+    chain_shape: str = "a"
 
 
 class WorldPart(Protocol):
@@ -82,6 +87,8 @@ class World:
         self.github = GitHubApi()
         self.add_part(self.x)
         self.add_part(self.github)
+        if options.chain:
+            self.add_part(ChainPart(shape=options.chain_shape))
 
     # ------------------------------------------------------------------ ids
     @property

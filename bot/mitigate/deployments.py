@@ -25,9 +25,9 @@ from bot.core.backoff import Backoff
 from bot.core.text import in_code, safe_url
 from bot.errors import Conflict, UserError
 from bot.mitigate.fix_config import FixConfig
+from bot.mitigate.fix_posts import FixPosts, Post
 from bot.mitigate.fix_rules import Report, report_of
 from bot.mitigate.hotfix import POLL, Hotfixes
-from bot.mitigate.posts import FixPosts, Post
 from bot.triage.lifecycle import is_open
 from storage import fixes as queries
 from storage import incidents as incident_queries

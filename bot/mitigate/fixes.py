@@ -10,8 +10,8 @@ from bot.adapters.github import GitHubClient
 from bot.communicate.base import Deps
 from bot.mitigate.deploy_hook import DeployWebhook
 from bot.mitigate.deployments import Deployments
+from bot.mitigate.fix_posts import FixPosts
 from bot.mitigate.hotfix import GitHubBusy, Hotfixes
-from bot.mitigate.posts import FixPosts
 from bot.mitigate.ticket import Ticket, Tickets
 
 if TYPE_CHECKING:

@@ -23,8 +23,8 @@ from bot.core.backoff import Backoff
 from bot.core.outbox import EffectState, Refused, Retry
 from bot.errors import Conflict, UserError
 from bot.mitigate.fix_config import FixConfig
+from bot.mitigate.fix_posts import FixPosts, Post
 from bot.mitigate.fix_rules import NOT_CONFIGURED, branch_names, branch_url
-from bot.mitigate.posts import FixPosts, Post
 from bot.triage.lifecycle import is_open
 from storage import fixes as queries
 from storage import incidents as incident_queries
