@@ -20,6 +20,7 @@ from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.follow_up.service import FollowUpService
 from bot.mitigate.service import MitigateService
+from bot.postmortem.build import build_postmortem
 from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.oncall import OnCallService
@@ -143,7 +144,9 @@ def build_services(
         locks=locks,
         comms=comms,
         mitigate=MitigateService(config, incidents),
-        postmortem=PostmortemService(config, incidents),
+        postmortem=build_postmortem(
+            settings, incidents, sessions, out, renderer, timers, clock, locks
+        ),
         follow_up=FollowUpService(config, incidents),
         outbox=outbox,
     )

@@ -27,6 +27,7 @@ from bot.alerts.config import AlertsConfig
 from bot.core.durations import Duration
 from bot.core.render import TEMPLATES
 from bot.mitigate.config import MitigateConfig
+from bot.postmortem.config import PostmortemConfig
 from bot.procedure import Procedure, default_procedure
 
 
@@ -143,6 +144,7 @@ class Config(Section):
     x: XConfig = XConfig()
     github: GitHubConfig = GitHubConfig()
     mitigate: MitigateConfig = MitigateConfig()
+    postmortem: PostmortemConfig = PostmortemConfig()
     # Template name → file that replaces it (relative paths: from this file's folder).
     templates: dict[str, Path] = {}
     procedure: Procedure = Field(default_factory=default_procedure)
@@ -198,6 +200,7 @@ class Secrets(BaseSettings):
     webhook_bearer_tokens: Annotated[list[SecretStr], NoDecode] = []
     webhook_hmac_secrets: Annotated[list[SecretStr], NoDecode] = []
     github_token: SecretStr | None = None
+    ops_repo_token: SecretStr | None = None  # HTTPS pushes of postmortems (never logged)
     x_consumer_key: SecretStr | None = None
     x_consumer_secret: SecretStr | None = None
     x_access_token: SecretStr | None = None
