@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 class Transcript(PhaseCog):
     _backfill: asyncio.Task[None] | None = None
+    _reconciled = False
 
     @property
     def _transcript(self) -> TranscriptService:
@@ -63,6 +64,15 @@ class Transcript(PhaseCog):
     # what the incident channels got meanwhile.
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        if not self._reconciled:
+            self._reconciled = True
+            try:
+                scheduled = await self.services.postmortem.deadline.reconcile()
+            except Exception:
+                log.exception("postmortem deadlines not reconciled at start")
+            else:
+                if scheduled:
+                    log.info("postmortem deadlines: %d timer(s) scheduled at start", scheduled)
         self._start_backfill()
 
     @commands.Cog.listener()

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from storage.db import make_engine, make_sessions
 from storage.models import TimelineEvent, Timer
 from tests.e2e.helpers import text_of
 from tests.postmortem.helpers import OVERLAY, declare
@@ -86,3 +87,24 @@ async def test_a_reopened_incident_stops_the_clock_and_a_p2_owes_nothing(bot, co
     assert timers and all(t.state == "cancelled" for t in timers)
     status = text_of(await control.command(alice, swaps, "postmortem", "status"))
     assert status.startswith("No postmortem is required for P2")
+
+
+async def test_a_resolution_whose_timers_were_lost_gets_them_at_start(bot, control, clock):
+    channel = await declare(control)
+    alice = await control.user_id("alice")
+    await control.command(alice, channel, "incident", "resolve")
+    incident = await bot.services.incidents.in_channel(channel)
+    database = bot.settings.database_path
+    await bot.stop()
+    # A crash between the resolution and the scheduling: no timer rows.
+    engine = make_engine(database)
+    async with make_sessions(engine).begin() as session:
+        await session.execute(
+            delete(Timer).where(Timer.incident_id == incident.id, Timer.kind.like("postmortem_%"))
+        )
+    await engine.dispose()
+    await bot.start()
+    clock.advance(timedelta(minutes=30))
+    await control.wait_for_message(
+        channel, lambda m: "the postmortem is due" in m["content"], what="the reminder"
+    )
