@@ -56,6 +56,7 @@ class Services:
         await self.alerts.stop()
         await self.incidents.stop()
         await self.timers.stop()
+        await self.postmortem.transcript.stop()
         if self.comms is not None:
             await self.comms.stop()
         await self.engine.dispose()

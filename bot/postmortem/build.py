@@ -35,6 +35,7 @@ def build_postmortem(
     service = PostmortemService(config, incidents)
     service.out, service.clock = out, clock
     service.transcript = TranscriptService(sessions, out, clock, section.backfill_limit)
+    incidents.subscribe(service.transcript.on_event)
     service.timeline = TimelineService(
         section, sessions, out, service.transcript, clock, locks, config.zone
     )

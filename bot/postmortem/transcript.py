@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,9 @@ from bot.errors import UserError
 from storage import incidents as incident_queries
 from storage import transcript as queries
 from storage.models import Incident
+
+if TYPE_CHECKING:
+    from bot.triage.base import IncidentEvent
 from storage.transcript import Captured
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,7 @@ class TranscriptService:
         self._limit = backfill_limit
         self._incident_of: dict[str, int] = {}  # incident channel id → incident id
         self._backfilling = asyncio.Lock()
+        self._reads: set[asyncio.Task[None]] = set()
 
     # -- which incident ---------------------------------------------------------------
     async def incident_for(self, channel_id: str) -> int | None:
@@ -127,6 +132,29 @@ class TranscriptService:
     async def on_delete(self, message_ids: list[int]) -> None:
         async with self._sessions.begin() as session:
             await queries.delete(session, message_ids, self._clock.now())
+
+    async def on_event(self, event: IncidentEvent) -> None:
+        """Subscribed to IncidentService: once an incident is declared its channel is known,
+        so what was said there while it was being opened is read (beside the command)."""
+        if event.kind != "declared" or event.incident.channel_id is None:
+            return
+        self._incident_of[event.incident.channel_id] = event.incident.id
+        task = asyncio.create_task(
+            self._first_read(event.incident), name=f"transcript-{event.incident.id}"
+        )
+        self._reads.add(task)
+        task.add_done_callback(self._reads.discard)
+
+    async def _first_read(self, incident: Incident) -> None:
+        try:
+            await self.backfill(incident)
+        except Exception:
+            log.exception("transcript of incident %s: the first read failed", incident.id)
+
+    async def stop(self) -> None:
+        for task in list(self._reads):
+            task.cancel()
+        await asyncio.gather(*self._reads, return_exceptions=True)
 
     # -- after a restart or a gap ---------------------------------------------------------
     async def backfill_all(self) -> Backfilled:

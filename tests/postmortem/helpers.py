@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.errors import WrongChannel
 from sandbox.control_client import Control
 from storage import transcript as transcript_queries
 from storage.models import TranscriptMessage
@@ -25,7 +26,11 @@ async def declare(control: Control, title: str = "Site down", severity: str = "P
 
 
 async def kept(bot: Any, channel_id: str) -> list[TranscriptMessage]:
-    incident = await bot.services.incidents.in_channel(channel_id)
+    """The incident's kept messages (none while its channel is still being opened)."""
+    try:
+        incident = await bot.services.incidents.in_channel(channel_id)
+    except WrongChannel:
+        return []
     async with bot.services.sessions() as session:
         return await transcript_queries.of_incident(session, incident.id)
 
