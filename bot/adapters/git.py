@@ -166,14 +166,14 @@ async def publish_file(
         await run("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
     except GitFailed as error:
         if not _moved(error):
-            await _reset(run, branch)
+            await _reset(run, branch, checkout)
             raise
         retried = True
         try:
             await run(*identity, "pull", "--quiet", "--rebase", "origin", branch)
             await run("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
         except GitFailed as again:
-            await _reset(run, branch)
+            await _reset(run, branch, checkout)
             if _moved(again) or again.command == "pull":
                 raise PushRejected(
                     "the ops repository moved again while publishing (rejected twice, once "
@@ -183,12 +183,13 @@ async def publish_file(
     return Published((await run("rev-parse", "HEAD")).strip(), True, retried)
 
 
-async def _reset(run: Callable[..., Awaitable[str]], branch: str) -> None:
+async def _reset(run: Callable[..., Awaitable[str]], branch: str, checkout: Path) -> None:
+    """After a failed publication: no rebase left open, the checkout at the remote's state."""
     try:
-        await run("rebase", "--abort")
-    except GitFailed:
-        pass  # no rebase in progress
-    try:
+        if (checkout / ".git" / "rebase-merge").exists() or (
+            checkout / ".git" / "rebase-apply"
+        ).exists():
+            await run("rebase", "--abort")
         await run("fetch", "--quiet", "origin", branch)
         await run("reset", "--quiet", "--hard", f"origin/{branch}")
     except GitFailed as error:

@@ -65,3 +65,23 @@ async def test_a_restart_loses_no_message_and_doubles_none(bot, control):
     await control.post(bob, channel, "after")
     rows = await wait_kept(bot, control, channel, len(everything) + 1)
     assert len({r.message_id for r in rows}) == len(rows)
+
+
+async def test_a_threads_messages_belong_to_its_incident_live_and_after_a_restart(
+    bot, control, world
+):
+    channel = await declare(control)
+    bob = await control.user_id("bob")
+    state = world.discord.state
+    thread = state.start_thread(int(channel), {"name": "db-investigation", "type": 11}, int(bob))
+    live = await control.post(bob, str(thread.id), "replica lag is 40 s")
+    rows = await wait_ids(bot, control, channel, [live["id"]])
+    assert (rows[int(live["id"])].channel_id, rows[int(live["id"])].thread_id) == (
+        channel,
+        str(thread.id),
+    )
+    await bot.stop()
+    away = await control.post(bob, str(thread.id), "lag back to 0")
+    await bot.start()
+    rows = await wait_ids(bot, control, channel, [away["id"]])
+    assert rows[int(away["id"])].thread_id == str(thread.id)
