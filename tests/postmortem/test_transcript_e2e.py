@@ -85,3 +85,22 @@ async def test_a_threads_messages_belong_to_its_incident_live_and_after_a_restar
     await bot.start()
     rows = await wait_ids(bot, control, channel, [away["id"]])
     assert rows[int(away["id"])].thread_id == str(thread.id)
+
+
+async def test_a_gateway_gap_without_resume_is_backfilled_on_the_new_session(bot, control):
+    channel = await declare(control)
+    bob = await control.user_id("bob")
+    first = await control.post(bob, channel, "before the gap")
+    await wait_ids(bot, control, channel, [first["id"]])
+    # The session is lost (no RESUME): Discord replays nothing of what happened meanwhile.
+    await control.fault("invalid_session", count=1)
+    await control.fault("disconnect", count=1)
+    during = [await control.post(bob, channel, f"during the gap {n}") for n in range(5)]
+    rows = await control.wait_for(
+        lambda: wait_ids(bot, control, channel, [m["id"] for m in during]),
+        timeout=30,
+        what="the gap backfilled",
+    )
+    assert len(rows) == len({r for r in rows})
+    gateway = await control.request("GET", "gateway")
+    assert gateway["identifies"] >= 2  # a new session, not a resume
