@@ -27,6 +27,7 @@ from bot.mitigate.base import MitigateDeps
 from bot.mitigate.fixes import FixService
 from bot.mitigate.service import MitigateService
 from bot.mitigate.signers import SignerRegistry
+from bot.postmortem.build import build_postmortem
 from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.oncall import OnCallService
@@ -64,6 +65,7 @@ class Services:
         await self.alerts.stop()
         await self.incidents.stop()
         await self.timers.stop()
+        await self.postmortem.transcript.stop()
         if self.comms is not None:
             await self.comms.stop()
         if self.fixes is not None:
@@ -199,7 +201,9 @@ def build_services(
         locks=locks,
         comms=comms,
         mitigate=mitigate,
-        postmortem=PostmortemService(config, incidents),
+        postmortem=build_postmortem(
+            settings, incidents, sessions, out, renderer, timers, clock, locks
+        ),
         follow_up=FollowUpService(config, incidents),
         outbox=outbox,
         notices=notices,

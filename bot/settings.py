@@ -28,6 +28,7 @@ from bot.core.durations import Duration
 from bot.core.render import TEMPLATES
 from bot.mitigate.config import MitigateConfig
 from bot.mitigate.fix_config import FixConfig
+from bot.postmortem.config import PostmortemConfig
 from bot.procedure import Procedure, default_procedure
 
 
@@ -152,6 +153,7 @@ class Config(Section):
     github: GitHubConfig = GitHubConfig()
     mitigate: MitigateConfig = MitigateConfig()
     fix: FixConfig = FixConfig()  # the hotfix branch, its deploys, the ticket
+    postmortem: PostmortemConfig = PostmortemConfig()
     # Template name → file that replaces it (relative paths: from this file's folder).
     templates: dict[str, Path] = {}
     procedure: Procedure = Field(default_factory=default_procedure)
@@ -209,6 +211,7 @@ class Secrets(BaseSettings):
     webhook_hmac_secrets: Annotated[list[SecretStr], NoDecode] = []
     github_token: SecretStr | None = None
     github_webhook_secrets: Annotated[list[SecretStr], NoDecode] = []  # deployment_status
+    ops_repo_token: SecretStr | None = None  # HTTPS pushes of postmortems (never logged)
     x_consumer_key: SecretStr | None = None
     x_consumer_secret: SecretStr | None = None
     x_access_token: SecretStr | None = None

@@ -84,6 +84,8 @@ class ControlApi:
                 web.post("/modals", self.submit_modal),
                 web.get("/interactions/{interaction_id}", self.get_interaction),
                 web.post("/messages", self.post_message),
+                web.patch("/messages/{message}", self.edit_message),
+                web.delete("/messages/{message}", self.delete_message),
                 web.post("/reactions", self.add_reaction),
                 web.delete("/reactions", self.remove_reaction),
                 web.post("/members/{user}/roles", self.add_role),
@@ -270,6 +272,27 @@ class ControlApi:
             payload["message_reference"] = {"message_id": body["reply_to"]}
         message = self.state.create_message(channel.id, user.id, payload)
         return web.json_response(message_view(message), status=201)
+
+    async def edit_message(self, request: web.Request) -> web.Response:
+        """An addition: the author edits their message (MESSAGE_UPDATE)."""
+        body = await self._body(request)
+        self._required(body, "user_id", "channel_id")
+        user = self._user(body["user_id"])
+        channel = self._channel(body["channel_id"])
+        message = self._message(channel, request.match_info["message"])
+        edited = self.state.edit_message(
+            message, {"content": body.get("content") or ""}, editor_id=user.id
+        )
+        return web.json_response(message_view(edited))
+
+    async def delete_message(self, request: web.Request) -> web.Response:
+        """An addition: a member deletes a message (MESSAGE_DELETE)."""
+        body = await self._body(request)
+        self._required(body, "channel_id")
+        channel = self._channel(body["channel_id"])
+        message = self._message(channel, request.match_info["message"])
+        self.state.delete_message(message)
+        return web.json_response({"deleted": str(message.id)})
 
     async def _reaction(self, request: web.Request, add: bool) -> web.Response:
         body = await self._body(request)

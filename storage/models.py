@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime, utcnow
@@ -269,3 +279,49 @@ class DeclarationDraft(Base):
         ForeignKey("incidents.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TranscriptMessage(Base):
+    """One message of an incident channel or of one of its threads, kept as it arrived and
+    as it was edited; a deleted one keeps its text and gets ``deleted_at`` (the postmortem
+    is drafted from these rows, never from the channel)."""
+
+    __tablename__ = "transcript_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger, unique=True)  # the snowflake
+    channel_id: Mapped[str] = mapped_column(String(32))  # the incident channel
+    thread_id: Mapped[str | None] = mapped_column(String(32))  # a thread of it, if any
+    author_id: Mapped[str] = mapped_column(String(32))
+    author_name: Mapped[str] = mapped_column(String(100), default="")
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    content: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)  # file names
+    created_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_transcript_incident_created", "incident_id", "created_at"),)
+
+
+class PostmortemRecord(Base):
+    """What people wrote for an incident's postmortem (impact, 5 whys, lessons), the last
+    draft, the publication and a missed deadline: one row per incident."""
+
+    __tablename__ = "postmortems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), unique=True
+    )
+    impact: Mapped[str | None] = mapped_column(Text)
+    whys: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    lessons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    drafted_at: Mapped[datetime | None]
+    published_commit: Mapped[str | None] = mapped_column(String(64))
+    published_path: Mapped[str | None] = mapped_column(String(300))
+    published_at: Mapped[datetime | None]
+    published_by: Mapped[str | None] = mapped_column(String(32))
+    breached_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

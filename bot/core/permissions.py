@@ -81,6 +81,9 @@ def role_uses(config: Config) -> dict[str, list[str]]:
         for who in getattr(config.permissions, action):
             if who not in KEYWORDS:
                 uses.setdefault(who, []).append(f"permissions.{action}")
+    for who in config.postmortem.publish:
+        if who not in KEYWORDS:
+            uses.setdefault(who, []).append("postmortem.publish")
     return uses
 
 

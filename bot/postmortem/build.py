@@ -1,0 +1,75 @@
+"""The postmortem phase put together (called once by ``bot.services.build_services``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.adapters.discord_out import DiscordOut
+from bot.core.clock import Clock
+from bot.core.locks import IncidentLocks
+from bot.core.render import Renderer
+from bot.core.timers import TimerService
+from bot.postmortem.deadline import DeadlineService
+from bot.postmortem.drafting import DraftService
+from bot.postmortem.notes import NotesService
+from bot.postmortem.publishing import PublishService
+from bot.postmortem.service import PostmortemService
+from bot.postmortem.timeline import TimelineService
+from bot.postmortem.transcript import TranscriptService
+from bot.settings import Settings
+from bot.triage.service import IncidentService
+
+
+def build_postmortem(
+    settings: Settings,
+    incidents: IncidentService,
+    sessions: async_sessionmaker[AsyncSession],
+    out: DiscordOut,
+    renderer: Renderer,
+    timers: TimerService,
+    clock: Clock,
+    locks: IncidentLocks,
+) -> PostmortemService:
+    config = settings.config
+    section = config.postmortem
+    service = PostmortemService(config, incidents)
+    service.out, service.clock = out, clock
+    service.transcript = TranscriptService(sessions, out, clock, section.backfill_limit)
+    incidents.subscribe(service.transcript.on_event)
+    service.timeline = TimelineService(
+        section, sessions, out, service.transcript, clock, locks, config.zone
+    )
+    service.notes = NotesService(sessions, locks)
+    service.drafts = DraftService(
+        sessions,
+        renderer,
+        config.procedure,
+        config.zone,
+        service.timeline.name_of,
+        incidents.local_date,
+    )
+    service.deadline = DeadlineService(
+        section,
+        sessions,
+        out,
+        timers,
+        clock,
+        service.due_of,
+        config.discord.admin_role,
+        config.discord.ops_alerts_channel,
+    )
+    incidents.subscribe(service.deadline.on_event)
+    token = settings.secrets.ops_repo_token
+    service.publishing = PublishService(
+        section,
+        sessions,
+        clock,
+        locks,
+        config.ops_repo.url,
+        settings.resolve(section.checkout)
+        if section.checkout is not None
+        else settings.resolve(config.data_dir) / "postmortem-repo",
+        section.branch or config.ops_repo.branch,
+        token.get_secret_value() if token is not None else None,
+    )
+    return service

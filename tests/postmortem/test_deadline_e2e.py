@@ -1,0 +1,110 @@
+"""The 48-hour rule (shortened here by configuration): reminders to the commander before
+the deadline, incident-admin told when it passes, the breach recorded; durable across a
+restart; a P2 owes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, select
+
+from storage.db import make_engine, make_sessions
+from storage.models import TimelineEvent, Timer
+from tests.e2e.helpers import text_of
+from tests.postmortem.helpers import OVERLAY, declare
+
+pytestmark = pytest.mark.manual_clock
+
+
+@pytest.fixture
+def overlay():
+    return {
+        **OVERLAY,
+        "procedure": {**OVERLAY["procedure"], "postmortem": {"due_within": "1h"}},
+        "postmortem": {"remind_before": ["30m", "10m"]},
+    }
+
+
+async def test_reminders_then_the_breach_told_to_incident_admin_and_recorded(bot, control, clock):
+    channel = await declare(control)
+    alice = await control.user_id("alice")
+    await control.command(alice, channel, "incident", "resolve")
+    resolved_at = (await bot.services.incidents.in_channel(channel)).resolved_at
+    await bot.restart()  # the deadline is rows: a restart keeps it
+
+    clock.advance(timedelta(minutes=30))
+    first = await control.wait_for_message(
+        channel, lambda m: "the postmortem is due" in m["content"], what="the first reminder"
+    )
+    assert first["content"].startswith(f"⏰ <@{alice}>: the postmortem is due")
+    stamp = int((resolved_at + timedelta(hours=1)).timestamp())
+    assert f"<t:{stamp}:f>" in first["content"]
+    clock.advance(timedelta(minutes=20))
+
+    async def reminders():
+        found = [
+            m for m in await control.messages(channel) if "the postmortem is due" in m["content"]
+        ]
+        return found if len(found) == 2 else None
+
+    await control.wait_for(reminders, what="the second reminder")
+    ops = await control.channel_id("ops-alerts")
+    admin_role = next(
+        r["id"] for r in (await control.world())["roles"] if r["name"] == "incident-admin"
+    )
+    assert not [m for m in await control.messages(ops) if "was due" in m["content"]]
+
+    clock.advance(timedelta(minutes=10))
+    told = await control.wait_for_message(
+        ops, lambda m: "was due" in m["content"], what="incident-admin told"
+    )
+    assert told["content"].startswith(f"⚠️ <@&{admin_role}>: the postmortem of <#{channel}>")
+    status = text_of(await control.command(alice, channel, "postmortem", "status"))
+    assert "The deadline passed unpublished" in status
+    async with bot.services.sessions() as session:
+        kinds = list(await session.scalars(select(TimelineEvent.kind).order_by(TimelineEvent.id)))
+        pending = list(
+            await session.scalars(
+                select(Timer).where(Timer.kind.like("postmortem_%"), Timer.state == "pending")
+            )
+        )
+    assert kinds.count("postmortem_reminder") == 2 and kinds.count("postmortem_breach") == 1
+    assert pending == []
+
+
+async def test_a_reopened_incident_stops_the_clock_and_a_p2_owes_nothing(bot, control, clock):
+    channel = await declare(control)
+    alice = await control.user_id("alice")
+    await control.command(alice, channel, "incident", "resolve")
+    await control.command(alice, channel, "incident", "reopen")
+    clock.advance(timedelta(hours=2))
+    swaps = await declare(control, "Swaps slow", "P2")
+    await control.command(alice, swaps, "incident", "resolve")
+    clock.advance(timedelta(hours=2))
+    async with bot.services.sessions() as session:
+        timers = list(await session.scalars(select(Timer).where(Timer.kind.like("postmortem_%"))))
+    assert timers and all(t.state == "cancelled" for t in timers)
+    status = text_of(await control.command(alice, swaps, "postmortem", "status"))
+    assert status.startswith("No postmortem is required for P2")
+
+
+async def test_a_resolution_whose_timers_were_lost_gets_them_at_start(bot, control, clock):
+    channel = await declare(control)
+    alice = await control.user_id("alice")
+    await control.command(alice, channel, "incident", "resolve")
+    incident = await bot.services.incidents.in_channel(channel)
+    database = bot.settings.database_path
+    await bot.stop()
+    # A crash between the resolution and the scheduling: no timer rows.
+    engine = make_engine(database)
+    async with make_sessions(engine).begin() as session:
+        await session.execute(
+            delete(Timer).where(Timer.incident_id == incident.id, Timer.kind.like("postmortem_%"))
+        )
+    await engine.dispose()
+    await bot.start()
+    clock.advance(timedelta(minutes=30))
+    await control.wait_for_message(
+        channel, lambda m: "the postmortem is due" in m["content"], what="the reminder"
+    )
