@@ -355,6 +355,10 @@ def environment_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> di
     """``raw`` with the ``ENVIRONMENT_OVERRIDES`` that are set merged over it."""
     for name, (section, key) in ENVIRONMENT_OVERRIDES.items():
         value = environ.get(name, "").strip()
+        if key == "port" and value and not (value.isdigit() and int(value) <= 65535):
+            raise ConfigError(
+                [ConfigProblem(key=name, problem=f"{value!r} is not a port", expected="0 to 65535")]
+            )
         if value:
             raw = merge(raw, {section: {key: value}})
     return raw

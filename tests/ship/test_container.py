@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import WebhookConfig, load_settings
+from bot.settings import ConfigError, WebhookConfig, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -133,3 +133,12 @@ def test_the_bind_address_is_set_by_the_environment_in_a_container(
     monkeypatch.setenv("INCIDENT_BOT_WEBHOOK_PORT", "8766")
     webhook = load_settings(config).config.webhook
     assert (webhook.host, webhook.port) == ("0.0.0.0", 8766)
+
+
+def test_a_bad_port_in_the_environment_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INCIDENT_BOT_WEBHOOK_PORT", "http")
+    with pytest.raises(ConfigError) as error:
+        load_settings(None)
+    assert [str(p) for p in error.value.problems] == [
+        "INCIDENT_BOT_WEBHOOK_PORT: 'http' is not a port (expected 0 to 65535)"
+    ]
