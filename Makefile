@@ -35,11 +35,12 @@ run: install node
 check-config: install
 	$(BIN)/incident-bot check-config --config $${CONFIG:-incident-bot.toml}
 
-# The checks CI and the pre-commit hook run: lint, format and types.
+# The checks CI and the pre-commit hook run: lint, format, types and the Dockerfile.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 test: lint node
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""``incident-bot``: run, sandbox, check-config, db upgrade."""
+"""``incident-bot``: run, sandbox, check-config, db upgrade|backup|verify|restore."""
 
 from __future__ import annotations
 
@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply schema migrations")
     upgrade.add_argument("--config", type=Path, default=Path("incident-bot.toml"))
+    from bot.backup import add_commands
+
+    add_commands(db_sub, Path("incident-bot.toml"))
     return parser
 
 
@@ -79,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config(args.config)
     if args.command == "db":
-        return db_upgrade(args.config)
+        if args.db_command == "upgrade":
+            return db_upgrade(args.config)
+        from bot.backup import run_command
+
+        return run_command(args, lambda path: _load_or_report(path if path.exists() else None))
     if args.command == "run":
         return run(args.config)
     return sandbox(args)

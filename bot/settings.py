@@ -5,7 +5,9 @@ Built once in ``main()`` and passed down; nothing here runs at import time.
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -354,6 +356,27 @@ def parse_config(raw: dict[str, Any]) -> Config:
         raise ConfigError(problems) from None
 
 
+# Not secrets, but facts of where the bot runs, so they win over the file: the container
+# image sets INCIDENT_BOT_WEBHOOK_HOST=0.0.0.0 whatever a TOML written for a laptop says.
+ENVIRONMENT_OVERRIDES = {
+    "INCIDENT_BOT_WEBHOOK_HOST": ("webhook", "host"),
+    "INCIDENT_BOT_WEBHOOK_PORT": ("webhook", "port"),
+}
+
+
+def environment_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """``raw`` with the ``ENVIRONMENT_OVERRIDES`` that are set merged over it."""
+    for name, (section, key) in ENVIRONMENT_OVERRIDES.items():
+        value = environ.get(name, "").strip()
+        if key == "port" and value and not (value.isdigit() and int(value) <= 65535):
+            raise ConfigError(
+                [ConfigProblem(key=name, problem=f"{value!r} is not a port", expected="0 to 65535")]
+            )
+        if value:
+            raw = merge(raw, {section: {key: value}})
+    return raw
+
+
 def load_settings(path: Path | None) -> Settings:
     """Read the TOML file (if any) and the environment; raise ConfigError naming every problem."""
     raw: dict[str, Any] = {}
@@ -366,7 +389,7 @@ def load_settings(path: Path | None) -> Settings:
             raise ConfigError(
                 [ConfigProblem(key=str(path), problem=f"not valid TOML: {error}")]
             ) from None
-    config = parse_config(raw)
+    config = parse_config(environment_overrides(raw, os.environ))
     secrets_kwargs: dict[str, Any] = {}
     if config.secrets_file is not None:
         secrets_path = config.secrets_file
