@@ -55,6 +55,7 @@ class ChannelNotices:
         colour: int = 0x5865F2,
         label: str = "",
         mention_users: tuple[str, ...] = (),
+        mention_roles: tuple[str, ...] = (),
         incident_id: int | None = None,
     ) -> OutboxEntry:
         """The notice ``key`` in ``session``'s transaction: the one already there, or a new one."""
@@ -73,6 +74,7 @@ class ChannelNotices:
                 "colour": colour,
                 "label": label,
                 "mention_users": list(mention_users),
+                "mention_roles": list(mention_roles),
             },
             incident_id,
         )
@@ -112,6 +114,7 @@ class ChannelNotices:
                 content=payload["content"],
                 embed=embed,
                 mention_users=tuple(payload.get("mention_users") or ()),
+                mention_roles=tuple(payload.get("mention_roles") or ()),
             )
         except UserError as error:
             raise Refused(str(error)) from error

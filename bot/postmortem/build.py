@@ -52,6 +52,7 @@ def build_postmortem(
         section,
         sessions,
         out,
+        incidents.deps.notices,
         timers,
         clock,
         service.due_of,

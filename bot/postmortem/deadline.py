@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
+from bot.adapters.notices import ChannelNotices
 from bot.core.clock import Clock
 from bot.core.text import from_outside
 from bot.core.timers import TimerService
@@ -25,6 +26,7 @@ from bot.postmortem.config import PostmortemConfig
 from bot.postmortem.rules import PostmortemDue
 from bot.triage.base import IncidentEvent
 from bot.triage.lifecycle import record
+from storage import outbox as outbox_queries
 from storage import postmortem as queries
 from storage.models import Incident, Timer
 
@@ -55,6 +57,7 @@ class DeadlineService:
         config: PostmortemConfig,
         sessions: async_sessionmaker[AsyncSession],
         out: DiscordOut,
+        notices: ChannelNotices,
         timers: TimerService,
         clock: Clock,
         due_of: DueOf,
@@ -62,6 +65,7 @@ class DeadlineService:
         ops_alerts: str,
     ) -> None:
         self._config, self._sessions, self._out = config, sessions, out
+        self._notices = notices
         self._timers, self._clock, self._due_of = timers, clock, due_of
         self._admin_role, self._ops_alerts = admin_role, ops_alerts
         timers.register(REMINDER, self._remind)
@@ -128,40 +132,46 @@ class DeadlineService:
         return incident
 
     async def _remind(self, timer: Timer) -> None:
+        """The reminder and its timeline entry committed together, then posted once."""
         incident = await self._current(timer)
         if incident is None or incident.channel_id is None:
             return
         due_at = datetime.fromisoformat(timer.payload["due_at"])
         stamp = int(due_at.timestamp())
         who = f"<@{incident.commander_id}>" if incident.commander_id else "Incident commander"
-        await self._out.send(
-            incident.channel_id,
-            content=(
-                f"⏰ {who}: the postmortem is due <t:{stamp}:f> (<t:{stamp}:R>). "
-                "`/postmortem status` shows what is still empty; `/postmortem publish` when done."
-            ),
-            mention_users=(incident.commander_id,) if incident.commander_id else (),
-        )
         async with self._sessions.begin() as session:
-            row = await queries.hold_incident(session, incident.id)
-            assert row is not None
-            record(
-                session,
-                row,
-                "postmortem_reminder",
-                f"Reminded the commander: postmortem due <t:{stamp}:f>",
-                at=self._clock.now(),
-            )
+            key = f"postmortem-reminder:{timer.id}"
+            entry = await outbox_queries.by_key(session, key)
+            if entry is None:
+                row = await queries.hold_incident(session, incident.id)
+                assert row is not None
+                entry = await self._notices.add(
+                    session,
+                    key,
+                    incident.channel_id,
+                    f"⏰ {who}: the postmortem is due <t:{stamp}:f> (<t:{stamp}:R>). "
+                    "`/postmortem status` shows what is still empty; `/postmortem publish` "
+                    "when done.",
+                    title="Postmortem due",
+                    label=f"Incident {incident.id} · postmortem reminder",
+                    mention_users=(incident.commander_id,) if incident.commander_id else (),
+                    incident_id=incident.id,
+                )
+                record(
+                    session,
+                    row,
+                    "postmortem_reminder",
+                    f"Reminded the commander: postmortem due <t:{stamp}:f>",
+                    at=self._clock.now(),
+                )
+            entry_id = entry.id
+        await self._notices.deliver(entry_id)
 
     async def _breach(self, timer: Timer) -> None:
-        """Tell ``incident-admin`` first, then record the breach: a failed message is
-        retried by the timer; a crash between the two may tell them twice, never never."""
+        """The breach, its timeline entry and the notices to ``incident-admin`` committed
+        together, then posted: a failed post is retried by the timer, none is said twice."""
         incident = await self._current(timer)
         if incident is None:
-            return
-        async with self._sessions() as session:
-            existing = await queries.find_record(session, incident.id)
-        if existing is not None and existing.breached_at is not None:
             return
         role = self._out.role_id(self._admin_role)
         mention = f"<@&{role}>" if role else f"`@{self._admin_role}`"
@@ -171,21 +181,45 @@ class DeadlineService:
             f"⚠️ {mention}: the postmortem of {where} ({title}) was due "
             f"<t:{int(timer.due_at.timestamp())}:f> and is not published. The breach is recorded."
         )
-        roles = (role,) if role else ()
         ops = self._out.text_channel(self._ops_alerts)
-        if ops is not None:
-            await self._out.send(str(ops.id), content=text, mention_roles=roles)
-        if incident.channel_id is not None and (ops is None or str(ops.id) != incident.channel_id):
-            await self._out.send(incident.channel_id, content=text, mention_roles=roles)
-        now = self._clock.now()
+        channels = [str(ops.id)] if ops is not None else []
+        if incident.channel_id is not None and incident.channel_id not in channels:
+            channels.append(incident.channel_id)
+        keys = [f"postmortem-breach:{incident.id}:{channel}" for channel in channels]
         async with self._sessions.begin() as session:
+            existing = [await outbox_queries.by_key(session, key) for key in keys]
             row = await queries.record_of(session, incident.id)
-            row.breached_at = now
-            held = await queries.hold_incident(session, incident.id)
-            assert held is not None
-            record(
-                session, held, "postmortem_breach", "Postmortem deadline passed unpublished", at=now
-            )
+            if row.breached_at is not None and not any(existing):
+                return  # recorded and told by an earlier version: nothing owed
+            if row.breached_at is None:
+                now = self._clock.now()
+                row.breached_at = now
+                held = await queries.hold_incident(session, incident.id)
+                assert held is not None
+                record(
+                    session,
+                    held,
+                    "postmortem_breach",
+                    "Postmortem deadline passed unpublished",
+                    at=now,
+                )
+            entries = [
+                await self._notices.add(
+                    session,
+                    key,
+                    channel,
+                    text,
+                    title="Postmortem deadline passed",
+                    colour=0xED4245,
+                    label=f"Incident {incident.id} · postmortem breach",
+                    mention_roles=(role,) if role else (),
+                    incident_id=incident.id,
+                )
+                for key, channel in zip(keys, channels, strict=True)
+            ]
+            entry_ids = [entry.id for entry in entries]
+        for entry_id in entry_ids:
+            await self._notices.deliver(entry_id)
 
     async def state(self, incident: Incident) -> DeadlineState:
         due = self._due_of(incident)

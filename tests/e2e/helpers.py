@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from bot.errors import ExternalServiceError
 from sandbox.control_client import Control
+from storage.models import Timer
 
 # Alice primary and Bob secondary, always: the tests' rotation unless they test the rotation.
 ALWAYS_ON_CALL: dict[str, Any] = {
@@ -45,3 +50,50 @@ async def incident_channel_id(control: Control, suffix: str) -> str:
         lambda: find_channel(control, "incident-", suffix), what=f"#incident-…{suffix}"
     )
     return channel["id"]
+
+
+def flaky_send(bot, marker: str, *, after_effect: bool):
+    """Make the bot's first Discord post containing ``marker`` fail: before it reaches
+    Discord, or (``after_effect``) once Discord has posted it, as a 5xx after the fact."""
+    out = bot.services.discord
+    real, failed = out.send, []
+
+    async def send(channel_id, content=None, **kwargs):
+        if content and marker in content and not failed:
+            failed.append(content)
+            if after_effect:
+                await real(channel_id, content=content, **kwargs)
+            raise ExternalServiceError("Discord answered 503")
+        return await real(channel_id, content=content, **kwargs)
+
+    out.send = send
+    return failed
+
+
+async def timer_done(bot, control, clock, kind: str) -> int:
+    """Wait for the timer to finish, moving time past a retry if its try failed; its tries."""
+
+    async def state():
+        async with bot.services.sessions() as session:
+            rows = list(
+                await session.execute(select(Timer.state, Timer.attempts).where(Timer.kind == kind))
+            )
+        [(current, attempts)] = rows
+        return (
+            (current, attempts)
+            if current == "done" or (attempts >= 1 and current == "pending")
+            else None
+        )
+
+    current, attempts = await control.wait_for(state, timeout=5, what=f"the {kind} timer")
+    if current == "pending":  # the try failed, its retry is due: move past any delay
+        clock.advance(timedelta(seconds=61))
+        _, attempts = await control.wait_for(
+            lambda: _finished(state), timeout=5, what=f"the {kind} timer's retry"
+        )
+    return attempts
+
+
+async def _finished(state):
+    found = await state()
+    return found if found and found[0] == "done" else None

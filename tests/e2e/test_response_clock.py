@@ -7,9 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.errors import ExternalServiceError
 from storage.models import TimelineEvent, Timer
-from tests.e2e.helpers import ALWAYS_ON_CALL, incident_channel_id
+from tests.e2e.helpers import ALWAYS_ON_CALL, flaky_send, incident_channel_id, timer_done
 
 # The bot runs on a ManualClock here: the tests move time instead of waiting for it.
 pytestmark = pytest.mark.manual_clock
@@ -81,69 +80,22 @@ async def test_an_acknowledged_incident_is_neither_reminded_nor_breached(bot, co
     assert not any("runs out" in c or "has passed" in c for c in contents)
 
 
-def _flaky_send(bot, marker: str, *, after_effect: bool):
-    """Make the bot's first Discord post containing ``marker`` fail: before it reaches
-    Discord, or (``after_effect``) once Discord has posted it, as a 5xx after the fact."""
-    out = bot.services.discord
-    real, failed = out.send, []
-
-    async def send(channel_id, content=None, **kwargs):
-        if content and marker in content and not failed:
-            failed.append(content)
-            if after_effect:
-                await real(channel_id, content=content, **kwargs)
-            raise ExternalServiceError("Discord answered 503")
-        return await real(channel_id, content=content, **kwargs)
-
-    out.send = send
-    return failed
-
-
-async def _timer_done(bot, control, clock, kind: str) -> int:
-    """Wait for the timer to finish, moving time past a retry if its try failed; its tries."""
-
-    async def state():
-        async with bot.services.sessions() as session:
-            rows = list(
-                await session.execute(select(Timer.state, Timer.attempts).where(Timer.kind == kind))
-            )
-        [(current, attempts)] = rows
-        return (
-            (current, attempts)
-            if current == "done" or (attempts >= 1 and current == "pending")
-            else None
-        )
-
-    current, attempts = await control.wait_for(state, timeout=5, what=f"the {kind} timer")
-    if current == "pending":  # the try failed, its retry is due: move past any delay
-        clock.advance(timedelta(seconds=61))
-        _, attempts = await control.wait_for(
-            lambda: _done(state), timeout=5, what=f"the {kind} timer's retry"
-        )
-    return attempts
-
-
-async def _done(state):
-    found = await state()
-    return found if found and found[0] == "done" else None
-
-
 async def test_a_reminder_posted_before_an_error_is_not_posted_again(bot, control, clock):
-    failed = _flaky_send(bot, "runs out", after_effect=True)
+    failed = flaky_send(bot, "runs out", after_effect=True)
     channel = await _declare(control, "Flaky reminder")
     clock.advance(timedelta(seconds=1))
     await control.wait_for(lambda: bool(failed), timeout=5, what="the failing post")
-    await _timer_done(bot, control, clock, "response_reminder")
+    await timer_done(bot, control, clock, "response_reminder")
     reminders = [m for m in await control.messages(channel) if "runs out" in m["content"]]
     assert len(reminders) == 1
 
 
 async def test_a_breach_notice_that_failed_is_posted_when_the_timer_retries(bot, control, clock):
-    failed = _flaky_send(bot, "has passed", after_effect=False)
+    failed = flaky_send(bot, "has passed", after_effect=False)
     channel = await _declare(control, "Flaky breach")
     clock.advance(timedelta(seconds=2))
     await control.wait_for(lambda: bool(failed), timeout=5, what="the failing post")
-    assert await _timer_done(bot, control, clock, "response_breach") == 2
+    assert await timer_done(bot, control, clock, "response_breach") == 2
     breaches = [m for m in await control.messages(channel) if "has passed" in m["content"]]
     assert len(breaches) == 1
     async with bot.services.sessions() as session:

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from storage.db import make_engine, make_sessions
 from storage.models import TimelineEvent, Timer
-from tests.e2e.helpers import text_of
+from tests.e2e.helpers import flaky_send, text_of, timer_done
 from tests.postmortem.helpers import OVERLAY, declare
 
 pytestmark = pytest.mark.manual_clock
@@ -108,3 +108,20 @@ async def test_a_resolution_whose_timers_were_lost_gets_them_at_start(bot, contr
     await control.wait_for_message(
         channel, lambda m: "the postmortem is due" in m["content"], what="the reminder"
     )
+
+
+async def test_a_breach_notice_posted_before_an_error_is_said_once(bot, control, clock):
+    failed = flaky_send(bot, "was due", after_effect=True)
+    channel = await declare(control)
+    alice = await control.user_id("alice")
+    await control.command(alice, channel, "incident", "resolve")
+    clock.advance(timedelta(hours=1))
+    await control.wait_for(lambda: bool(failed), what="the failing post")
+    await timer_done(bot, control, clock, "postmortem_due")
+    ops = await control.channel_id("ops-alerts")
+    for where in (ops, channel):
+        told = [m for m in await control.messages(where) if "was due" in m["content"]]
+        assert len(told) == 1
+    async with bot.services.sessions() as session:
+        kinds = list(await session.scalars(select(TimelineEvent.kind)))
+    assert kinds.count("postmortem_breach") == 1
