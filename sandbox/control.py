@@ -17,7 +17,7 @@ from aiohttp import web
 from . import alerts
 from .discord.errors import DiscordError
 from .discord.interactions import ControlError, Interaction
-from .discord.model import Channel, Message, User, emoji_text, iso, parse_emoji
+from .discord.model import Channel, Message, Role, User, emoji_text, iso, parse_emoji
 from .faults import GATEWAY_KINDS, KINDS
 
 if TYPE_CHECKING:
@@ -58,6 +58,23 @@ def message_view(message: Message) -> dict[str, Any]:
     }
 
 
+def role_view(role: Role) -> dict[str, Any]:
+    return {
+        "id": str(role.id),
+        "name": role.name,
+        "permissions": str(role.permissions),
+        "mentionable": role.mentionable,
+    }
+
+
+def _bitfield(value: Any, name: str) -> int:
+    """A permissions integer, as Discord sends it (a string) or as a number."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit():
+        raise ControlError(400, f"{name} must be a permissions integer (a string of digits)")
+    return int(text)
+
+
 def interaction_view(interaction: Interaction, *, timed_out: bool = False) -> dict[str, Any]:
     return {
         "interaction_id": str(interaction.id),
@@ -88,6 +105,8 @@ class ControlApi:
                 web.delete("/reactions", self.remove_reaction),
                 web.post("/members/{user}/roles", self.add_role),
                 web.delete("/members/{user}/roles", self.remove_role),
+                web.patch("/roles/{role}", self.edit_role),
+                web.put("/channels/{channel}/permissions/{target}", self.put_overwrite),
                 web.get("/requests", self.requests),
                 web.post("/faults", self.add_fault),
                 web.get("/faults", self.list_faults),
@@ -308,6 +327,43 @@ class ControlApi:
 
     async def remove_role(self, request: web.Request) -> web.Response:
         return await self._role_change(request, add=False)
+
+    async def edit_role(self, request: web.Request) -> web.Response:
+        """``{permissions?, mentionable?}``: the admin edits a role (its id or its name)."""
+        body = await self._body(request)
+        role = self.state.find_role(request.match_info["role"])
+        if role is None:
+            raise ControlError(404, f"unknown role {request.match_info['role']!r}")
+        permissions = body.get("permissions")
+        if permissions is not None:
+            permissions = _bitfield(permissions, "permissions")
+        mentionable = body.get("mentionable")
+        if mentionable is not None and not isinstance(mentionable, bool):
+            raise ControlError(400, "mentionable must be true or false")
+        if permissions is None and mentionable is None:
+            raise ControlError(400, "give permissions and/or mentionable")
+        self.state.edit_role(role, permissions=permissions, mentionable=mentionable)
+        return web.json_response(role_view(role))
+
+    async def put_overwrite(self, request: web.Request) -> web.Response:
+        """``{allow, deny, type}``: the admin sets a channel's overwrite for a role (type 0)
+        or a member (type 1); the target is an id, or a role or user name."""
+        body = await self._body(request)
+        channel = self._channel(request.match_info["channel"])
+        kind = body.get("type")
+        if kind not in (0, 1):
+            raise ControlError(400, "type must be 0 (role) or 1 (member)")
+        ref = request.match_info["target"]
+        target = self.state.find_role(ref) if kind == 0 else self.state.find_user(ref)
+        if target is None:
+            raise ControlError(404, f"unknown {'role' if kind == 0 else 'user'} {ref!r}")
+        allow = _bitfield(body.get("allow", "0"), "allow")
+        deny = _bitfield(body.get("deny", "0"), "deny")
+        self.state.set_overwrite(
+            channel.id, target.id, {"type": kind, "allow": str(allow), "deny": str(deny)}
+        )
+        overwrite = next(o for o in channel.permission_overwrites if o["id"] == str(target.id))
+        return web.json_response(overwrite)
 
     # ------------------------------------------------------------------ faults, settings
     async def add_fault(self, request: web.Request) -> web.Response:

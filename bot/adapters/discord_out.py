@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 
+from bot.adapters.discord_permissions import Place, refusal
 from bot.core.locks import LockHeldAcrossCall, check_not_holding
 from bot.core.permissions import RoleResolution, resolve_roles
 from bot.errors import ExternalServiceError, NotFound, UserError
@@ -170,7 +171,9 @@ class DiscordOut:
             label = name if number == 1 else f"{name} {number}"
             category = discord.utils.get(self.guild.categories, name=label)
             if category is None:
-                return await self._call(self.guild.create_category(label))
+                return await self._call(
+                    self.guild.create_category(label), self.guild, "manage_channels"
+                )
             if len(category.channels) < MAX_CATEGORY_CHANNELS:
                 return category
             number += 1
@@ -191,10 +194,13 @@ class DiscordOut:
                 overwrites[member] = discord.PermissionOverwrite(
                     view_channel=True, send_messages=True, read_message_history=True
                 )
+        needs = ("view_channel", "manage_channels") + (("manage_roles",) if overwrites else ())
         channel = await self._call(
             self.guild.create_text_channel(
                 name, category=category, topic=topic, overwrites=overwrites or discord.utils.MISSING
-            )
+            ),
+            category,
+            *needs,
         )
         return str(channel.id)
 
@@ -206,13 +212,18 @@ class DiscordOut:
         await self._call(
             channel.set_permissions(
                 member, view_channel=True, send_messages=True, read_message_history=True
-            )
+            ),
+            channel,
+            "manage_roles",
+            "view_channel",
+            "send_messages",
+            "read_message_history",
         )
 
     async def delete_channel(self, channel_id: str, reason: str) -> None:
         channel = self.guild.get_channel(int(channel_id))
         if channel is not None:
-            await self._call(channel.delete(reason=reason))
+            await self._call(channel.delete(reason=reason), channel, "manage_channels")
 
     async def send(
         self,
@@ -235,7 +246,11 @@ class DiscordOut:
                 embed=embed.to_discord() if embed else discord.utils.MISSING,
                 view=_view(buttons) or discord.utils.MISSING,
                 allowed_mentions=allowed,
-            )
+            ),
+            channel,
+            "view_channel",
+            "send_messages_in_threads" if isinstance(channel, discord.Thread) else "send_messages",
+            *(("embed_links",) if embed else ()),
         )
         return str(message.id)
 
@@ -256,15 +271,24 @@ class DiscordOut:
             kwargs["embed"] = embed.to_discord()
         if buttons is not None:
             kwargs["view"] = _view(buttons)
-        await self._call(message.edit(**kwargs))
+        await self._call(message.edit(**kwargs), channel, "view_channel")
 
     async def pin(self, channel_id: str, message_id: str) -> None:
         channel = self._messageable(channel_id)
-        await self._call(channel.get_partial_message(int(message_id)).pin())
+        await self._call(
+            channel.get_partial_message(int(message_id)).pin(),
+            channel,
+            "view_channel",
+            "pin_messages",
+        )
 
     async def history(self, channel_id: str, limit: int | None = None) -> list[discord.Message]:
         channel = self._messageable(channel_id)
-        return [m async for m in channel.history(limit=limit, oldest_first=True)]
+
+        async def collect() -> list[discord.Message]:
+            return [m async for m in channel.history(limit=limit, oldest_first=True)]
+
+        return await self._call(collect(), channel, "view_channel", "read_message_history")
 
     async def find_own_message(
         self, channel_id: str, footer: str, limit: int | None = 50, newest_first: bool = False
@@ -284,7 +308,7 @@ class DiscordOut:
                     return str(message.id)
             return None
 
-        return await self._call(scan())
+        return await self._call(scan(), channel, "view_channel", "read_message_history")
 
     async def own_message_footer(self, channel_id: str, message_id: str) -> str | None:
         """The embed footer of the bot's message ``message_id`` (None: not the bot's, or none)."""
@@ -296,7 +320,7 @@ class DiscordOut:
             except discord.NotFound:
                 return None
 
-        message = await self._call(fetch())
+        message = await self._call(fetch(), channel, "view_channel", "read_message_history")
         if message is None or message.author != self._client.user:
             return None
         return next((e.footer.text for e in message.embeds if e.footer and e.footer.text), None)
@@ -307,7 +331,12 @@ class DiscordOut:
         """Take ``user_id``'s ``emoji`` off a message (Manage Messages)."""
         channel = self._messageable(channel_id)
         message = channel.get_partial_message(int(message_id))
-        await self._call(message.remove_reaction(emoji, discord.Object(int(user_id))))
+        await self._call(
+            message.remove_reaction(emoji, discord.Object(int(user_id))),
+            channel,
+            "view_channel",
+            "manage_messages",
+        )
 
     def plain_name(self, user_id: str) -> str:
         """A member's display name as text that pings nobody and formats nothing."""
@@ -322,7 +351,11 @@ class DiscordOut:
         return channel
 
     @staticmethod
-    async def _call(awaitable: Coroutine[Any, Any, T]) -> T:
+    async def _call(
+        awaitable: Coroutine[Any, Any, T], where: Place | None = None, *needs: str
+    ) -> T:
+        """``where`` and ``needs``: the permissions the call takes there, to name the one
+        lacking when Discord answers 403."""
         # An incident lock is never held across a Discord call: a command waiting on that
         # lock would miss Discord's 3-second deadline while this call is retried.
         try:
@@ -333,9 +366,7 @@ class DiscordOut:
         try:
             return await awaitable
         except discord.Forbidden as error:
-            raise UserError(
-                f"Discord refused: the bot lacks a permission ({error.text})."
-            ) from error
+            raise refusal(where, needs, error) from error
         except discord.HTTPException as error:
             if error.code == _GUILD_FULL:
                 raise UserError(

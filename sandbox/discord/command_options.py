@@ -144,7 +144,10 @@ class CommandOptions:
             channel = state.find_channel(raw)
             if channel is None:
                 raise ControlError(404, f"{where}: unknown channel {raw!r} for option {name}")
-            body = {**channel.payload(), "permissions": str(state.permissions(state.bot_user.id))}
+            body = {
+                **channel.payload(),
+                "permissions": str(state.permissions(state.bot_user.id, channel)),
+            }
             resolved["channels"][str(channel.id)] = body
             return str(channel.id)
         if kind == 11:

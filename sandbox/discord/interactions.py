@@ -45,7 +45,10 @@ class Interactions(CommandOptions, Answers):
         guild = state.the_guild
         interaction_id = state.ids.next()
         token = f"aW50ZXJhY3Rpb24{interaction_id}{secrets.token_urlsafe(48)}"
-        channel_body = {**channel.payload(), "permissions": str(state.permissions(user.id))}
+        channel_body = {
+            **channel.payload(),
+            "permissions": str(state.permissions(user.id, channel)),
+        }
         payload: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(state.application_id),
@@ -58,7 +61,9 @@ class Interactions(CommandOptions, Answers):
             "member": state.member_payload(user.id),
             "token": token,
             "version": 1,
-            "app_permissions": str(state.permissions(state.bot_user.id if state.bot_user else 0)),
+            "app_permissions": str(
+                state.permissions(state.bot_user.id if state.bot_user else 0, channel)
+            ),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import permissions as perms
 from .model import (
-    ADMINISTRATOR,
-    ALL_PERMISSIONS,
+    Channel,
     Message,
     User,
     iso,
@@ -20,16 +20,17 @@ ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
 class Payloads(GuildStore):
     # ------------------------------------------------------------------ payloads
-    def permissions(self, user_id: int) -> int:
-        guild = self.the_guild
-        if user_id == guild.owner_id:
-            return ALL_PERMISSIONS
-        member = guild.members.get(user_id)
-        value = guild.roles[guild.id].permissions
-        for role_id in member.roles if member else []:
-            role = guild.roles.get(role_id)
-            value |= role.permissions if role else 0
-        return ALL_PERMISSIONS if value & ADMINISTRATOR else value
+    def permissions(self, user_id: int, channel: Channel | None = None) -> int:
+        """The member's permissions in the guild, or in ``channel`` (its overwrites applied)."""
+        if channel is None:
+            return perms.base_permissions(self.the_guild, user_id)
+        return perms.channel_permissions(self.the_guild, user_id, channel)
+
+    def require_permissions(self, user_id: int, needed: int, channel: Channel | None = None) -> int:
+        """403 50013 unless the member holds ``needed`` (in ``channel``); what it holds."""
+        held = self.permissions(user_id, channel)
+        perms.require(held, needed)
+        return held
 
     def member_payload(self, user_id: int, *, with_user: bool = True) -> dict[str, Any]:
         member = self.member(user_id)

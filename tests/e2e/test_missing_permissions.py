@@ -1,0 +1,78 @@
+"""The bot in a guild that withholds a permission: the person is told which and where, and
+nothing is left half-done (issue 9)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from sandbox.control_client import Control
+from sandbox.discord import permissions as perms
+from storage.models import Incident, Timer
+from tests.e2e.helpers import ALWAYS_ON_CALL, find_channel, text_of
+
+
+@pytest.fixture
+def overlay():
+    return {**ALWAYS_ON_CALL, "alerts": {"open_every": "50ms", "digest_every": "100ms"}}
+
+
+async def _declare(control: Control, title: str = "Withdrawals failing") -> dict:
+    return await control.command(
+        await control.user_id("erin"),
+        await control.channel_id("general"),
+        "incident",
+        "declare",
+        title=title,
+        severity="P1",
+    )
+
+
+async def test_without_manage_channels_the_declaration_is_refused_naming_it_and_nothing_is_left(
+    bot, control: Control
+):
+    await control.take_from_bot(perms.MANAGE_CHANNELS)
+    ops_before = await control.messages(await control.channel_id("ops-alerts"))
+    answer = await _declare(control)
+    text = text_of(answer)
+    assert "Manage Channels" in text and "Incidents category" in text, text
+    assert await find_channel(control, "incident-") is None
+    assert await control.messages(await control.channel_id("ops-alerts")) == ops_before
+    assert await bot.services.incidents.list_open() == []
+    async with bot.services.sessions() as session:
+        assert (await session.execute(select(Timer))).scalars().all() == []
+        (incident,) = (await session.execute(select(Incident))).scalars().all()
+        assert incident.channel_id is None and incident.kickoff_message_id is None
+
+
+async def test_without_pin_messages_the_kickoff_is_posted_unpinned_and_the_channel_told(
+    bot, control: Control
+):
+    await control.take_from_bot(perms.PIN_MESSAGES)
+    answer = await _declare(control)
+    assert "Declared P1" in text_of(answer)
+    channel = await control.wait_for(lambda: find_channel(control, "incident-"), what="a channel")
+
+    async def told() -> list[dict] | None:
+        messages = await control.messages(channel["id"])
+        return messages if len(messages) >= 2 else None
+
+    kickoff, note, *_ = await control.wait_for(told, what="the unpinned note")
+    assert kickoff["embeds"] and not kickoff["pinned"]
+    assert "Pin Messages" in note["content"] and f"#{channel['name']}" in note["content"]
+    assert not any(m["pinned"] for m in await control.messages(channel["id"]))
+
+
+async def test_an_alert_refused_for_a_permission_tells_ops_alerts_which(bot, control: Control):
+    await control.take_from_bot(perms.MANAGE_CHANNELS)
+    fired = await control.request("POST", "alerts", json={})
+    assert fired["status"] < 300, fired
+    ops = await control.channel_id("ops-alerts")
+
+    async def told() -> dict | None:
+        messages = await control.messages(ops)
+        return next((m for m in messages if "Manage Channels" in m["content"]), None)
+
+    message = await control.wait_for(told, what="#ops-alerts told of the missing permission")
+    assert "Incidents category" in message["content"]
+    assert await find_channel(control, "incident-") is None
