@@ -55,6 +55,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "flags": message.flags,
         "thread_id": None if message.thread_id is None else str(message.thread_id),
         "reply_to": (message.message_reference or {}).get("message_id"),
+        "notified_user_ids": [str(u) for u in message.notified_user_ids],
     }
 
 

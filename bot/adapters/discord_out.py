@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 
-from bot.adapters.discord_permissions import Place, refusal
+from bot.adapters.discord_permissions import Place, refusal, unnotified
 from bot.core.locks import LockHeldAcrossCall, check_not_holding
 from bot.core.permissions import RoleResolution, resolve_roles
 from bot.errors import ExternalServiceError, NotFound, UserError
@@ -252,6 +252,10 @@ class DiscordOut:
             "send_messages_in_threads" if isinstance(channel, discord.Thread) else "send_messages",
             *(("embed_links",) if embed else ()),
         )
+        note = unnotified(channel, message, mention_users, mention_roles)
+        if note:  # a page that notified nobody says so, and why
+            none = discord.AllowedMentions.none()
+            await self._call(channel.send(note, allowed_mentions=none), channel, "send_messages")
         return str(message.id)
 
     async def edit(

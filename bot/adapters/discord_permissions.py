@@ -97,3 +97,28 @@ def refusal(
         return UserError(f"Discord refused: the bot lacks a permission ({error.text}).")
     missing = lacking(where, needs) or list(needs)
     return MissingPermission(missing, place(where))
+
+
+def unnotified(
+    channel: discord.TextChannel | discord.Thread,
+    message: discord.Message,
+    users: tuple[str, ...],
+    roles: tuple[str, ...],
+) -> str | None:
+    """Why a page did not notify whom it names (Discord's answer lists what it parsed), as
+    a line for the channel that pings nobody; None when everyone named was notified."""
+    why = []
+    parsed_roles = {role.id for role in message.role_mentions}  # from Discord's answer
+    for role_id in roles:
+        role = channel.guild.get_role(int(role_id))
+        if role is not None and role.id not in parsed_roles:
+            why.append(
+                f"`@{role.name}` was not notified: the role is not mentionable and the bot "
+                f"lacks the Mention Everyone permission in {place(channel)}"
+            )
+    for user_id in users:
+        member = channel.guild.get_member(int(user_id))
+        if member is not None and not channel.permissions_for(member).view_channel:
+            name = discord.utils.escape_mentions(member.display_name)
+            why.append(f"{name} was not notified: they cannot see {place(channel)}")
+    return ("⚠️ " + "; ".join(why) + ".") if why else None

@@ -199,7 +199,9 @@ class Answers:
             # The first follow-up after a defer replaces the "thinking" message.
             limits.check_message(body, has_files=bool(uploads))
             original.flags &= ~LOADING
-            message = self.state.edit_message(original, _message_fields(body), uploads)
+            message = self.state.edit_message(
+                original, _message_fields(body), uploads, first_content=True
+            )
             interaction.record(response_view(CHANNEL_MESSAGE, "followup", message))
             return message
         message = self._new_message(interaction, body, uploads)
@@ -223,7 +225,7 @@ class Answers:
         if was_loading:
             limits.check_message(body, has_files=bool(uploads))
             message.flags &= ~LOADING
-        self.state.edit_message(message, _message_fields(body), uploads)
+        self.state.edit_message(message, _message_fields(body), uploads, first_content=was_loading)
         source = "edit_original" if message_id == "@original" else "edit_followup"
         interaction.record(
             response_view(CHANNEL_MESSAGE if was_loading else UPDATE_MESSAGE, source, message)

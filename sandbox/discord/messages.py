@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import errors, limits
+from . import errors, limits, mentions
 from .model import (
     EPHEMERAL,
     Attachment,
@@ -77,6 +77,7 @@ class Messages(Payloads):
             webhook_id=webhook_id,
             nonce=payload.get("nonce"),
         )
+        self._mention(message, channel, payload.get("allowed_mentions"), notify=True)
         self.messages[message.id] = message
         if message.flags & EPHEMERAL:
             return message  # only the invoking user sees it: no channel entry, no event
@@ -124,7 +125,10 @@ class Messages(Payloads):
         uploads: list[Upload] | None = None,
         *,
         editor_id: int | None = None,
+        first_content: bool = False,
     ) -> Message:
+        """``first_content``: a deferred "thinking" message filled, which notifies as a new
+        message does; a later edit updates the mentions and notifies no one."""
         if (
             editor_id is not None
             and message.author_id != editor_id
@@ -149,12 +153,36 @@ class Messages(Payloads):
         message.attachments = attachments
         message.components = components
         if "flags" in payload and payload["flags"] is not None:
+            # An edit never changes who sees the message: a deferred message keeps the
+            # defer's ephemerality whatever the follow-up that fills it asks for.
             keep = message.flags & EPHEMERAL
-            message.flags = int(payload["flags"]) | keep
+            message.flags = (int(payload["flags"]) & ~EPHEMERAL) | keep
+        if "content" in payload or "allowed_mentions" in payload:
+            channel = self.channel(message.channel_id)
+            self._mention(message, channel, payload.get("allowed_mentions"), notify=first_content)
         message.edited_at = now()
         if not message.ephemeral:
             self.dispatch("MESSAGE_UPDATE", self.message_payload(message))
         return message
+
+    def _mention(self, message: Message, channel: Channel, allowed: Any, *, notify: bool) -> None:
+        reference = message.message_reference
+        replied = self.messages.get(int(reference["message_id"])) if reference else None
+        found = mentions.parse(
+            self.the_guild,
+            channel,
+            message.author_id,
+            message.content,
+            allowed if isinstance(allowed, dict) else None,
+            replied,
+        )
+        message.mention_user_ids = found.user_ids
+        message.mention_role_ids = found.role_ids
+        message.mention_everyone = found.everyone
+        if notify and not message.ephemeral:
+            message.notified_user_ids = mentions.notified(
+                self.the_guild, channel, message.author_id, found
+            )
 
     def delete_message(self, message: Message) -> None:
         self.messages.pop(message.id, None)

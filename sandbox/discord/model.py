@@ -305,6 +305,12 @@ class Message:
     webhook_id: int | None = None
     thread_id: int | None = None
     nonce: str | int | None = None
+    # what the message mentions (allowed_mentions and the author's permissions applied),
+    # and whom it notified when it was posted (sandbox/discord/mentions.py)
+    mention_user_ids: list[int] = field(default_factory=list)
+    mention_role_ids: list[int] = field(default_factory=list)
+    mention_everyone: bool = False
+    notified_user_ids: list[int] = field(default_factory=list)
 
     @property
     def ephemeral(self) -> bool:

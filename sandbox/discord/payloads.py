@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import permissions as perms
@@ -13,9 +12,6 @@ from .model import (
     iso,
 )
 from .store import GuildStore
-
-USER_MENTION = re.compile(r"<@!?(\d+)>")
-ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
 
 class Payloads(GuildStore):
@@ -38,9 +34,8 @@ class Payloads(GuildStore):
 
     def message_payload(self, message: Message, *, referenced: bool = True) -> dict[str, Any]:
         author = self.users.get(message.author_id) or User(id=message.author_id, username="unknown")
-        mention_ids = [int(m) for m in USER_MENTION.findall(message.content)]
         mentions = []
-        for user_id in dict.fromkeys(mention_ids):
+        for user_id in message.mention_user_ids:
             user = self.users.get(user_id)
             if user is None:
                 continue
@@ -59,8 +54,8 @@ class Payloads(GuildStore):
             "embeds": [dict(e) for e in message.embeds],
             "attachments": [a.payload() for a in message.attachments],
             "mentions": mentions,
-            "mention_roles": list(dict.fromkeys(ROLE_MENTION.findall(message.content))),
-            "mention_everyone": "@everyone" in message.content or "@here" in message.content,
+            "mention_roles": [str(r) for r in message.mention_role_ids],
+            "mention_everyone": message.mention_everyone,
             "mention_channels": [],
             "pinned": message.pinned,
             "tts": message.tts,
