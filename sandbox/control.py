@@ -113,6 +113,7 @@ class ControlApi:
                 web.get("/faults", self.list_faults),
                 web.get("/settings", self.get_settings),
                 web.put("/settings", self.put_settings),
+                web.get("/rate-limits", self.get_rate_limits),
                 web.get("/gateway", self.gateway),
                 web.get("/alerts/sample", self.sample_alert),
                 web.post("/alerts", self.fire_alert),
@@ -397,7 +398,15 @@ class ControlApi:
         return web.json_response({"pending": self.discord.faults.describe()})
 
     async def get_settings(self, request: web.Request) -> web.Response:
-        return web.json_response({"rest_latency_ms": self.discord.settings.rest_latency_ms})
+        return web.json_response(
+            {
+                "rest_latency_ms": self.discord.settings.rest_latency_ms,
+                "rate_limits": self.discord.rate_limits.enabled,
+            }
+        )
+
+    async def get_rate_limits(self, request: web.Request) -> web.Response:
+        return web.json_response(self.discord.rate_limits.describe())
 
     async def put_settings(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -409,6 +418,10 @@ class ControlApi:
             if latency < 0:
                 raise ControlError(400, "rest_latency_ms must not be negative")
             self.discord.settings.rest_latency_ms = latency
+        if "rate_limits" in body:
+            if not isinstance(body["rate_limits"], bool):
+                raise ControlError(400, "rate_limits must be true or false")
+            self.discord.rate_limits.enabled = body["rate_limits"]
         return await self.get_settings(request)
 
     # ------------------------------------------------------------------ alerts

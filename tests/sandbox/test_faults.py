@@ -68,7 +68,7 @@ async def test_rest_latency_can_be_changed_at_run_time(control: Control):
     status, settings = await control.request(
         "PUT", "/_sandbox/settings", json={"rest_latency_ms": 25}
     )
-    assert status == 200 and settings == {"rest_latency_ms": 25.0}
+    assert status == 200 and settings == {"rest_latency_ms": 25.0, "rate_limits": True}
     loop = asyncio.get_running_loop()
     started = loop.time()
     await control.rest("GET", "/users/@me")
