@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
 import discord
 
 from bot.adapters.discord_permissions import Place, refusal, unnotified
+from bot.adapters.discord_shapes import ButtonSpec, Embed, view_of
 from bot.core.locks import LockHeldAcrossCall, check_not_holding
 from bot.core.permissions import RoleResolution, resolve_roles
 from bot.errors import ExternalServiceError, NotFound, UserError
@@ -28,56 +28,9 @@ _INVALID_FORM_BODY = 50035
 _CATEGORY_FULL = "CHANNEL_PARENT_MAX_CHANNELS"
 MAX_CATEGORY_CHANNELS = 50
 T = TypeVar("T")
+__all__ = ["ButtonSpec", "DiscordOut", "Embed"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ButtonSpec:
-    label: str
-    custom_id: str
-    style: str = "primary"  # primary | secondary | success | danger
-    emoji: str | None = None
-    disabled: bool = False
-
-
-@dataclass(frozen=True)
-class Embed:
-    title: str
-    description: str
-    colour: int = 0x5865F2
-    fields: tuple[tuple[str, str, bool], ...] = ()
-    footer: str | None = None
-    url: str | None = None
-
-    def to_discord(self) -> discord.Embed:
-        embed = discord.Embed(
-            title=self.title, description=self.description, colour=self.colour, url=self.url
-        )
-        for name, value, inline in self.fields:
-            embed.add_field(name=name, value=value, inline=inline)
-        if self.footer:
-            embed.set_footer(text=self.footer)
-        return embed
-
-
-def _view(buttons: tuple[ButtonSpec, ...]) -> discord.ui.View | None:
-    if not buttons:
-        return None
-    view = discord.ui.View(timeout=None)
-    for spec in buttons:
-        view.add_item(
-            discord.ui.Button(
-                label=spec.label,
-                custom_id=spec.custom_id,
-                style=getattr(discord.ButtonStyle, spec.style),
-                emoji=spec.emoji,
-                disabled=spec.disabled,
-            )
-        )
-    # Clicks are routed by custom_id to the cogs' dynamic items, not to this object.
-    view.stop()
-    return view
 
 
 class DiscordOut:
@@ -202,7 +155,21 @@ class DiscordOut:
             category,
             *needs,
         )
+        await self._drop_retried_twins(channel)
         return str(channel.id)
+
+    async def _drop_retried_twins(self, channel: discord.TextChannel) -> None:
+        """A 5xx may come after Discord created the channel, and discord.py retries it: the
+        earlier twin (same category and topic, which names the incident) is deleted."""
+        for other in self.guild.text_channels:
+            if (
+                other.id != channel.id
+                and other.category_id == channel.category_id
+                and channel.topic
+                and other.topic == channel.topic
+            ):
+                log.warning("deleting #%s, made twice by a retried request", other.name)
+                await self._call(other.delete(reason="created twice by a retry"))
 
     async def grant_access(self, channel_id: str, user_id: str) -> None:
         channel = self.guild.get_channel(int(channel_id))
@@ -242,9 +209,11 @@ class DiscordOut:
         )
         message = await self._call(
             channel.send(
+                # discord.py sends a nonce with enforce_nonce: Discord answers its retry of
+                # a send that took effect before a 5xx with that message (never twice).
                 content=content,
                 embed=embed.to_discord() if embed else discord.utils.MISSING,
-                view=_view(buttons) or discord.utils.MISSING,
+                view=view_of(buttons) or discord.utils.MISSING,
                 allowed_mentions=allowed,
             ),
             channel,
@@ -274,7 +243,7 @@ class DiscordOut:
         if embed is not None:
             kwargs["embed"] = embed.to_discord()
         if buttons is not None:
-            kwargs["view"] = _view(buttons)
+            kwargs["view"] = view_of(buttons)
         await self._call(message.edit(**kwargs), channel, "view_channel")
 
     async def pin(self, channel_id: str, message_id: str) -> None:

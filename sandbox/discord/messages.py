@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from . import errors, limits, mentions
@@ -18,6 +19,7 @@ from .payloads import Payloads
 from .store import Upload
 
 TEXT_LIKE = {0, 5, 10, 11, 12}
+NONCE_WINDOW = timedelta(minutes=5)
 
 
 class Messages(Payloads):
@@ -38,6 +40,9 @@ class Messages(Payloads):
         channel = self.channel(channel_id)
         if channel.type not in TEXT_LIKE:
             raise errors.DiscordError(400, 50008, "Cannot send messages in a non-text channel")
+        earlier = self._same_nonce(channel, author_id, payload)
+        if earlier is not None:
+            return earlier  # enforce_nonce: the message already sent, not a second one
         uploads = uploads or []
         if validate:
             limits.check_message(payload, has_files=bool(uploads))
@@ -87,6 +92,22 @@ class Messages(Payloads):
             channel.message_count += 1
         self.dispatch("MESSAGE_CREATE", self.message_payload(message))
         return message
+
+    def _same_nonce(
+        self, channel: Channel, author_id: int, payload: dict[str, Any]
+    ) -> Message | None:
+        """With ``enforce_nonce``, Discord answers a nonce the author used in the channel in
+        the last few minutes with that message instead of posting again."""
+        nonce = payload.get("nonce")
+        if nonce is None or not payload.get("enforce_nonce"):
+            return None
+        recent = now() - NONCE_WINDOW
+        for message in reversed(channel.messages.values()):
+            if message.created_at < recent:
+                break
+            if message.author_id == author_id and str(message.nonce) == str(nonce):
+                return message
+        return None
 
     def _attachments(self, payload: dict[str, Any], uploads: list[Upload]) -> list[Attachment]:
         described = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..faults import Faults
+from ..faults import AFTER_EFFECT, Faults
 from .errors import DiscordError
 from .interactions import Interactions
 from .model import emoji_text, iso, now
@@ -92,6 +92,13 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
             fault = self.faults.take_rest(path)
             if fault is not None and fault.kind == "rate_limit":
                 response = self._rate_limited()
+            elif fault is not None and fault.kind == AFTER_EFFECT:
+                # Carried out, then a 5xx: what the handler did stays done. (A request
+                # Discord refuses is refused as usual: the DiscordError answers below.)
+                await handler(request)
+                response = json_body(
+                    {"message": "500: Internal Server Error", "code": 0}, status=500
+                )
             elif fault is not None:
                 response = json_body(
                     {"message": "500: Internal Server Error", "code": 0}, status=500

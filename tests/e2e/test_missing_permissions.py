@@ -76,3 +76,29 @@ async def test_an_alert_refused_for_a_permission_tells_ops_alerts_which(bot, con
     message = await control.wait_for(told, what="#ops-alerts told of the missing permission")
     assert "Incidents category" in message["content"]
     assert await find_channel(control, "incident-") is None
+
+
+# -- 5xx after the effect: never twice, nothing half-created --------------------------------
+async def test_a_channel_created_before_a_500_is_not_left_as_a_twin(bot, control: Control):
+    guild = (await control.world())["guild_id"]
+    await control.fault("server_error_after", 1, path_prefix=f"/api/v10/guilds/{guild}/channels")
+    answer = await _declare(control, title="Created twice")
+    assert "Declared P1" in text_of(answer)
+    channels = [
+        c
+        for c in (await control.world(refresh=True))["channels"]
+        if c["name"].startswith("incident-")
+    ]
+    assert len(channels) == 1
+    incident = await bot.services.incidents.in_channel(channels[0]["id"])
+    assert incident is not None
+
+
+async def test_a_kickoff_sent_before_a_500_is_posted_and_pings_once(bot, control: Control):
+    await control.fault("server_error_after", 1, path_prefix="/api/v10/channels/")
+    await _declare(control, title="Pinged twice")
+    channel = await control.wait_for(lambda: find_channel(control, "incident-"), what="a channel")
+    alice = await control.user_id("alice")
+    kickoff = await control.wait_for_message(channel["id"], lambda m: m["pinned"], what="pin")
+    pings = [m for m in await control.messages(channel["id"]) if alice in m["notified_user_ids"]]
+    assert [m["id"] for m in pings] == [kickoff["id"]]
