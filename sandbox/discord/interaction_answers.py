@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import errors, limits
+from . import component_checks, errors, limits
 from .interaction_model import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
@@ -96,6 +96,7 @@ class Answers:
                 raise errors.invalid_form_body(
                     {"data": errors.field_error("BASE_TYPE_REQUIRED", "This field is required")}
                 )
+            component_checks.check_modal(data)
             interaction.modal = dict(data)
         interaction.ack_type = kind
         interaction.acked_at = time.monotonic()

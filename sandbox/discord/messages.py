@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from . import errors, limits, mentions
+from . import component_checks, errors, limits, mentions
 from .model import (
     EPHEMERAL,
     Attachment,
@@ -167,6 +167,8 @@ class Messages(Payloads):
         components = message.components
         if "components" in payload:
             components = list(payload["components"] or [])
+            flags = int(payload.get("flags") or message.flags)
+            component_checks.check_message_components(components, flags)
         if not (content or embeds or attachments or components):
             raise errors.DiscordError(400, 50006, "Cannot send an empty message")
         message.content = content
