@@ -68,6 +68,13 @@ def role_view(role: Role) -> dict[str, Any]:
     }
 
 
+def _options(body: dict[str, Any]) -> dict[str, Any]:
+    options = body.get("options") or {}
+    if not isinstance(options, dict):
+        raise ControlError(400, "options must be an object {name: value}")
+    return options
+
+
 def _bitfield(value: Any, name: str) -> int:
     """A permissions integer, as Discord sends it (a string) or as a number."""
     text = str(value).strip()
@@ -99,6 +106,7 @@ class ControlApi:
                 web.get("/commands", self.list_commands),
                 web.post("/commands", self.run_command),
                 web.post("/components", self.press_component),
+                web.post("/autocomplete", self.autocomplete),
                 web.post("/modals", self.submit_modal),
                 web.get("/interactions/{interaction_id}", self.get_interaction),
                 web.post("/messages", self.post_message),
@@ -239,9 +247,7 @@ class ControlApi:
             parsed = interactions.read_command_line(str(body["command_line"]))
             body = {**body, **parsed}
         self._required(body, "user_id", "channel_id", "name")
-        options = body.get("options") or {}
-        if not isinstance(options, dict):
-            raise ControlError(400, "options must be an object {name: value}")
+        options = _options(body)
         interaction = interactions.run_command(
             self._user(body["user_id"]),
             self._channel(body["channel_id"]),
@@ -250,6 +256,29 @@ class ControlApi:
             options,
         )
         return await self._answer(interaction, body, command=parsed)
+
+    async def autocomplete(self, request: web.Request) -> web.Response:
+        """``{user_id, channel_id, name, subcommand?, options, focused}`` → ``{choices}``:
+        the bot's suggestions for the focused option, as a real autocomplete interaction."""
+        body = await self._body(request)
+        self._required(body, "user_id", "channel_id", "name", "focused")
+        options = _options(body)
+        interaction = self.discord.interactions.run_autocomplete(
+            self._user(body["user_id"]),
+            self._channel(body["channel_id"]),
+            str(body["name"]).removeprefix("/"),
+            body.get("subcommand"),
+            options,
+            str(body["focused"]),
+        )
+        timeout = float(body.get("timeout") or DEFAULT_WAIT_S)
+        answered = await self.discord.interactions.wait_answer(interaction, timeout)
+        choices = next(
+            (r.get("choices") or [] for r in interaction.responses if r["type"] == 8), []
+        )
+        return web.json_response(
+            {"interaction_id": str(interaction.id), "choices": choices, "timed_out": not answered}
+        )
 
     async def press_component(self, request: web.Request) -> web.Response:
         body = await self._body(request)

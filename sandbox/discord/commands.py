@@ -51,6 +51,8 @@ def overwrite(
             "description": command.get("description") or "",
             "version": str(state.ids.next()),
         }
+        if body["integration_types"] is None:
+            body["integration_types"] = [0]  # Discord's default (a guild install), never null
         if guild_id is not None:
             body["guild_id"] = str(guild_id)
         stored.append(body)

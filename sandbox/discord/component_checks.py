@@ -184,3 +184,31 @@ def check_modal(data: dict[str, Any]) -> None:
             _text_input([*here, "components", "0"], children[0], seen)
     except Refused as refused:
         raise errors.invalid_form_body(errors.nest(refused.path, refused.leaf)) from None
+
+
+def stored(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Components as Discord stores and answers them: every component numbered (``id``,
+    1, 2, … in order, skipping ids given), and no ``emoji.id`` on a unicode emoji."""
+    taken: set[int] = set()
+
+    def given(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            if isinstance(item.get("id"), int):
+                taken.add(item["id"])
+            given(item.get("components") or [])
+
+    given(components)
+    counter = iter(n for n in range(1, 1 << 31) if n not in taken)
+
+    def shape(item: dict[str, Any]) -> dict[str, Any]:
+        body = dict(item)
+        if not isinstance(body.get("id"), int):
+            body["id"] = next(counter)
+        emoji = body.get("emoji")
+        if isinstance(emoji, dict):
+            body["emoji"] = {k: v for k, v in emoji.items() if v is not None}
+        if "components" in body:
+            body["components"] = [shape(c) for c in body["components"] or []]
+        return body
+
+    return [shape(c) for c in components]

@@ -71,7 +71,7 @@ class Messages(Payloads):
             author_id=author_id,
             content=str(payload.get("content") or ""),
             embeds=[_embed(e) for e in payload.get("embeds") or []],
-            components=list(payload.get("components") or []),
+            components=component_checks.stored(list(payload.get("components") or [])),
             attachments=self._attachments(payload, uploads),
             type=message_type if message_type is not None else (19 if reference else 0),
             flags=flags,
@@ -169,6 +169,7 @@ class Messages(Payloads):
             components = list(payload["components"] or [])
             flags = int(payload.get("flags") or message.flags)
             component_checks.check_message_components(components, flags)
+            components = component_checks.stored(components)
         if not (content or embeds or attachments or components):
             raise errors.DiscordError(400, 50006, "Cannot send an empty message")
         message.content = content

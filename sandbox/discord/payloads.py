@@ -153,6 +153,15 @@ class Payloads(GuildStore):
             )
         return body
 
+    def application_flags(self) -> int:
+        """APPLICATION_COMMAND_BADGE and the granted privileged intents' ``*_LIMITED`` flags
+        (an unverified application in fewer than 100 guilds)."""
+        flags = 1 << 23
+        for intent, flag in ((1 << 8, 1 << 13), (1 << 1, 1 << 15), (1 << 15, 1 << 19)):
+            if self.privileged_intents & intent:
+                flags |= flag
+        return flags
+
     def application_payload(self) -> dict[str, Any]:
         assert self.bot_user is not None and self.owner is not None
         return {
@@ -160,20 +169,22 @@ class Payloads(GuildStore):
             "name": self.application_name,
             "description": "Runs Atrium's incident-response procedure.",
             "icon": None,
-            "cover_image": None,
             "bot_public": False,
             "bot_require_code_grant": False,
             "owner": self.owner.payload(),
             "team": None,
             "verify_key": "0" * 64,
-            "flags": 1 << 23,  # GATEWAY_MESSAGE_CONTENT_LIMITED... informational only
+            "flags": self.application_flags(),
+            "flags_new": str(self.application_flags()),
+            "type": None,
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["bot", "applications.commands"],
             "bot": self.bot_user.payload(),
             "tags": [],
             "summary": "",
             "rpc_origins": [],
-            "terms_of_service_url": None,
-            "privacy_policy_url": None,
-            "custom_install_url": None,
             "role_connections_verification_url": None,
             "interactions_endpoint_url": None,
             "approximate_guild_count": 1,

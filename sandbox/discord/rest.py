@@ -187,6 +187,7 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
         hook = "/webhooks/{app_id:\\d+}/{token}"
         return [
             web.get("/users/@me", self.get_me),
+            web.get("/users/@me/guilds", self.get_my_guilds),
             web.get("/users/{user_id:\\d+}", self.get_user),
             web.get("/oauth2/applications/@me", self.get_application),
             web.get("/applications/@me", self.get_application),
