@@ -122,7 +122,9 @@ class Answers:
                 "response_message_ephemeral": bool(message and message.flags & EPHEMERAL),
             },
         }
-        if kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, UPDATE_MESSAGE) and message:
+        # The description's resource is a created (4) or updated (7) message; a defer has
+        # none (its message is found by ``response_message_id``).
+        if kind in (CHANNEL_MESSAGE, UPDATE_MESSAGE) and message:
             answer["resource"] = {"type": kind, "message": state.message_payload(message)}
         return answer
 

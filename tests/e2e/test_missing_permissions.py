@@ -102,3 +102,21 @@ async def test_a_kickoff_sent_before_a_500_is_posted_and_pings_once(bot, control
     kickoff = await control.wait_for_message(channel["id"], lambda m: m["pinned"], what="pin")
     pings = [m for m in await control.messages(channel["id"]) if alice in m["notified_user_ids"]]
     assert [m["id"] for m in pings] == [kickoff["id"]]
+
+
+@pytest.mark.manual_clock
+async def test_a_page_refused_for_a_permission_is_told_in_ops_alerts(bot, control: Control, clock):
+    from datetime import timedelta
+
+    await _declare(control, title="Quiet channel")
+    channel = await control.wait_for(lambda: find_channel(control, "incident-"), what="a channel")
+    await control.wait_for_message(channel["id"], lambda m: m["pinned"], what="the kickoff")
+    role = (await control.world(refresh=True))["bot_role_id"]
+    await control.set_overwrite(channel["id"], role, 0, deny=perms.SEND_MESSAGES)
+    clock.advance(timedelta(minutes=16))  # past P1's escalation window: bob is paged
+    ops = await control.channel_id("ops-alerts")
+    notice = await control.wait_for_message(
+        ops, lambda m: "could not be sent" in m["content"], what="the notice in #ops-alerts"
+    )
+    assert "level 1 page" in notice["content"]
+    assert "Send Messages" in notice["content"] and f"#{channel['name']}" in notice["content"]

@@ -142,3 +142,20 @@ async def test_a_rate_limited_answer_conforms(control: Control):
     )
     assert status == 429
     _conforms(body, "RatelimitedResponse")
+
+
+@pytest.mark.parametrize("kind", [4, 5])
+async def test_an_interaction_callback_with_response_conforms(control: Control, kind):
+    world = control.world
+    path = f"/applications/{world.application_id}/guilds/{world.guild_id}/commands"
+    await _ok(control, "PUT", path, json=[{"name": "ping", "description": "Ping"}])
+    state = world.discord.state
+    interaction = world.discord.interactions.run_command(
+        state.find_user("alice"), state.find_channel("general"), "ping", None, {}
+    )
+    callback = f"/interactions/{interaction.id}/{interaction.token}/callback?with_response=true"
+    data = {"content": "pong"} if kind == 4 else {}
+    body = await _ok(control, "POST", callback, json={"type": kind, "data": data})
+    _conforms(body, "InteractionCallbackResponse")
+    follow_up = f"/webhooks/{world.application_id}/{interaction.token}?wait=true"
+    _conforms(await _ok(control, "POST", follow_up, json={"content": "more"}), "MessageResponse")
