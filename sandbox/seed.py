@@ -18,10 +18,7 @@ BOT_PERMISSIONS = (
     | perms.MANAGE_CHANNELS
     | perms.MANAGE_ROLES
     | perms.SEND_MESSAGES
-    | perms.SEND_MESSAGES_IN_THREADS
     | perms.EMBED_LINKS
-    | perms.ATTACH_FILES
-    | perms.ADD_REACTIONS
     | perms.READ_MESSAGE_HISTORY
     | perms.MANAGE_MESSAGES
     | perms.PIN_MESSAGES

@@ -19,7 +19,6 @@ IN_CATEGORY = (
     "manage_roles",
     "send_messages",
     "embed_links",
-    "add_reactions",
     "read_message_history",
     "manage_messages",
     "pin_messages",

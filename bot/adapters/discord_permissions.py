@@ -19,10 +19,7 @@ REQUIRED = (
     "manage_channels",  # incident channels (and the incidents category's overflow)
     "manage_roles",  # channel overwrites: the commander's access
     "send_messages",
-    "send_messages_in_threads",
     "embed_links",
-    "attach_files",
-    "add_reactions",
     "read_message_history",  # kickoff recovery, transcripts
     "manage_messages",  # removing a ✅ that may not approve
     "pin_messages",  # the kickoff (Manage Messages no longer covers pins, Feb 2026)
