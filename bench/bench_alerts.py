@@ -369,7 +369,11 @@ async def storm(root: Path, total: int = 10_000, groups: int = 300, in_flight: i
             for line in m["content"].splitlines()
             if "Storm group" in line
         }
+        # The 429s Discord's limits (not injected faults) answered the bot in the storm.
+        limits = await stack.control.request("GET", "rate-limits")
     return {
+        "rate_limited_429s": limits["answered_429"],
+        "global_429s": limits["answered_global_429"],
         "notifications": total,
         "accepted": statuses.count(202),
         "groups": group_count,
@@ -501,6 +505,12 @@ async def run(quick: bool) -> dict:
             and storm_result["groups"] == 300
             and storm_result["digest_lines_posted"] == storm_result["digest_entries"]
             and storm_result["incident_channels"] == storm_result["incidents"],
+        },
+        {
+            "name": "storm: 429s the bot received (5 msgs/5 s per channel, 50/s global)",
+            "value": storm_result["rate_limited_429s"],
+            "limit": "0",
+            "ok": storm_result["rate_limited_429s"] == 0,
         },
         {
             "name": "storm: duplicate channels",

@@ -135,9 +135,8 @@ def check_config(path: Path) -> int:
             "INCIDENT_BOT_DISCORD_TOKEN: not set (expected the bot token from the Discord developer portal)"
         )
     else:
-        members, roles, problem = asyncio.run(_guild_members_and_roles(settings))
-        if problem:
-            problems.append(problem)
+        members, roles, found = asyncio.run(_guild_members_and_roles(settings))
+        problems += found
         if roles is not None:
             problems += resolve_roles(role_uses(settings.config), roles).problems
     problems += asyncio.run(chain_problems(settings.config.mitigate, os.environ))
@@ -158,10 +157,12 @@ def check_config(path: Path) -> int:
 
 async def _guild_members_and_roles(
     settings: Settings,
-) -> tuple[set[str] | None, list[tuple[int, str]] | None, str | None]:
-    """Members' usernames, display names and ids, and (id, name) of every role, over REST."""
+) -> tuple[set[str] | None, list[tuple[int, str]] | None, list[str]]:
+    """Members' usernames, display names and ids, (id, name) of every role, and the bot's
+    permission gaps, over REST."""
     import discord
 
+    from bot.adapters.discord_check import permission_gaps
     from bot.client import configure_discord
 
     configure_discord(settings)
@@ -184,7 +185,8 @@ async def _guild_members_and_roles(
         names: set[str] = set()
         async for member in guild.fetch_members(limit=None):
             names |= {member.name.lower(), member.display_name.lower(), str(member.id)}
-        return names, [(role.id, role.name) for role in guild.roles], None
+        gaps = await permission_gaps(client, guild, settings.config)
+        return names, [(role.id, role.name) for role in guild.roles], gaps
     except discord.LoginFailure:
         return _failed(
             "INCIDENT_BOT_DISCORD_TOKEN: Discord refused the token (expected a valid bot token)"
@@ -205,8 +207,8 @@ async def _guild_members_and_roles(
         await client.close()
 
 
-def _failed(problem: str) -> tuple[None, None, str]:
-    return None, None, problem
+def _failed(problem: str) -> tuple[None, None, list[str]]:
+    return None, None, [problem]
 
 
 def db_upgrade(path: Path) -> int:

@@ -221,9 +221,18 @@ def _describe(interaction: discord.Interaction) -> str:
     return f"interaction {interaction.id} ({command}) by {interaction.user.id}"
 
 
+# The first follow-up after a defer fills the deferred message and keeps the defer's
+# ephemerality (Discord ignores the follow-up's own flag): a private answer after a
+# public defer first fills the public message with this, then follows up privately.
+PRIVATE_ANSWER = "The answer is shown only to the person who ran the command."
+
+
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
     try:
         if interaction.response.is_done():
+            original = await interaction.original_response()
+            if original.flags.loading and not original.flags.ephemeral:
+                await interaction.edit_original_response(content=PRIVATE_ANSWER)
             await interaction.followup.send(text, ephemeral=True)
         else:
             await interaction.response.send_message(text, ephemeral=True)
@@ -250,7 +259,10 @@ async def answer_with(
     except TimeoutError:
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         result = await task
-        await interaction.followup.send(**{"ephemeral": ephemeral, **render(result)})
+        answer = {"ephemeral": ephemeral, **render(result)}
+        if answer["ephemeral"] and not ephemeral:
+            await interaction.edit_original_response(content=PRIVATE_ANSWER)
+        await interaction.followup.send(**answer)
         return result
     # ``render`` may ask for its own ``ephemeral`` (an "already done" answer only for you).
     await interaction.response.send_message(**{"ephemeral": ephemeral, **render(result)})

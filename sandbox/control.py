@@ -17,7 +17,7 @@ from aiohttp import web
 from . import alerts
 from .discord.errors import DiscordError
 from .discord.interactions import ControlError, Interaction
-from .discord.model import Channel, Message, User, emoji_text, iso, parse_emoji
+from .discord.model import Channel, Message, Role, User, emoji_text, iso, parse_emoji
 from .faults import GATEWAY_KINDS, KINDS
 
 if TYPE_CHECKING:
@@ -55,7 +55,32 @@ def message_view(message: Message) -> dict[str, Any]:
         "flags": message.flags,
         "thread_id": None if message.thread_id is None else str(message.thread_id),
         "reply_to": (message.message_reference or {}).get("message_id"),
+        "notified_user_ids": [str(u) for u in message.notified_user_ids],
     }
+
+
+def role_view(role: Role) -> dict[str, Any]:
+    return {
+        "id": str(role.id),
+        "name": role.name,
+        "permissions": str(role.permissions),
+        "mentionable": role.mentionable,
+    }
+
+
+def _options(body: dict[str, Any]) -> dict[str, Any]:
+    options = body.get("options") or {}
+    if not isinstance(options, dict):
+        raise ControlError(400, "options must be an object {name: value}")
+    return options
+
+
+def _bitfield(value: Any, name: str) -> int:
+    """A permissions integer, as Discord sends it (a string) or as a number."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit():
+        raise ControlError(400, f"{name} must be a permissions integer (a string of digits)")
+    return int(text)
 
 
 def interaction_view(interaction: Interaction, *, timed_out: bool = False) -> dict[str, Any]:
@@ -81,6 +106,7 @@ class ControlApi:
                 web.get("/commands", self.list_commands),
                 web.post("/commands", self.run_command),
                 web.post("/components", self.press_component),
+                web.post("/autocomplete", self.autocomplete),
                 web.post("/modals", self.submit_modal),
                 web.get("/interactions/{interaction_id}", self.get_interaction),
                 web.post("/messages", self.post_message),
@@ -90,11 +116,14 @@ class ControlApi:
                 web.delete("/reactions", self.remove_reaction),
                 web.post("/members/{user}/roles", self.add_role),
                 web.delete("/members/{user}/roles", self.remove_role),
+                web.patch("/roles/{role}", self.edit_role),
+                web.put("/channels/{channel}/permissions/{target}", self.put_overwrite),
                 web.get("/requests", self.requests),
                 web.post("/faults", self.add_fault),
                 web.get("/faults", self.list_faults),
                 web.get("/settings", self.get_settings),
                 web.put("/settings", self.put_settings),
+                web.get("/rate-limits", self.get_rate_limits),
                 web.get("/gateway", self.gateway),
                 web.get("/alerts/sample", self.sample_alert),
                 web.post("/alerts", self.fire_alert),
@@ -220,9 +249,7 @@ class ControlApi:
             parsed = interactions.read_command_line(str(body["command_line"]))
             body = {**body, **parsed}
         self._required(body, "user_id", "channel_id", "name")
-        options = body.get("options") or {}
-        if not isinstance(options, dict):
-            raise ControlError(400, "options must be an object {name: value}")
+        options = _options(body)
         interaction = interactions.run_command(
             self._user(body["user_id"]),
             self._channel(body["channel_id"]),
@@ -231,6 +258,29 @@ class ControlApi:
             options,
         )
         return await self._answer(interaction, body, command=parsed)
+
+    async def autocomplete(self, request: web.Request) -> web.Response:
+        """``{user_id, channel_id, name, subcommand?, options, focused}`` → ``{choices}``:
+        the bot's suggestions for the focused option, as a real autocomplete interaction."""
+        body = await self._body(request)
+        self._required(body, "user_id", "channel_id", "name", "focused")
+        options = _options(body)
+        interaction = self.discord.interactions.run_autocomplete(
+            self._user(body["user_id"]),
+            self._channel(body["channel_id"]),
+            str(body["name"]).removeprefix("/"),
+            body.get("subcommand"),
+            options,
+            str(body["focused"]),
+        )
+        timeout = float(body.get("timeout") or DEFAULT_WAIT_S)
+        answered = await self.discord.interactions.wait_answer(interaction, timeout)
+        choices = next(
+            (r.get("choices") or [] for r in interaction.responses if r["type"] == 8), []
+        )
+        return web.json_response(
+            {"interaction_id": str(interaction.id), "choices": choices, "timed_out": not answered}
+        )
 
     async def press_component(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -332,6 +382,43 @@ class ControlApi:
     async def remove_role(self, request: web.Request) -> web.Response:
         return await self._role_change(request, add=False)
 
+    async def edit_role(self, request: web.Request) -> web.Response:
+        """``{permissions?, mentionable?}``: the admin edits a role (its id or its name)."""
+        body = await self._body(request)
+        role = self.state.find_role(request.match_info["role"])
+        if role is None:
+            raise ControlError(404, f"unknown role {request.match_info['role']!r}")
+        permissions = body.get("permissions")
+        if permissions is not None:
+            permissions = _bitfield(permissions, "permissions")
+        mentionable = body.get("mentionable")
+        if mentionable is not None and not isinstance(mentionable, bool):
+            raise ControlError(400, "mentionable must be true or false")
+        if permissions is None and mentionable is None:
+            raise ControlError(400, "give permissions and/or mentionable")
+        self.state.edit_role(role, permissions=permissions, mentionable=mentionable)
+        return web.json_response(role_view(role))
+
+    async def put_overwrite(self, request: web.Request) -> web.Response:
+        """``{allow, deny, type}``: the admin sets a channel's overwrite for a role (type 0)
+        or a member (type 1); the target is an id, or a role or user name."""
+        body = await self._body(request)
+        channel = self._channel(request.match_info["channel"])
+        kind = body.get("type")
+        if kind not in (0, 1):
+            raise ControlError(400, "type must be 0 (role) or 1 (member)")
+        ref = request.match_info["target"]
+        target = self.state.find_role(ref) if kind == 0 else self.state.find_user(ref)
+        if target is None:
+            raise ControlError(404, f"unknown {'role' if kind == 0 else 'user'} {ref!r}")
+        allow = _bitfield(body.get("allow", "0"), "allow")
+        deny = _bitfield(body.get("deny", "0"), "deny")
+        self.state.set_overwrite(
+            channel.id, target.id, {"type": kind, "allow": str(allow), "deny": str(deny)}
+        )
+        overwrite = next(o for o in channel.permission_overwrites if o["id"] == str(target.id))
+        return web.json_response(overwrite)
+
     # ------------------------------------------------------------------ faults, settings
     async def add_fault(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -363,7 +450,15 @@ class ControlApi:
         return web.json_response({"pending": self.discord.faults.describe()})
 
     async def get_settings(self, request: web.Request) -> web.Response:
-        return web.json_response({"rest_latency_ms": self.discord.settings.rest_latency_ms})
+        return web.json_response(
+            {
+                "rest_latency_ms": self.discord.settings.rest_latency_ms,
+                "rate_limits": self.discord.rate_limits.enabled,
+            }
+        )
+
+    async def get_rate_limits(self, request: web.Request) -> web.Response:
+        return web.json_response(self.discord.rate_limits.describe())
 
     async def put_settings(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -375,6 +470,10 @@ class ControlApi:
             if latency < 0:
                 raise ControlError(400, "rest_latency_ms must not be negative")
             self.discord.settings.rest_latency_ms = latency
+        if "rate_limits" in body:
+            if not isinstance(body["rate_limits"], bool):
+                raise ControlError(400, "rate_limits must be true or false")
+            self.discord.rate_limits.enabled = body["rate_limits"]
         return await self.get_settings(request)
 
     # ------------------------------------------------------------------ alerts

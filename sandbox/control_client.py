@@ -135,6 +135,35 @@ class Control:
             },
         )
 
+    async def edit_role(
+        self, role: str, permissions: int | None = None, mentionable: bool | None = None
+    ) -> dict[str, Any]:
+        """The admin changes a role (its id or name): ``PATCH /_sandbox/roles/{role}``."""
+        body: dict[str, Any] = {}
+        if permissions is not None:
+            body["permissions"] = str(permissions)
+        if mentionable is not None:
+            body["mentionable"] = mentionable
+        return await self.request("PATCH", f"roles/{role}", json=body)
+
+    async def take_from_bot(self, *bits: int) -> dict[str, Any]:
+        """Remove permission bits from the bot's role, as an admin would."""
+        role = (await self.world(refresh=True))["bot_role"]
+        remaining = int(role["permissions"])
+        for bit in bits:
+            remaining &= ~bit
+        return await self.edit_role(role["id"], permissions=remaining)
+
+    async def set_overwrite(
+        self, channel_id: str, target: str, kind: int, allow: int = 0, deny: int = 0
+    ) -> dict[str, Any]:
+        """``PUT /_sandbox/channels/{id}/permissions/{target}``: a role (0) or member (1)."""
+        return await self.request(
+            "PUT",
+            f"channels/{channel_id}/permissions/{target}",
+            json={"type": kind, "allow": str(allow), "deny": str(deny)},
+        )
+
     async def requests(self, since: str | None = None) -> list[dict[str, Any]]:
         return await self.request("GET", "requests", **({"since": since} if since else {}))
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-REST_KINDS = frozenset({"rate_limit", "server_error"})
+# ``server_error_after``: the request takes effect, then answers 500 (Discord does this),
+# so a retry must find the earlier effect rather than act twice. Discord REST only.
+AFTER_EFFECT = "server_error_after"
+BEFORE_EFFECT_KINDS = frozenset({"rate_limit", "server_error"})
+REST_KINDS = BEFORE_EFFECT_KINDS | {AFTER_EFFECT}
 GATEWAY_KINDS = frozenset({"disconnect", "invalid_session", "reconnect"})
 KINDS = REST_KINDS | GATEWAY_KINDS
 
@@ -48,7 +52,7 @@ class Faults:
         """For services beside Discord (X, GitHub): only faults that name a prefix of ``path``."""
         for fault in self._pending:
             if (
-                fault.kind in REST_KINDS
+                fault.kind in BEFORE_EFFECT_KINDS
                 and fault.path_prefix
                 and path.startswith(fault.path_prefix)
             ):

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .discord.model import ADMINISTRATOR, MANAGER_PERMISSIONS
+from .discord import permissions as perms
+from .discord.model import MANAGER_PERMISSIONS
 from .discord.state import DiscordState
 
 GUILD_NAME = "Atrium"
 ROLES = ("incident-admin", "oncall", "multisig-signer", "comms")
 ROLE_PERMISSIONS = {"incident-admin": MANAGER_PERMISSIONS}
+# Exactly what the README asks the bot's invite for (not Administrator): a test holds the
+# two together.
+BOT_PERMISSIONS = (
+    perms.VIEW_CHANNEL
+    | perms.MANAGE_CHANNELS
+    | perms.MANAGE_ROLES
+    | perms.SEND_MESSAGES
+    | perms.EMBED_LINKS
+    | perms.READ_MESSAGE_HISTORY
+    | perms.MANAGE_MESSAGES
+    | perms.PIN_MESSAGES
+    | perms.MENTION_EVERYONE
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,7 @@ def seed_default_world(state: DiscordState) -> None:
     state.application_name = BOT_USERNAME
     state.create_guild(GUILD_NAME, owner)
     roles = {name: state.add_role(name, ROLE_PERMISSIONS.get(name, 0)) for name in ROLES}
-    bot_role = state.add_role(BOT_USERNAME, ADMINISTRATOR, managed=True, bot_id=bot.id)
+    bot_role = state.add_role(BOT_USERNAME, BOT_PERMISSIONS, managed=True, bot_id=bot.id)
     state.add_member(owner, [])
     state.add_member(bot, [bot_role])
     for person in PEOPLE:

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from . import ops_repo, seed
 from .chain import ChainPart
-from .control import ControlApi
+from .control import ControlApi, role_view
 from .discord.emulator import DiscordEmulator
 from .github import GitHubApi
 from .x import XApi
@@ -170,11 +170,8 @@ class World:
             for m in guild.members.values()
             if m.user.id != bot_id and m.user.id != guild.owner_id
         ]
-        roles = [
-            {"id": str(r.id), "name": r.name}
-            for r in guild.roles.values()
-            if r.id != everyone and not r.managed
-        ]
+        roles = [role_view(r) for r in guild.roles.values() if r.id != everyone and not r.managed]
+        bot_role = next((r for r in guild.roles.values() if r.bot_id == bot_id), None)
         channels = [
             {
                 "id": str(c.id),
@@ -189,6 +186,8 @@ class World:
         body: dict[str, Any] = {
             "guild_id": str(guild.id),
             "bot_user_id": str(bot_id),
+            "bot_role_id": None if bot_role is None else str(bot_role.id),
+            "bot_role": None if bot_role is None else role_view(bot_role),
             "application_id": self.application_id,
             "users": users,
             "roles": roles,

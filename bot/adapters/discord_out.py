@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
 import discord
 
+from bot.adapters.discord_permissions import Place, refusal, unnotified
+from bot.adapters.discord_shapes import ButtonSpec, Embed, view_of
 from bot.core.locks import LockHeldAcrossCall, check_not_holding
 from bot.core.permissions import RoleResolution, resolve_roles
 from bot.errors import ExternalServiceError, NotFound, UserError
@@ -27,56 +28,9 @@ _INVALID_FORM_BODY = 50035
 _CATEGORY_FULL = "CHANNEL_PARENT_MAX_CHANNELS"
 MAX_CATEGORY_CHANNELS = 50
 T = TypeVar("T")
+__all__ = ["ButtonSpec", "DiscordOut", "Embed"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ButtonSpec:
-    label: str
-    custom_id: str
-    style: str = "primary"  # primary | secondary | success | danger
-    emoji: str | None = None
-    disabled: bool = False
-
-
-@dataclass(frozen=True)
-class Embed:
-    title: str
-    description: str
-    colour: int = 0x5865F2
-    fields: tuple[tuple[str, str, bool], ...] = ()
-    footer: str | None = None
-    url: str | None = None
-
-    def to_discord(self) -> discord.Embed:
-        embed = discord.Embed(
-            title=self.title, description=self.description, colour=self.colour, url=self.url
-        )
-        for name, value, inline in self.fields:
-            embed.add_field(name=name, value=value, inline=inline)
-        if self.footer:
-            embed.set_footer(text=self.footer)
-        return embed
-
-
-def _view(buttons: tuple[ButtonSpec, ...]) -> discord.ui.View | None:
-    if not buttons:
-        return None
-    view = discord.ui.View(timeout=None)
-    for spec in buttons:
-        view.add_item(
-            discord.ui.Button(
-                label=spec.label,
-                custom_id=spec.custom_id,
-                style=getattr(discord.ButtonStyle, spec.style),
-                emoji=spec.emoji,
-                disabled=spec.disabled,
-            )
-        )
-    # Clicks are routed by custom_id to the cogs' dynamic items, not to this object.
-    view.stop()
-    return view
 
 
 class DiscordOut:
@@ -170,7 +124,9 @@ class DiscordOut:
             label = name if number == 1 else f"{name} {number}"
             category = discord.utils.get(self.guild.categories, name=label)
             if category is None:
-                return await self._call(self.guild.create_category(label))
+                return await self._call(
+                    self.guild.create_category(label), self.guild, "manage_channels"
+                )
             if len(category.channels) < MAX_CATEGORY_CHANNELS:
                 return category
             number += 1
@@ -191,12 +147,29 @@ class DiscordOut:
                 overwrites[member] = discord.PermissionOverwrite(
                     view_channel=True, send_messages=True, read_message_history=True
                 )
+        needs = ("view_channel", "manage_channels") + (("manage_roles",) if overwrites else ())
         channel = await self._call(
             self.guild.create_text_channel(
                 name, category=category, topic=topic, overwrites=overwrites or discord.utils.MISSING
-            )
+            ),
+            category,
+            *needs,
         )
+        await self._drop_retried_twins(channel)
         return str(channel.id)
+
+    async def _drop_retried_twins(self, channel: discord.TextChannel) -> None:
+        """A 5xx may come after Discord created the channel, and discord.py retries it: the
+        earlier twin (same category and topic, which names the incident) is deleted."""
+        for other in self.guild.text_channels:
+            if (
+                other.id != channel.id
+                and other.category_id == channel.category_id
+                and channel.topic
+                and other.topic == channel.topic
+            ):
+                log.warning("deleting #%s, made twice by a retried request", other.name)
+                await self._call(other.delete(reason="created twice by a retry"))
 
     async def grant_access(self, channel_id: str, user_id: str) -> None:
         channel = self.guild.get_channel(int(channel_id))
@@ -206,13 +179,18 @@ class DiscordOut:
         await self._call(
             channel.set_permissions(
                 member, view_channel=True, send_messages=True, read_message_history=True
-            )
+            ),
+            channel,
+            "manage_roles",
+            "view_channel",
+            "send_messages",
+            "read_message_history",
         )
 
     async def delete_channel(self, channel_id: str, reason: str) -> None:
         channel = self.guild.get_channel(int(channel_id))
         if channel is not None:
-            await self._call(channel.delete(reason=reason))
+            await self._call(channel.delete(reason=reason), channel, "manage_channels")
 
     async def send(
         self,
@@ -231,12 +209,22 @@ class DiscordOut:
         )
         message = await self._call(
             channel.send(
+                # discord.py sends a nonce with enforce_nonce: Discord answers its retry of
+                # a send that took effect before a 5xx with that message (never twice).
                 content=content,
                 embed=embed.to_discord() if embed else discord.utils.MISSING,
-                view=_view(buttons) or discord.utils.MISSING,
+                view=view_of(buttons) or discord.utils.MISSING,
                 allowed_mentions=allowed,
-            )
+            ),
+            channel,
+            "view_channel",
+            "send_messages_in_threads" if isinstance(channel, discord.Thread) else "send_messages",
+            *(("embed_links",) if embed else ()),
         )
+        note = unnotified(channel, message, mention_users, mention_roles)
+        if note:  # a page that notified nobody says so, and why
+            none = discord.AllowedMentions.none()
+            await self._call(channel.send(note, allowed_mentions=none), channel, "send_messages")
         return str(message.id)
 
     async def edit(
@@ -255,16 +243,25 @@ class DiscordOut:
         if embed is not None:
             kwargs["embed"] = embed.to_discord()
         if buttons is not None:
-            kwargs["view"] = _view(buttons)
-        await self._call(message.edit(**kwargs))
+            kwargs["view"] = view_of(buttons)
+        await self._call(message.edit(**kwargs), channel, "view_channel")
 
     async def pin(self, channel_id: str, message_id: str) -> None:
         channel = self._messageable(channel_id)
-        await self._call(channel.get_partial_message(int(message_id)).pin())
+        await self._call(
+            channel.get_partial_message(int(message_id)).pin(),
+            channel,
+            "view_channel",
+            "pin_messages",
+        )
 
     async def history(self, channel_id: str, limit: int | None = None) -> list[discord.Message]:
         channel = self._messageable(channel_id)
-        return [m async for m in channel.history(limit=limit, oldest_first=True)]
+
+        async def collect() -> list[discord.Message]:
+            return [m async for m in channel.history(limit=limit, oldest_first=True)]
+
+        return await self._call(collect(), channel, "view_channel", "read_message_history")
 
     async def find_own_message(
         self, channel_id: str, footer: str, limit: int | None = 50, newest_first: bool = False
@@ -284,7 +281,7 @@ class DiscordOut:
                     return str(message.id)
             return None
 
-        return await self._call(scan())
+        return await self._call(scan(), channel, "view_channel", "read_message_history")
 
     async def own_message_footer(self, channel_id: str, message_id: str) -> str | None:
         """The embed footer of the bot's message ``message_id`` (None: not the bot's, or none)."""
@@ -296,7 +293,7 @@ class DiscordOut:
             except discord.NotFound:
                 return None
 
-        message = await self._call(fetch())
+        message = await self._call(fetch(), channel, "view_channel", "read_message_history")
         if message is None or message.author != self._client.user:
             return None
         return next((e.footer.text for e in message.embeds if e.footer and e.footer.text), None)
@@ -307,7 +304,12 @@ class DiscordOut:
         """Take ``user_id``'s ``emoji`` off a message (Manage Messages)."""
         channel = self._messageable(channel_id)
         message = channel.get_partial_message(int(message_id))
-        await self._call(message.remove_reaction(emoji, discord.Object(int(user_id))))
+        await self._call(
+            message.remove_reaction(emoji, discord.Object(int(user_id))),
+            channel,
+            "view_channel",
+            "manage_messages",
+        )
 
     def plain_name(self, user_id: str) -> str:
         """A member's display name as text that pings nobody and formats nothing."""
@@ -322,7 +324,11 @@ class DiscordOut:
         return channel
 
     @staticmethod
-    async def _call(awaitable: Coroutine[Any, Any, T]) -> T:
+    async def _call(
+        awaitable: Coroutine[Any, Any, T], where: Place | None = None, *needs: str
+    ) -> T:
+        """``where`` and ``needs``: the permissions the call takes there, to name the one
+        lacking when Discord answers 403."""
         # An incident lock is never held across a Discord call: a command waiting on that
         # lock would miss Discord's 3-second deadline while this call is retried.
         try:
@@ -333,9 +339,7 @@ class DiscordOut:
         try:
             return await awaitable
         except discord.Forbidden as error:
-            raise UserError(
-                f"Discord refused: the bot lacks a permission ({error.text})."
-            ) from error
+            raise refusal(where, needs, error) from error
         except discord.HTTPException as error:
             if error.code == _GUILD_FULL:
                 raise UserError(

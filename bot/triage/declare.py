@@ -216,9 +216,19 @@ class Declarer:
             self._opened.add(incident.id)
         try:
             await self.d.discord.pin(channel_id, kickoff_id)
-        except (UserError, ExternalServiceError):
-            log.warning("could not pin the kickoff of incident %s", incident.id, exc_info=True)
+        except (UserError, ExternalServiceError) as error:
+            log.warning("could not pin the kickoff of incident %s: %s", incident.id, error)
+            await self._say_unpinned(channel_id, error)
         await self.d.emit(IncidentEvent("declared", incident, incident.declared_by))
+
+    async def _say_unpinned(self, channel_id: str, error: Exception) -> None:
+        """The kickoff stays unpinned: the channel is told why (a missing permission named)."""
+        try:
+            await self.d.discord.send(
+                channel_id, content=f"📌 The kickoff above is not pinned. {error}"
+            )
+        except (UserError, ExternalServiceError):
+            log.warning("could not say in %s that the kickoff is unpinned", channel_id)
 
     def forget(self, incident_id: int) -> None:
         """Drop per-incident memory once it is over, so long-running processes stay small."""

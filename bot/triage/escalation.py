@@ -239,6 +239,8 @@ class EscalationClock:
                 mention_roles=() if user else (payload["target_id"],),
             )
         except UserError as error:
+            if entry.attempts <= 1:
+                await self._tell_ops(incident, payload["level"], error)
             raise Refused(str(error)) from error
         except ExternalServiceError as error:
             # Discord may have acted before failing: look before trying again. If the
@@ -248,6 +250,18 @@ class EscalationClock:
                 return found
             raise Retry(str(error)) from error
         return {"message_id": message_id}
+
+    async def _tell_ops(self, incident: Incident, level: int, error: UserError) -> None:
+        """An automatic page Discord refused (a missing permission, say) is told in the
+        ops-alerts channel, once: nobody ran a command to see the error."""
+        ops = self.d.discord.text_channel(self.d.config.discord.ops_alerts_channel)
+        if ops is None:
+            return
+        text = f"⚠️ The level {level} page of incident #{incident.id} could not be sent: {error}"
+        try:
+            await self.d.discord.send(str(ops.id), content=text)
+        except (UserError, ExternalServiceError):
+            log.warning("could not tell #%s of the refused page", ops.name)
 
     async def _find_page(self, entry: OutboxEntry) -> Mapping[str, Any] | None:
         assert entry.incident_id is not None

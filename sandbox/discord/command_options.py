@@ -36,8 +36,14 @@ class CommandOptions:
         return {"name": name, "subcommand": subcommand, "options": options}
 
     def _build_options(
-        self, command: dict[str, Any], subcommand: str | None, given: dict[str, Any]
+        self,
+        command: dict[str, Any],
+        subcommand: str | None,
+        given: dict[str, Any],
+        focused: str | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """``focused``: an autocomplete, whose options may be partial and whose focused
+        option carries the text typed so far."""
         resolved: dict[str, dict[str, Any]] = {
             "users": {},
             "members": {},
@@ -50,7 +56,7 @@ class CommandOptions:
         if not nested:
             if subcommand:
                 raise ControlError(400, f"/{command['name']} has no subcommands")
-            return self._values(command["name"], declared, given, resolved), resolved
+            return self._values(command["name"], declared, given, resolved, focused), resolved
         if not subcommand:
             names = ", ".join(o["name"] for o in nested)
             raise ControlError(400, f"/{command['name']} needs a subcommand ({names})")
@@ -59,7 +65,7 @@ class CommandOptions:
         if first is None or (first["type"] == 2) != (len(parts) == 2) or len(parts) > 2:
             raise ControlError(400, f"/{command['name']} has no subcommand {subcommand!r}")
         if first["type"] == 1:
-            values = self._values(subcommand, first.get("options") or [], given, resolved)
+            values = self._values(subcommand, first.get("options") or [], given, resolved, focused)
             return [{"type": 1, "name": first["name"], "options": values}], resolved
         sub = next(
             (o for o in first.get("options") or [] if o["name"] == parts[1] and o.get("type") == 1),
@@ -67,7 +73,7 @@ class CommandOptions:
         )
         if sub is None:
             raise ControlError(400, f"/{command['name']} has no subcommand {subcommand!r}")
-        values = self._values(subcommand, sub.get("options") or [], given, resolved)
+        values = self._values(subcommand, sub.get("options") or [], given, resolved, focused)
         inner = {"type": 1, "name": sub["name"], "options": values}
         return [{"type": 2, "name": first["name"], "options": [inner]}], resolved
 
@@ -77,8 +83,11 @@ class CommandOptions:
         declared: list[dict[str, Any]],
         given: dict[str, Any],
         resolved: dict[str, dict[str, Any]],
+        focused: str | None = None,
     ) -> list[dict[str, Any]]:
         by_name = {o["name"]: o for o in declared}
+        if focused is not None and not (by_name.get(focused) or {}).get("autocomplete"):
+            raise ControlError(400, f"{where}: option {focused!r} has no autocomplete")
         unknown = sorted(set(given) - set(by_name))
         if unknown:
             raise ControlError(
@@ -86,11 +95,15 @@ class CommandOptions:
                 f"{where}: unknown option(s) {', '.join(unknown)} (declared: {', '.join(by_name)})",
             )
         missing = [o["name"] for o in declared if o.get("required") and o["name"] not in given]
-        if missing:
+        if missing and focused is None:
             raise ControlError(400, f"{where}: missing required option(s) {', '.join(missing)}")
         result = []
         for option in declared:  # in declared order, as a Discord client sends them
             if option["name"] not in given:
+                continue
+            if option["name"] == focused:  # what is typed so far, whatever the type
+                partial = {"type": option["type"], "name": focused, "value": str(given[focused])}
+                result.append({**partial, "focused": True})
                 continue
             value = self._convert(where, option, given[option["name"]], resolved)
             result.append({"type": option["type"], "name": option["name"], "value": value})
@@ -144,7 +157,10 @@ class CommandOptions:
             channel = state.find_channel(raw)
             if channel is None:
                 raise ControlError(404, f"{where}: unknown channel {raw!r} for option {name}")
-            body = {**channel.payload(), "permissions": str(state.permissions(state.bot_user.id))}
+            body = {
+                **channel.payload(),
+                "permissions": str(state.permissions(state.bot_user.id, channel)),
+            }
             resolved["channels"][str(channel.id)] = body
             return str(channel.id)
         if kind == 11:

@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from . import errors
+from . import command_checks, errors
 from .state import DiscordState
 
-NAME = re.compile(r"^[-_'\w]{1,32}$", re.UNICODE)
 MAX_CHAT_COMMANDS = 100
-
-
-def _check(index: int, command: dict[str, Any]) -> None:
-    name = str(command.get("name") or "")
-    kind = int(command.get("type") or 1)
-    if kind == 1 and (not NAME.match(name) or name != name.lower()):
-        raise errors.invalid_form_body(
-            errors.nest(
-                [str(index), "name"],
-                errors.field_error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"),
-            )
-        )
-    if kind == 1 and not 1 <= len(str(command.get("description") or "")) <= 100:
-        raise errors.invalid_form_body(
-            errors.nest(
-                [str(index), "description"],
-                errors.field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."),
-            )
-        )
 
 
 def overwrite(
@@ -51,7 +30,7 @@ def overwrite(
             400, 30032, "Maximum number of application commands reached (100)"
         )
     for index, command in enumerate(commands):
-        _check(index, command)
+        command_checks.check(index, command)
     previous = {(c["name"], c.get("type", 1)): c for c in state.commands.get(guild_id, [])}
     stored = []
     for command in commands:
@@ -72,6 +51,8 @@ def overwrite(
             "description": command.get("description") or "",
             "version": str(state.ids.next()),
         }
+        if body["integration_types"] is None:
+            body["integration_types"] = [0]  # Discord's default (a guild install), never null
         if guild_id is not None:
             body["guild_id"] = str(guild_id)
         stored.append(body)

@@ -7,6 +7,7 @@ from aiohttp import web
 from ..faults import Faults
 from .gateway import Gateway
 from .interactions import Interactions
+from .ratelimits import RateLimits
 from .rest import RequestLog, RestApi, Settings
 from .state import DiscordState
 
@@ -22,6 +23,7 @@ class DiscordEmulator:
         self.faults = Faults()
         self.settings = Settings(rest_latency_ms=rest_latency_ms)
         self.requests = RequestLog()
+        self.rate_limits = RateLimits()
         self.gateway = Gateway(self.state, self.faults)
         self.interactions = Interactions(self.state)
         self.rest = RestApi(
@@ -31,6 +33,7 @@ class DiscordEmulator:
             self.settings,
             self.requests,
             gateway_url=lambda: self.gateway.url,
+            rate_limits=self.rate_limits,
         )
 
     def mount(self, app: web.Application) -> None:

@@ -38,9 +38,15 @@ REPLAY_BUFFER = 5000
 # Intent bits (https://discord.com/developers/docs/events/gateway#gateway-intents).
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
+GUILD_PRESENCES = 1 << 8
 GUILD_MESSAGES = 1 << 9
 GUILD_MESSAGE_REACTIONS = 1 << 10
 MESSAGE_CONTENT = 1 << 15
+PRIVILEGED = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
+# An ACK a moment after the beat, as over a network: discord.py stamps a beat as sent
+# only after its thread sees the send complete, and an ACK handled before that reads as
+# "Can't keep up … 41.3s behind".
+HEARTBEAT_ACK_DELAY_S = 0.05
 
 EVENT_INTENTS = {
     "CHANNEL_CREATE": GUILDS,
@@ -50,6 +56,7 @@ EVENT_INTENTS = {
     "THREAD_CREATE": GUILDS,
     "THREAD_UPDATE": GUILDS,
     "THREAD_DELETE": GUILDS,
+    "GUILD_ROLE_UPDATE": GUILDS,
     "GUILD_MEMBER_UPDATE": GUILD_MEMBERS,
     "MESSAGE_CREATE": GUILD_MESSAGES,
     "MESSAGE_UPDATE": GUILD_MESSAGES,
@@ -224,7 +231,8 @@ class Gateway:
         op = frame.get("op")
         data = frame.get("d")
         if op == HEARTBEAT:
-            connection.send(json.dumps({"op": HEARTBEAT_ACK}))
+            ack = json.dumps({"op": HEARTBEAT_ACK})
+            asyncio.get_running_loop().call_later(HEARTBEAT_ACK_DELAY_S, connection.send, ack)
         elif op == IDENTIFY:
             await self._identify(connection, data or {})
         elif op == RESUME:
@@ -250,8 +258,12 @@ class Gateway:
             self.invalidated += 1
             connection.send(json.dumps({"op": INVALID_SESSION, "d": False}))
             return
+        intents = int(data.get("intents") or 0)
+        if intents & PRIVILEGED & ~self.state.privileged_intents:
+            await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
         self.identifies += 1
-        session = Session(id=secrets.token_hex(16), intents=int(data.get("intents") or 0))
+        session = Session(id=secrets.token_hex(16), intents=intents)
         self.sessions[session.id] = session
         session.connection = connection
         connection.session = session
@@ -269,7 +281,7 @@ class Gateway:
             "session_id": session.id,
             "resume_gateway_url": self.url,
             "session_type": "normal",
-            "application": {"id": str(state.application_id), "flags": 0},
+            "application": {"id": str(state.application_id), "flags": state.application_flags()},
             "private_channels": [],
             "relationships": [],
             "presences": [],
@@ -281,8 +293,11 @@ class Gateway:
         if "shard" in data:
             ready["shard"] = data["shard"]
         self._send_dispatch(session, "READY", ready)
+        # Without the presences intent Discord sends only the bot's own member: discord.py
+        # asks for the rest (op 8, answered with GUILD_MEMBERS_CHUNK).
+        everyone = GUILD_MEMBERS | GUILD_PRESENCES
         guild = state.guild_payload(
-            for_gateway=True, with_members=bool(session.intents & GUILD_MEMBERS)
+            for_gateway=True, with_members=session.intents & everyone == everyone
         )
         self._send_dispatch(session, "GUILD_CREATE", guild)
         self._after_connect(session)

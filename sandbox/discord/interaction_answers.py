@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import errors, limits
+from . import component_checks, errors, limits
 from .interaction_model import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
@@ -96,6 +96,7 @@ class Answers:
                 raise errors.invalid_form_body(
                     {"data": errors.field_error("BASE_TYPE_REQUIRED", "This field is required")}
                 )
+            component_checks.check_modal(data)
             interaction.modal = dict(data)
         interaction.ack_type = kind
         interaction.acked_at = time.monotonic()
@@ -121,7 +122,9 @@ class Answers:
                 "response_message_ephemeral": bool(message and message.flags & EPHEMERAL),
             },
         }
-        if kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, UPDATE_MESSAGE) and message:
+        # The description's resource is a created (4) or updated (7) message; a defer has
+        # none (its message is found by ``response_message_id``).
+        if kind in (CHANNEL_MESSAGE, UPDATE_MESSAGE) and message:
             answer["resource"] = {"type": kind, "message": state.message_payload(message)}
         return answer
 
@@ -199,7 +202,9 @@ class Answers:
             # The first follow-up after a defer replaces the "thinking" message.
             limits.check_message(body, has_files=bool(uploads))
             original.flags &= ~LOADING
-            message = self.state.edit_message(original, _message_fields(body), uploads)
+            message = self.state.edit_message(
+                original, _message_fields(body), uploads, first_content=True
+            )
             interaction.record(response_view(CHANNEL_MESSAGE, "followup", message))
             return message
         message = self._new_message(interaction, body, uploads)
@@ -223,7 +228,7 @@ class Answers:
         if was_loading:
             limits.check_message(body, has_files=bool(uploads))
             message.flags &= ~LOADING
-        self.state.edit_message(message, _message_fields(body), uploads)
+        self.state.edit_message(message, _message_fields(body), uploads, first_content=was_loading)
         source = "edit_original" if message_id == "@original" else "edit_followup"
         interaction.record(
             response_view(CHANNEL_MESSAGE if was_loading else UPDATE_MESSAGE, source, message)

@@ -18,6 +18,7 @@ from .interaction_answers import Answers
 from .interaction_model import (
     APPLICATION_COMMAND,
     ATTACHMENT_SIZE_LIMIT,
+    AUTOCOMPLETE,
     CALLBACK_DEADLINE_S,
     DEFERRED_UPDATE,
     MESSAGE_COMPONENT,
@@ -45,7 +46,10 @@ class Interactions(CommandOptions, Answers):
         guild = state.the_guild
         interaction_id = state.ids.next()
         token = f"aW50ZXJhY3Rpb24{interaction_id}{secrets.token_urlsafe(48)}"
-        channel_body = {**channel.payload(), "permissions": str(state.permissions(user.id))}
+        channel_body = {
+            **channel.payload(),
+            "permissions": str(state.permissions(user.id, channel)),
+        }
         payload: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(state.application_id),
@@ -58,7 +62,9 @@ class Interactions(CommandOptions, Answers):
             "member": state.member_payload(user.id),
             "token": token,
             "version": 1,
-            "app_permissions": str(state.permissions(state.bot_user.id if state.bot_user else 0)),
+            "app_permissions": str(
+                state.permissions(state.bot_user.id if state.bot_user else 0, channel)
+            ),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
@@ -93,17 +99,28 @@ class Interactions(CommandOptions, Answers):
     ) -> Interaction:
         command = self.find_command(name)
         built, resolved = self._build_options(command, subcommand, options or {})
-        data: dict[str, Any] = {
-            "id": str(command["id"]),
-            "name": command["name"],
-            "type": command.get("type", 1),
-            "options": built,
-        }
-        if command.get("guild_id"):
-            data["guild_id"] = str(command["guild_id"])
+        data = _command_data(command, built)
         if any(resolved.values()):
             data["resolved"] = {k: v for k, v in resolved.items() if v}
         return self._dispatch(self._base(APPLICATION_COMMAND, user, channel, data))
+
+    def run_autocomplete(
+        self,
+        user: User,
+        channel: Channel,
+        name: str,
+        subcommand: str | None,
+        options: dict[str, Any],
+        focused: str,
+    ) -> Interaction:
+        """An autocomplete interaction (type 4) for the ``focused`` option, as Discord's
+        client sends one while the person types."""
+        command = self.find_command(name)
+        if focused not in options:
+            raise ControlError(400, f"focused must name one of the options given ({focused!r})")
+        built, _ = self._build_options(command, subcommand, options, focused=focused)
+        data = _command_data(command, built)
+        return self._dispatch(self._base(AUTOCOMPLETE, user, channel, data))
 
     def press_component(
         self,
@@ -176,6 +193,19 @@ class Interactions(CommandOptions, Answers):
             except TimeoutError:
                 return interaction.answered()
         return True
+
+
+def _command_data(command: dict[str, Any], options: list[dict[str, Any]]) -> dict[str, Any]:
+    """An interaction's ``data`` for a chat command (a guild command names its guild)."""
+    data: dict[str, Any] = {
+        "id": str(command["id"]),
+        "name": command["name"],
+        "type": command.get("type", 1),
+        "options": options,
+    }
+    if command.get("guild_id"):
+        data["guild_id"] = str(command["guild_id"])
+    return data
 
 
 def _find_component(components: list[dict[str, Any]], custom_id: str) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import component_checks
 from .errors import DiscordError, field_error, invalid_form_body, max_length, nest
 
 MAX_CONTENT = 2000
@@ -87,6 +88,9 @@ def check_message(
                 )
             }
         )
+    component_checks.check_message_components(
+        payload.get("components"), int(payload.get("flags") or 0)
+    )
     if require_something and not (
         content
         or embeds

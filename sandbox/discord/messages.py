@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from . import errors, limits
+from . import component_checks, errors, limits, mentions
 from .model import (
     EPHEMERAL,
     Attachment,
@@ -18,6 +19,7 @@ from .payloads import Payloads
 from .store import Upload
 
 TEXT_LIKE = {0, 5, 10, 11, 12}
+NONCE_WINDOW = timedelta(minutes=5)
 
 
 class Messages(Payloads):
@@ -38,6 +40,9 @@ class Messages(Payloads):
         channel = self.channel(channel_id)
         if channel.type not in TEXT_LIKE:
             raise errors.DiscordError(400, 50008, "Cannot send messages in a non-text channel")
+        earlier = self._same_nonce(channel, author_id, payload)
+        if earlier is not None:
+            return earlier  # enforce_nonce: the message already sent, not a second one
         uploads = uploads or []
         if validate:
             limits.check_message(payload, has_files=bool(uploads))
@@ -66,7 +71,7 @@ class Messages(Payloads):
             author_id=author_id,
             content=str(payload.get("content") or ""),
             embeds=[_embed(e) for e in payload.get("embeds") or []],
-            components=list(payload.get("components") or []),
+            components=component_checks.stored(list(payload.get("components") or [])),
             attachments=self._attachments(payload, uploads),
             type=message_type if message_type is not None else (19 if reference else 0),
             flags=flags,
@@ -77,6 +82,7 @@ class Messages(Payloads):
             webhook_id=webhook_id,
             nonce=payload.get("nonce"),
         )
+        self._mention(message, channel, payload.get("allowed_mentions"), notify=True)
         self.messages[message.id] = message
         if message.flags & EPHEMERAL:
             return message  # only the invoking user sees it: no channel entry, no event
@@ -86,6 +92,22 @@ class Messages(Payloads):
             channel.message_count += 1
         self.dispatch("MESSAGE_CREATE", self.message_payload(message))
         return message
+
+    def _same_nonce(
+        self, channel: Channel, author_id: int, payload: dict[str, Any]
+    ) -> Message | None:
+        """With ``enforce_nonce``, Discord answers a nonce the author used in the channel in
+        the last few minutes with that message instead of posting again."""
+        nonce = payload.get("nonce")
+        if nonce is None or not payload.get("enforce_nonce"):
+            return None
+        recent = now() - NONCE_WINDOW
+        for message in reversed(channel.messages.values()):
+            if message.created_at < recent:
+                break
+            if message.author_id == author_id and str(message.nonce) == str(nonce):
+                return message
+        return None
 
     def _attachments(self, payload: dict[str, Any], uploads: list[Upload]) -> list[Attachment]:
         described = {
@@ -124,7 +146,10 @@ class Messages(Payloads):
         uploads: list[Upload] | None = None,
         *,
         editor_id: int | None = None,
+        first_content: bool = False,
     ) -> Message:
+        """``first_content``: a deferred "thinking" message filled, which notifies as a new
+        message does; a later edit updates the mentions and notifies no one."""
         if (
             editor_id is not None
             and message.author_id != editor_id
@@ -142,6 +167,9 @@ class Messages(Payloads):
         components = message.components
         if "components" in payload:
             components = list(payload["components"] or [])
+            flags = int(payload.get("flags") or message.flags)
+            component_checks.check_message_components(components, flags)
+            components = component_checks.stored(components)
         if not (content or embeds or attachments or components):
             raise errors.DiscordError(400, 50006, "Cannot send an empty message")
         message.content = content
@@ -149,12 +177,36 @@ class Messages(Payloads):
         message.attachments = attachments
         message.components = components
         if "flags" in payload and payload["flags"] is not None:
+            # An edit never changes who sees the message: a deferred message keeps the
+            # defer's ephemerality whatever the follow-up that fills it asks for.
             keep = message.flags & EPHEMERAL
-            message.flags = int(payload["flags"]) | keep
+            message.flags = (int(payload["flags"]) & ~EPHEMERAL) | keep
+        if "content" in payload or "allowed_mentions" in payload:
+            channel = self.channel(message.channel_id)
+            self._mention(message, channel, payload.get("allowed_mentions"), notify=first_content)
         message.edited_at = now()
         if not message.ephemeral:
             self.dispatch("MESSAGE_UPDATE", self.message_payload(message))
         return message
+
+    def _mention(self, message: Message, channel: Channel, allowed: Any, *, notify: bool) -> None:
+        reference = message.message_reference
+        replied = self.messages.get(int(reference["message_id"])) if reference else None
+        found = mentions.parse(
+            self.the_guild,
+            channel,
+            message.author_id,
+            message.content,
+            allowed if isinstance(allowed, dict) else None,
+            replied,
+        )
+        message.mention_user_ids = found.user_ids
+        message.mention_role_ids = found.role_ids
+        message.mention_everyone = found.everyone
+        if notify and not message.ephemeral:
+            message.notified_user_ids = mentions.notified(
+                self.the_guild, channel, message.author_id, found
+            )
 
     def delete_message(self, message: Message) -> None:
         self.messages.pop(message.id, None)

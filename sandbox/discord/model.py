@@ -7,28 +7,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import permissions as perms
+
 DISCORD_EPOCH_MS = 1420070400000
 
-# Permission bits (https://discord.com/developers/docs/topics/permissions).
-ADMINISTRATOR = 1 << 3
-ALL_PERMISSIONS = (1 << 51) - 1
+# Permission bits: sandbox/discord/permissions.py.
 EVERYONE_PERMISSIONS = (
-    (1 << 6)  # ADD_REACTIONS
-    | (1 << 10)  # VIEW_CHANNEL
-    | (1 << 11)  # SEND_MESSAGES
-    | (1 << 14)  # EMBED_LINKS
-    | (1 << 15)  # ATTACH_FILES
-    | (1 << 16)  # READ_MESSAGE_HISTORY
-    | (1 << 18)  # USE_EXTERNAL_EMOJIS
-    | (1 << 31)  # USE_APPLICATION_COMMANDS
-    | (1 << 35)  # CREATE_PUBLIC_THREADS
-    | (1 << 38)  # SEND_MESSAGES_IN_THREADS
+    perms.ADD_REACTIONS
+    | perms.VIEW_CHANNEL
+    | perms.SEND_MESSAGES
+    | perms.EMBED_LINKS
+    | perms.ATTACH_FILES
+    | perms.READ_MESSAGE_HISTORY
+    | perms.USE_EXTERNAL_EMOJIS
+    | perms.USE_APPLICATION_COMMANDS
+    | perms.CREATE_PUBLIC_THREADS
+    | perms.SEND_MESSAGES_IN_THREADS
 )
 MANAGER_PERMISSIONS = (
-    (1 << 4)  # MANAGE_CHANNELS
-    | (1 << 13)  # MANAGE_MESSAGES
-    | (1 << 28)  # MANAGE_ROLES
-    | (1 << 34)  # MANAGE_THREADS
+    perms.MANAGE_CHANNELS | perms.MANAGE_MESSAGES | perms.MANAGE_ROLES | perms.MANAGE_THREADS
 )
 
 # Message flags.
@@ -84,6 +81,7 @@ class User:
             "banner": None,
             "accent_color": None,
             "avatar_decoration_data": None,
+            "primary_guild": None,
         }
 
 
@@ -94,7 +92,7 @@ class Role:
     permissions: int = 0
     position: int = 0
     managed: bool = False
-    mentionable: bool = True
+    mentionable: bool = False  # Discord's default for a new role
     color: int = 0
     hoist: bool = False
     bot_id: int | None = None
@@ -308,6 +306,12 @@ class Message:
     webhook_id: int | None = None
     thread_id: int | None = None
     nonce: str | int | None = None
+    # what the message mentions (allowed_mentions and the author's permissions applied),
+    # and whom it notified when it was posted (sandbox/discord/mentions.py)
+    mention_user_ids: list[int] = field(default_factory=list)
+    mention_role_ids: list[int] = field(default_factory=list)
+    mention_everyone: bool = False
+    notified_user_ids: list[int] = field(default_factory=list)
 
     @property
     def ephemeral(self) -> bool:

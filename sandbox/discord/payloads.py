@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from . import permissions as perms
 from .model import (
-    ADMINISTRATOR,
-    ALL_PERMISSIONS,
+    Channel,
     Message,
     User,
     iso,
 )
 from .store import GuildStore
 
-USER_MENTION = re.compile(r"<@!?(\d+)>")
-ROLE_MENTION = re.compile(r"<@&(\d+)>")
-
 
 class Payloads(GuildStore):
     # ------------------------------------------------------------------ payloads
-    def permissions(self, user_id: int) -> int:
-        guild = self.the_guild
-        if user_id == guild.owner_id:
-            return ALL_PERMISSIONS
-        member = guild.members.get(user_id)
-        value = guild.roles[guild.id].permissions
-        for role_id in member.roles if member else []:
-            role = guild.roles.get(role_id)
-            value |= role.permissions if role else 0
-        return ALL_PERMISSIONS if value & ADMINISTRATOR else value
+    def permissions(self, user_id: int, channel: Channel | None = None) -> int:
+        """The member's permissions in the guild, or in ``channel`` (its overwrites applied)."""
+        if channel is None:
+            return perms.base_permissions(self.the_guild, user_id)
+        return perms.channel_permissions(self.the_guild, user_id, channel)
+
+    def require_permissions(self, user_id: int, needed: int, channel: Channel | None = None) -> int:
+        """403 50013 unless the member holds ``needed`` (in ``channel``); what it holds."""
+        held = self.permissions(user_id, channel)
+        perms.require(held, needed)
+        return held
 
     def member_payload(self, user_id: int, *, with_user: bool = True) -> dict[str, Any]:
         member = self.member(user_id)
@@ -37,9 +34,8 @@ class Payloads(GuildStore):
 
     def message_payload(self, message: Message, *, referenced: bool = True) -> dict[str, Any]:
         author = self.users.get(message.author_id) or User(id=message.author_id, username="unknown")
-        mention_ids = [int(m) for m in USER_MENTION.findall(message.content)]
         mentions = []
-        for user_id in dict.fromkeys(mention_ids):
+        for user_id in message.mention_user_ids:
             user = self.users.get(user_id)
             if user is None:
                 continue
@@ -58,8 +54,8 @@ class Payloads(GuildStore):
             "embeds": [dict(e) for e in message.embeds],
             "attachments": [a.payload() for a in message.attachments],
             "mentions": mentions,
-            "mention_roles": list(dict.fromkeys(ROLE_MENTION.findall(message.content))),
-            "mention_everyone": "@everyone" in message.content or "@here" in message.content,
+            "mention_roles": [str(r) for r in message.mention_role_ids],
+            "mention_everyone": message.mention_everyone,
             "mention_channels": [],
             "pinned": message.pinned,
             "tts": message.tts,
@@ -157,6 +153,15 @@ class Payloads(GuildStore):
             )
         return body
 
+    def application_flags(self) -> int:
+        """APPLICATION_COMMAND_BADGE and the granted privileged intents' ``*_LIMITED`` flags
+        (an unverified application in fewer than 100 guilds)."""
+        flags = 1 << 23
+        for intent, flag in ((1 << 8, 1 << 13), (1 << 1, 1 << 15), (1 << 15, 1 << 19)):
+            if self.privileged_intents & intent:
+                flags |= flag
+        return flags
+
     def application_payload(self) -> dict[str, Any]:
         assert self.bot_user is not None and self.owner is not None
         return {
@@ -164,20 +169,22 @@ class Payloads(GuildStore):
             "name": self.application_name,
             "description": "Runs Atrium's incident-response procedure.",
             "icon": None,
-            "cover_image": None,
             "bot_public": False,
             "bot_require_code_grant": False,
             "owner": self.owner.payload(),
             "team": None,
             "verify_key": "0" * 64,
-            "flags": 1 << 23,  # GATEWAY_MESSAGE_CONTENT_LIMITED... informational only
+            "flags": self.application_flags(),
+            "flags_new": str(self.application_flags()),
+            "type": None,
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["bot", "applications.commands"],
             "bot": self.bot_user.payload(),
             "tags": [],
             "summary": "",
             "rpc_origins": [],
-            "terms_of_service_url": None,
-            "privacy_policy_url": None,
-            "custom_install_url": None,
             "role_connections_verification_url": None,
             "interactions_endpoint_url": None,
             "approximate_guild_count": 1,

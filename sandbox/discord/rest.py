@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,10 +18,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..faults import Faults
+from ..faults import AFTER_EFFECT, Faults
 from .errors import DiscordError
 from .interactions import Interactions
 from .model import emoji_text, iso, now
+from .ratelimits import RateLimits, Verdict
 from .rest_applications import ApplicationRoutes
 from .rest_base import json_body
 from .rest_channels import ChannelRoutes
@@ -32,6 +34,7 @@ from .state import DiscordState
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PREFIXES = ("/interactions/", "/webhooks/")
+_PATTERN = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
 @dataclass
@@ -62,6 +65,7 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
         settings: Settings,
         log: RequestLog,
         gateway_url: Callable[[], str],
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.state = state
         self.interactions = interactions
@@ -69,6 +73,7 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
         self.settings = settings
         self.log = log
         self.gateway_url = gateway_url
+        self.rate_limits = rate_limits or RateLimits()
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.middleware], client_max_size=64 * 1024 * 1024)
@@ -80,12 +85,20 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path.removeprefix("/api/v10") or "/"
         response: web.StreamResponse
+        verdict: Verdict | None = None
         try:
             if self.settings.rest_latency_ms > 0:
                 await asyncio.sleep(self.settings.rest_latency_ms / 1000)
             fault = self.faults.take_rest(path)
             if fault is not None and fault.kind == "rate_limit":
                 response = self._rate_limited()
+            elif fault is not None and fault.kind == AFTER_EFFECT:
+                # Carried out, then a 5xx: what the handler did stays done. (A request
+                # Discord refuses is refused as usual: the DiscordError answers below.)
+                await handler(request)
+                response = json_body(
+                    {"message": "500: Internal Server Error", "code": 0}, status=500
+                )
             elif fault is not None:
                 response = json_body(
                     {"message": "500: Internal Server Error", "code": 0}, status=500
@@ -93,7 +106,13 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
             elif not path.startswith(PUBLIC_PREFIXES) and not self._authorised(request):
                 response = json_body({"message": "401: Unauthorized", "code": 0}, status=401)
             else:
-                response = await handler(request)
+                verdict = self.rate_limits.take(
+                    request.method, self._template(request), self._majors(request), path
+                )
+                if verdict.refused is not None:
+                    response = json_body(verdict.refused, status=429)
+                else:
+                    response = await handler(request)
         except DiscordError as error:
             response = json_body(error.body(), status=error.status)
         except web.HTTPMethodNotAllowed:
@@ -104,6 +123,8 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
             # A body the emulator cannot read: a 400 (a 500 would make discord.py retry for 25 s).
             log.warning("REST %s %s: unreadable request (%r)", request.method, path, error)
             response = json_body({"message": "400: Bad Request", "code": 0}, status=400)
+        if verdict is not None:
+            response.headers.update(verdict.headers)
         self._rate_limit_headers(request, response)
         self.log.add(request.method, path, request.query_string, response.status)
         return response
@@ -111,11 +132,25 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bot {self.state.bot_token}"
 
-    def _bucket(self, request: web.Request) -> str:
+    def _template(self, request: web.Request) -> str:
+        """The route as Discord's buckets see it: ``/channels/{channel_id}/messages``."""
         route = request.match_info.route
         template = (
             getattr(route.resource, "canonical", request.path) if route.resource else request.path
         )
+        return _PATTERN.sub(r"{\1}", template.removeprefix("/api/v10"))
+
+    def _majors(self, request: web.Request) -> dict[str, str]:
+        info = request.match_info
+        majors = {k: info[k] for k in ("channel_id", "guild_id") if k in info}
+        if "token" in info and "app_id" in info:
+            majors["webhook"] = f"{info['app_id']}/{info['token']}"
+        if "interaction_id" in info:
+            majors["interaction"] = info["interaction_id"]
+        return majors
+
+    def _bucket(self, request: web.Request) -> str:
+        template = self._template(request)
         return hashlib.sha1(f"{request.method} {template}".encode()).hexdigest()[:16]
 
     def _rate_limit_headers(self, request: web.Request, response: web.StreamResponse) -> None:
@@ -152,6 +187,7 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
         hook = "/webhooks/{app_id:\\d+}/{token}"
         return [
             web.get("/users/@me", self.get_me),
+            web.get("/users/@me/guilds", self.get_my_guilds),
             web.get("/users/{user_id:\\d+}", self.get_user),
             web.get("/oauth2/applications/@me", self.get_application),
             web.get("/applications/@me", self.get_application),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from . import commands, errors
@@ -24,6 +26,31 @@ class ApplicationRoutes(RestBase):
         assert self.state.bot_user is not None
         body = {**self.state.bot_user.payload(), "verified": True, "mfa_enabled": False}
         return json_body({**body, "email": None, "locale": "en-US", "premium_type": 0})
+
+    async def get_my_guilds(self, request: web.Request) -> web.Response:
+        """``GET /users/@me/guilds``: the one guild, as a partial guild with the bot's
+        permissions (check-config calls it when no guild id is configured)."""
+        guild = self.state.the_guild
+        body: dict[str, Any] = {
+            "id": str(guild.id),
+            "name": guild.name,
+            "icon": None,
+            "banner": None,
+            "owner": guild.owner_id == self.bot_id,
+            "permissions": str(self.state.permissions(self.bot_id)),
+            "features": [],
+        }
+        if truthy(request.query.get("with_counts")):
+            body.update(
+                approximate_member_count=len(guild.members),
+                approximate_presence_count=len(guild.members),
+            )
+        after = request.query.get("after")
+        before = request.query.get("before")
+        listed = (after is None or guild.id > int(after)) and (
+            before is None or guild.id < int(before)
+        )
+        return json_body([body] if listed else [])
 
     async def get_user(self, request: web.Request) -> web.Response:
         user = self.state.users.get(int(request.match_info["user_id"]))

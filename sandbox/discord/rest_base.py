@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from . import errors
+from . import permissions as perms
 from .errors import DiscordError
-from .model import Message
+from .model import Channel, Message
 from .state import Upload
 
 if TYPE_CHECKING:
@@ -113,3 +114,27 @@ class RestBase:
 
     def _msg(self, message: Message) -> web.Response:
         return json_body(self.state.message_payload(message))
+
+    # ------------------------------------------------------------------ permissions
+    def _need(self, needed: int, channel: Channel | None = None) -> int:
+        """403 50013 unless the bot holds ``needed`` (in ``channel``); what it holds there."""
+        return self.state.require_permissions(self.bot_id, needed, channel)
+
+    def _may_grant(self, overwrites: list[dict[str, Any]], channel: Channel | None) -> None:
+        """Overwrites need Manage Roles, and allow or deny only what the bot holds (in the
+        guild, or in the channel's parent category)."""
+        if not overwrites:
+            return
+        where = channel
+        if channel is not None and channel.parent_id is not None:
+            where = self.state.the_guild.channels.get(channel.parent_id, channel)
+        held = self._need(perms.MANAGE_ROLES, where)
+        if channel is not None and held != perms.ALL_PERMISSIONS:
+            own = next(
+                (o for o in channel.permission_overwrites if o["id"] == str(self.bot_id)), None
+            )
+            if own is not None and int(own["allow"]) & perms.MANAGE_ROLES:
+                return  # a Manage Roles overwrite of its own lets the bot grant anything here
+        for overwrite in overwrites:
+            wanted = int(overwrite.get("allow") or 0) | int(overwrite.get("deny") or 0)
+            perms.require(held, wanted)

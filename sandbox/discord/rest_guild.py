@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import errors
+from . import permissions as perms
+from .model import Role
 from .rest_base import (
     RestBase,
     json_body,
@@ -69,6 +71,7 @@ class GuildRoutes(RestBase):
         self._guild(request)
         member = self.state.member(request.match_info["user_id"])
         role = self.state.role(request.match_info["role_id"])
+        self._may_assign(role)
         if role.id not in member.roles:
             self.state.set_member_roles(member.user.id, [*member.roles, role.id])
         return no_content()
@@ -77,6 +80,19 @@ class GuildRoutes(RestBase):
         self._guild(request)
         member = self.state.member(request.match_info["user_id"])
         role = self.state.role(request.match_info["role_id"])
+        self._may_assign(role)
         if role.id in member.roles:
             self.state.set_member_roles(member.user.id, [r for r in member.roles if r != role.id])
         return no_content()
+
+    def _may_assign(self, role: Role) -> None:
+        """Manage Roles, and only a role below the bot's highest (or the bot is the owner)."""
+        held = self._need(perms.MANAGE_ROLES)
+        if held == perms.ALL_PERMISSIONS and self.bot_id == self.state.the_guild.owner_id:
+            return
+        guild = self.state.the_guild
+        own = [
+            guild.roles[r].position for r in guild.members[self.bot_id].roles if r in guild.roles
+        ]
+        if role.managed or role.position >= max(own, default=0):
+            raise perms.missing_permissions()

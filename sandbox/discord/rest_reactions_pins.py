@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from . import errors
+from . import permissions as perms
 from .errors import DiscordError
-from .model import iso, parse_emoji
+from .model import Message, iso, parse_emoji
 from .rest_base import (
     RestBase,
     json_body,
@@ -23,7 +24,12 @@ class ReactionPinRoutes(RestBase):
     # ------------------------------------------------------------------ reactions
     async def add_reaction(self, request: web.Request) -> web.Response:
         emoji = parse_emoji(request.match_info["emoji"])
-        self.state.add_reaction(self._message(request), emoji, self.bot_id)
+        message = self._message(request)
+        needed = perms.VIEW_CHANNEL | perms.READ_MESSAGE_HISTORY
+        if message.reaction(emoji) is None:
+            needed |= perms.ADD_REACTIONS  # adding to an existing reaction needs no more
+        self._need_in(message, needed)
+        self.state.add_reaction(message, emoji, self.bot_id)
         return no_content()
 
     async def remove_own_reaction(self, request: web.Request) -> web.Response:
@@ -34,7 +40,10 @@ class ReactionPinRoutes(RestBase):
     async def remove_user_reaction(self, request: web.Request) -> web.Response:
         emoji = parse_emoji(request.match_info["emoji"])
         user_id = int(request.match_info["user_id"])
-        self.state.remove_reaction(self._message(request), emoji, user_id)
+        message = self._message(request)
+        if user_id != self.bot_id:
+            self._need_in(message, perms.VIEW_CHANNEL | perms.MANAGE_MESSAGES)
+        self.state.remove_reaction(message, emoji, user_id)
         return no_content()
 
     async def list_reactors(self, request: web.Request) -> web.Response:
@@ -48,24 +57,33 @@ class ReactionPinRoutes(RestBase):
         return json_body([self.state.users[u].payload() for u in users if u in self.state.users])
 
     async def clear_emoji(self, request: web.Request) -> web.Response:
-        self.state.clear_reactions(self._message(request), parse_emoji(request.match_info["emoji"]))
+        message = self._message(request)
+        self._need_in(message, perms.VIEW_CHANNEL | perms.MANAGE_MESSAGES)
+        self.state.clear_reactions(message, parse_emoji(request.match_info["emoji"]))
         return no_content()
 
     async def clear_reactions(self, request: web.Request) -> web.Response:
-        self.state.clear_reactions(self._message(request))
+        message = self._message(request)
+        self._need_in(message, perms.VIEW_CHANNEL | perms.MANAGE_MESSAGES)
+        self.state.clear_reactions(message)
         return no_content()
 
     # ------------------------------------------------------------------ pins
     async def pin(self, request: web.Request) -> web.Response:
-        self.state.pin(self._message(request), self.bot_id)
+        message = self._message(request)
+        self._need_in(message, perms.VIEW_CHANNEL | perms.PIN_MESSAGES)
+        self.state.pin(message, self.bot_id)
         return no_content()
 
     async def unpin(self, request: web.Request) -> web.Response:
-        self.state.unpin(self._message(request))
+        message = self._message(request)
+        self._need_in(message, perms.VIEW_CHANNEL | perms.PIN_MESSAGES)
+        self.state.unpin(message)
         return no_content()
 
     async def list_pins(self, request: web.Request) -> web.Response:
         channel = self.state.channel(request.match_info["channel_id"])
+        self._need(perms.VIEW_CHANNEL | perms.READ_MESSAGE_HISTORY, channel)
         limit = int(request.query.get("limit") or 50)
         if not 1 <= limit <= 50:
             raise errors.invalid_form_body(
@@ -89,6 +107,7 @@ class ReactionPinRoutes(RestBase):
 
     async def list_pins_legacy(self, request: web.Request) -> web.Response:
         channel = self.state.channel(request.match_info["channel_id"])
+        self._need(perms.VIEW_CHANNEL | perms.READ_MESSAGE_HISTORY, channel)
         pins = sorted(channel.pins, key=lambda pin: pin[1], reverse=True)
         return json_body(
             [
@@ -97,6 +116,9 @@ class ReactionPinRoutes(RestBase):
                 if mid in channel.messages
             ]
         )
+
+    def _need_in(self, message: Message, needed: int) -> None:
+        self._need(needed, self.state.channel(message.channel_id))
 
 
 def _parse_time(value: str) -> datetime:

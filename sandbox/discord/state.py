@@ -13,7 +13,7 @@ from typing import Any
 
 from .channels import Channels
 from .messages import Messages
-from .model import Member
+from .model import Member, Role
 from .store import Dispatcher, Guild, Upload
 
 
@@ -30,6 +30,19 @@ class DiscordState(Channels, Messages):
             "GUILD_MEMBER_UPDATE", {**member.payload(), "guild_id": str(self.the_guild.id)}
         )
         return member
+
+    def edit_role(
+        self, role: Role, *, permissions: int | None = None, mentionable: bool | None = None
+    ) -> Role:
+        """What the guild's admin changes in Server Settings → Roles."""
+        if permissions is not None:
+            role.permissions = permissions
+        if mentionable is not None:
+            role.mentionable = mentionable
+        self.dispatch(
+            "GUILD_ROLE_UPDATE", {"guild_id": str(self.the_guild.id), "role": role.payload()}
+        )
+        return role
 
     def edit_member(self, user_id: int | str, body: dict[str, Any]) -> Member:
         member = self.member(user_id)

@@ -62,6 +62,10 @@ class GuildStore:
         self.loose_attachments: dict[int, Attachment] = {}  # attachment options of commands
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id or None (global)
         self.listeners: list[Dispatcher] = []
+        # The privileged intents the application was granted in the developer portal
+        # (Server Members, Message Content; not Presence): IDENTIFY asking for another is
+        # closed with 4014.
+        self.privileged_intents = (1 << 1) | (1 << 15)
 
     # ------------------------------------------------------------------ events
     def dispatch(self, event: str, data: dict[str, Any]) -> None:

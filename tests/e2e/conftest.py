@@ -77,6 +77,10 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await world.start()
     try:
         yield world
+        # The bot stays inside Discord's rate limits: no 429 that discord.py had to absorb
+        # (injected rate_limit faults are not counted here).
+        limits = world.discord.rate_limits
+        assert limits.answered_429 == 0, f"the bot was rate limited: {limits.describe()}"
     finally:
         await bounded(world.stop(), "stopping the world")
 

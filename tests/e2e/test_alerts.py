@@ -156,6 +156,7 @@ async def test_alertmanager_payload_from_the_docs_opens_a_p1_channel_and_pings_t
     alice = await control.user_id("alice")
     kickoff = await control.wait_for_message(channel["id"], lambda m: m["pinned"], what="kickoff")
     assert f"<@{alice}>" in kickoff["content"]
+    assert alice in kickoff["notified_user_ids"]
     assert kickoff["embeds"][0]["title"].startswith("P1 · BlackBox Probe Failure")
     details = await control.wait_for_message(
         channel["id"], lambda m: "Opened by alertmanager" in m["content"], what="alert details"

@@ -71,6 +71,7 @@ async def test_declared_p1_opens_the_channel_in_the_category_pins_the_kickoff_an
     kickoff = messages[0]
     assert kickoff["pinned"]
     assert f"<@{alice}>" in kickoff["content"]
+    assert alice in kickoff["notified_user_ids"]  # the ping notifies, not just names
     description = kickoff["embeds"][0]["description"]
     assert "Service down or data integrity issue" in description
     assert "< 1 hour" in description
@@ -138,6 +139,7 @@ async def test_no_acknowledgement_pages_the_secondary_on_time(bot, control, cloc
         timeout=6,
         what="the page to bob",
     )
+    assert bob in page["notified_user_ids"]
     assert "has not been acknowledged for 1s" in page["content"]  # 1.5 s on the bot's clock
 
 
@@ -408,7 +410,9 @@ async def test_when_discord_keeps_failing_the_person_is_told_and_nothing_is_half
 
     async def final_answer():
         seen = await control.request("GET", f"interactions/{answer['interaction_id']}")
-        return next((r for r in seen["responses"] if r.get("content")), None)
+        # The defer was public, so its message is filled first and the error follows up
+        # privately (Discord keeps a defer's ephemerality for its first follow-up).
+        return next((r for r in seen["responses"] if r.get("content") and r["ephemeral"]), None)
 
     final = await control.wait_for(
         final_answer, timeout=40, what="the follow-up after the failures"
@@ -476,6 +480,7 @@ async def test_raising_the_severity_after_the_secondary_was_paged_goes_on_to_the
         channel["id"], is_page(admins), what="the page to @incident-admin"
     )
     assert "(level 2)" in page["content"]
+    assert alice in page["notified_user_ids"]  # incident-admin's member, role not mentionable
     pages = [m for m in await control.messages(channel["id"]) if f"<@{bob}>" in m["content"]]
     assert len(pages) == 1  # bob is not paged again at a restarted level 1
 

@@ -23,7 +23,11 @@ class RecordingBot(commands.Bot):
     """A plain Bot that remembers every event it dispatched, so tests can wait for one."""
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(command_prefix="!", intents=discord.Intents.all(), **options)
+        # Everything the world grants (it withholds the presences intent, as an unverified
+        # application without it would be: asking for it is closed with 4014).
+        intents = discord.Intents.all()
+        intents.presences = False
+        super().__init__(command_prefix="!", intents=intents, **options)
         self.events: list[tuple[str, tuple[Any, ...]]] = []
         self._new_event = asyncio.Event()
 

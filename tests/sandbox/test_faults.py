@@ -68,8 +68,50 @@ async def test_rest_latency_can_be_changed_at_run_time(control: Control):
     status, settings = await control.request(
         "PUT", "/_sandbox/settings", json={"rest_latency_ms": 25}
     )
-    assert status == 200 and settings == {"rest_latency_ms": 25.0}
+    assert status == 200 and settings == {"rest_latency_ms": 25.0, "rate_limits": True}
     loop = asyncio.get_running_loop()
     started = loop.time()
     await control.rest("GET", "/users/@me")
     assert loop.time() - started >= 0.025
+
+
+async def test_server_error_after_takes_effect_then_answers_500(control: Control):
+    general = control.channel_id("general")
+    prefix = f"/channels/{general}/messages"
+    status, _ = await control.post(
+        "/_sandbox/faults", {"kind": "server_error_after", "count": 1, "path_prefix": prefix}
+    )
+    assert status == 201
+    status, body = await control.rest("POST", prefix, json={"content": "done anyway"})
+    assert status == 500 and body["code"] == 0
+    messages = await control.get(f"/_sandbox/channels/{general}/messages")
+    assert [m["content"] for m in messages] == ["done anyway"]
+    # a plain retry (no nonce) posts again, as on Discord
+    assert (await control.rest("POST", prefix, json={"content": "done anyway"}))[0] == 200
+    assert len(await control.get(f"/_sandbox/channels/{general}/messages")) == 2
+
+
+async def test_a_nonce_with_enforce_nonce_makes_the_retry_find_the_first_message(
+    bot: RecordingBot, control: Control
+):
+    general = control.channel_id("general")
+    prefix = f"/channels/{general}/messages"
+    await control.post(
+        "/_sandbox/faults", {"kind": "server_error_after", "count": 1, "path_prefix": prefix}
+    )
+    sent = await bot.get_channel(int(general)).send("once", nonce=123456789)
+    messages = await control.get(f"/_sandbox/channels/{general}/messages")
+    assert [m["id"] for m in messages] == [str(sent.id)]
+
+
+async def test_server_error_after_a_refused_request_answers_the_refusal(control: Control):
+    general = control.channel_id("general")
+    await control.post(
+        "/_sandbox/faults",
+        {"kind": "server_error_after", "count": 1, "path_prefix": f"/channels/{general}"},
+    )
+    status, body = await control.rest(
+        "POST", f"/channels/{general}/messages", json={"content": "x" * 2001}
+    )
+    assert status == 400 and body["code"] == 50035
+    assert await control.get(f"/_sandbox/channels/{general}/messages") == []
