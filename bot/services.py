@@ -21,6 +21,7 @@ from bot.core.outbox import Outbox
 from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
+from bot.follow_up.build import build_follow_up
 from bot.follow_up.service import FollowUpService
 from bot.mitigate.actions import target_names
 from bot.mitigate.base import MitigateDeps
@@ -204,7 +205,9 @@ def build_services(
         postmortem=build_postmortem(
             settings, incidents, sessions, out, renderer, timers, clock, locks
         ),
-        follow_up=FollowUpService(config, incidents),
+        follow_up=build_follow_up(
+            settings, incidents, sessions, out, renderer, timers, clock, locks
+        ),
         outbox=outbox,
         notices=notices,
         fixes=fixes,
