@@ -22,6 +22,12 @@ def _quiet(content: str) -> dict[str, Any]:
 
 
 class FollowUp(PhaseCog):
+    async def cog_load(self) -> None:
+        await super().cog_load()
+        arm = self.services.follow_up.reminders.arm_digest
+        if arm not in self.bot.startup_hooks:
+            self.bot.startup_hooks.append(arm)
+
     followup = app_commands.Group(
         name="followup", description="The incident's action items", guild_only=True
     )

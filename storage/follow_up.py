@@ -9,7 +9,7 @@ from sqlalchemy import Date, ForeignKey, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, Incident
+from storage.models import Base, Incident, Timer
 from storage.types import utcnow
 
 
@@ -101,3 +101,12 @@ async def closeout_of(session: AsyncSession, incident_id: int) -> CloseOut:
 
 async def find_closeout(session: AsyncSession, incident_id: int) -> CloseOut | None:
     return await session.scalar(select(CloseOut).where(CloseOut.incident_id == incident_id))
+
+
+async def pending_timer(session: AsyncSession, kind: str) -> Timer | None:
+    """The pending timer of ``kind`` that belongs to no incident (the weekly digest)."""
+    return await session.scalar(
+        select(Timer).where(
+            Timer.kind == kind, Timer.state == "pending", Timer.incident_id.is_(None)
+        )
+    )

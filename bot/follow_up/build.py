@@ -13,6 +13,7 @@ from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.errors import ExternalServiceError
 from bot.follow_up.items import ActionItems
+from bot.follow_up.reminders import Reminders
 from bot.follow_up.service import FollowUpService
 from bot.follow_up.tracker import PlanTracker
 from bot.settings import Settings
@@ -69,4 +70,16 @@ def build_follow_up(
     )
     service.items = ActionItems(sessions, out, clock, locks, today, label, service.tracker)
     service.today = today
+    service.reminders = Reminders(
+        section,
+        sessions,
+        out,
+        timers,
+        clock,
+        config.zone,
+        today,
+        label,
+        config.discord.ops_alerts_channel,
+    )
+    service.reminders.attach(service.items)
     return service

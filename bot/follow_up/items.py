@@ -3,7 +3,7 @@ and a due date; every change re-renders ``docs/plan-tracker.md`` (bot/follow_up/
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -84,9 +84,9 @@ class ActionItems:
     ) -> None:
         self._sessions, self._out, self._clock, self._locks = sessions, out, clock, locks
         self._today, self._label, self.tracker = today, label, tracker
-        # Called after a change is committed (the reminders schedule or cancel their timers).
-        self.on_added: list[Callable[[ActionItem], Awaitable[None]]] = []
-        self.on_done: list[Callable[[ActionItem], Awaitable[None]]] = []
+        # Called in the transaction that adds an item (the reminders schedule their timers;
+        # a done item's reminders find it done and exit, bot/follow_up/reminders.py).
+        self.on_added: list[Callable[[AsyncSession, ActionItem], None]] = []
 
     async def add(
         self, incident: Incident, actor_id: str, owner_id: str, action: str, due: str
@@ -130,8 +130,8 @@ class ActionItems:
                 {"item": item.id, "owner": owner_id, "due": due_on.isoformat()},
                 at=now,
             )
-        for hook in self.on_added:
-            await hook(item)
+            for hook in self.on_added:
+                hook(session, item)
         return Changed(item, await self.tracker.publish(f"add #{item.id}"))
 
     async def done(self, item_id: int, actor_id: str) -> Changed:
@@ -160,8 +160,6 @@ class ActionItems:
                 {"item": item.id},
                 at=now,
             )
-        for hook in self.on_done:
-            await hook(item)
         return Changed(item, await self.tracker.publish(f"#{item.id} done"))
 
     async def listing(self, incident: Incident | None) -> str:

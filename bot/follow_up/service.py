@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from bot.follow_up.items import ActionItems
+    from bot.follow_up.reminders import Reminders
     from bot.follow_up.tracker import PlanTracker
     from bot.settings import Config
     from bot.triage.service import IncidentService
@@ -23,6 +24,7 @@ class FollowUpService:
     # The parts, set by bot.follow_up.build (None only in tests that need the rules alone).
     items: ActionItems
     tracker: PlanTracker
+    reminders: Reminders
     today: Callable[[], date]  # the local date in the configured time zone
 
     def __init__(self, config: Config, incidents: IncidentService) -> None:
