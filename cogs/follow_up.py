@@ -3,12 +3,15 @@ add|done|list`` (action items). Parse, call one function of bot/follow_up/, rend
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from bot.client import answer_with
+from bot.core.permissions import Actor
+from bot.follow_up.closeout import Closed
 from bot.follow_up.items import Changed, item_line
 from bot.follow_up.rules import render_checklist
 from cogs._phase import INCIDENT, PhaseCog
@@ -21,12 +24,76 @@ def _quiet(content: str) -> dict[str, Any]:
     return {"content": content, "allowed_mentions": discord.AllowedMentions.none()}
 
 
+class CheckButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"followup:check:(?P<id>\d+):(?P<answer>[a-z-]+)",
+):
+    """A close-out question's answer (runbooks updated / response was clear / alert rules
+    updated); survives restarts (routed by custom_id)."""
+
+    def __init__(self, incident_id: int, answer: str) -> None:
+        custom_id = f"followup:check:{incident_id}:{answer}"
+        super().__init__(discord.ui.Button(label=answer, custom_id=custom_id))
+        self.incident_id, self.answer = incident_id, answer
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CheckButton:
+        return cls(int(match["id"]), match["answer"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: IncidentBot = interaction.client  # type: ignore[assignment]
+        user_id = str(interaction.user.id)
+        actor = Actor(user_id, bot.services.discord.role_names(user_id))
+        try:
+            await answer_with(
+                interaction,
+                bot.services.follow_up.closeout.answer(self.incident_id, self.answer, actor),
+                _quiet,
+            )
+        except Exception as error:
+            await bot.report_error(interaction, error)
+
+
 class FollowUp(PhaseCog):
     async def cog_load(self) -> None:
         await super().cog_load()
+        self.bot.add_dynamic_items(CheckButton)
         arm = self.services.follow_up.reminders.arm_digest
         if arm not in self.bot.startup_hooks:
             self.bot.startup_hooks.append(arm)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(CheckButton)
+        await super().cog_unload()
+
+    @app_commands.command(
+        name="close",
+        description="Close a resolved incident once its follow-up checklist is done",
+        extras=INCIDENT,
+    )
+    @app_commands.describe(reason="incident-admin only: close with items missing, saying why")
+    async def close(
+        self,
+        interaction: discord.Interaction,
+        reason: app_commands.Range[str, 1, 500] | None = None,
+    ) -> None:
+        incident = await self.services.incidents.in_channel(str(interaction.channel_id))
+        user_id = str(interaction.user.id)
+        actor = Actor(user_id, self.services.discord.role_names(user_id))
+
+        def render(done: Closed) -> dict[str, Any]:
+            text = f"🔒 Closed by <@{user_id}>."
+            if done.overridden:
+                text += " Closed by override, with items missing (recorded): " + "; ".join(
+                    done.overridden
+                )
+            return _quiet(text + (f" {done.archive_note}" if done.archive_note else ""))
+
+        await answer_with(
+            interaction, self.services.follow_up.closeout.close(incident, actor, reason), render
+        )
 
     followup = app_commands.Group(
         name="followup", description="The incident's action items", guild_only=True

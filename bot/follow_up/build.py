@@ -12,6 +12,7 @@ from bot.core.locks import IncidentLocks
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.errors import ExternalServiceError
+from bot.follow_up.closeout import CloseOut
 from bot.follow_up.items import ActionItems
 from bot.follow_up.reminders import Reminders
 from bot.follow_up.service import FollowUpService
@@ -82,4 +83,5 @@ def build_follow_up(
         config.discord.ops_alerts_channel,
     )
     service.reminders.attach(service.items)
+    service.closeout = CloseOut(section, config.procedure, sessions, out, clock, locks)
     return service

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import date
 
+    from bot.follow_up.closeout import CloseOut
     from bot.follow_up.items import ActionItems
     from bot.follow_up.reminders import Reminders
     from bot.follow_up.tracker import PlanTracker
@@ -25,6 +26,7 @@ class FollowUpService:
     items: ActionItems
     tracker: PlanTracker
     reminders: Reminders
+    closeout: CloseOut
     today: Callable[[], date]  # the local date in the configured time zone
 
     def __init__(self, config: Config, incidents: IncidentService) -> None:
