@@ -60,9 +60,10 @@ class FollowUp(PhaseCog):
     async def cog_load(self) -> None:
         await super().cog_load()
         self.bot.add_dynamic_items(CheckButton)
-        arm = self.services.follow_up.reminders.arm_digest
-        if arm not in self.bot.startup_hooks:
-            self.bot.startup_hooks.append(arm)
+        follow_up = self.services.follow_up
+        for arm in (follow_up.reminders.arm_digest, follow_up.archive.arm):
+            if arm not in self.bot.startup_hooks:
+                self.bot.startup_hooks.append(arm)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(CheckButton)

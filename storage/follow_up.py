@@ -110,3 +110,14 @@ async def pending_timer(session: AsyncSession, kind: str) -> Timer | None:
             Timer.kind == kind, Timer.state == "pending", Timer.incident_id.is_(None)
         )
     )
+
+
+async def closed_not_deleted(session: AsyncSession) -> list[tuple[CloseOut, Incident]]:
+    """Closed incidents whose channel is not deleted yet (the archive sweep's work)."""
+    rows = await session.execute(
+        select(CloseOut, Incident)
+        .join(Incident, Incident.id == CloseOut.incident_id)
+        .where(CloseOut.closed_at.is_not(None), CloseOut.deleted_at.is_(None))
+        .order_by(CloseOut.closed_at)
+    )
+    return [(c, i) for c, i in rows]

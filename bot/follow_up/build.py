@@ -12,6 +12,7 @@ from bot.core.locks import IncidentLocks
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.errors import ExternalServiceError
+from bot.follow_up.archive import Archive
 from bot.follow_up.closeout import CloseOut
 from bot.follow_up.items import ActionItems
 from bot.follow_up.reminders import Reminders
@@ -84,4 +85,14 @@ def build_follow_up(
     )
     service.reminders.attach(service.items)
     service.closeout = CloseOut(section, config.procedure, sessions, out, clock, locks)
+    service.archive = Archive(
+        section,
+        config.procedure,
+        sessions,
+        out,
+        timers,
+        clock,
+        config.discord.ops_alerts_channel,
+    )
+    service.closeout.after_close.append(service.archive.archive)
     return service

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import date
 
+    from bot.follow_up.archive import Archive
     from bot.follow_up.closeout import CloseOut
     from bot.follow_up.items import ActionItems
     from bot.follow_up.reminders import Reminders
@@ -27,6 +28,7 @@ class FollowUpService:
     tracker: PlanTracker
     reminders: Reminders
     closeout: CloseOut
+    archive: Archive
     today: Callable[[], date]  # the local date in the configured time zone
 
     def __init__(self, config: Config, incidents: IncidentService) -> None:
