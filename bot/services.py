@@ -188,6 +188,9 @@ def build_services(
         incidents,
         mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox),
     )
+    follow_up = build_follow_up(settings, incidents, sessions, out, renderer, timers, clock, locks)
+    follow_up.stats.register(alerts.metrics.registry)  # the follow-up numbers on /metrics
+    alerts.gauge_refreshers.append(follow_up.stats.refresh)
     return Services(
         settings,
         engine,
@@ -205,9 +208,7 @@ def build_services(
         postmortem=build_postmortem(
             settings, incidents, sessions, out, renderer, timers, clock, locks
         ),
-        follow_up=build_follow_up(
-            settings, incidents, sessions, out, renderer, timers, clock, locks
-        ),
+        follow_up=follow_up,
         outbox=outbox,
         notices=notices,
         fixes=fixes,

@@ -4,13 +4,16 @@ add|done|list`` (action items). Parse, call one function of bot/follow_up/, rend
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from bot.client import answer_with
+from bot.core.durations import parse_duration
 from bot.core.permissions import Actor
+from bot.errors import UserError
 from bot.follow_up.closeout import Closed
 from bot.follow_up.items import Changed, item_line
 from bot.follow_up.rules import render_checklist
@@ -95,6 +98,27 @@ class FollowUp(PhaseCog):
         await answer_with(
             interaction, self.services.follow_up.closeout.close(incident, actor, reason), render
         )
+
+    @app_commands.command(
+        name="stats",
+        description="Incidents, response times and follow-up over a period",
+        extras=INCIDENT,
+    )
+    @app_commands.describe(period="How far back: 7d, 30d, 12h, 2w… (default 30d)")
+    async def stats(
+        self, interaction: discord.Interaction, period: app_commands.Range[str, 1, 20] = "30d"
+    ) -> None:
+        try:
+            span = parse_duration(period.strip())
+        except ValueError:
+            raise UserError(
+                f"I can't read `{period.replace('`', '')[:20]}` as a period: use a duration such "
+                "as `7d`, `30d`, `12h` or `2w`."
+            ) from None
+        if span <= timedelta(0):
+            raise UserError("The period must be longer than zero, such as `7d`.")
+        stats = await self.services.follow_up.stats.stats(span)
+        await interaction.response.send_message(**_quiet(stats.render()), ephemeral=True)
 
     followup = app_commands.Group(
         name="followup", description="The incident's action items", guild_only=True

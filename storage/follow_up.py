@@ -121,3 +121,14 @@ async def closed_not_deleted(session: AsyncSession) -> list[tuple[CloseOut, Inci
         .order_by(CloseOut.closed_at)
     )
     return [(c, i) for c, i in rows]
+
+
+async def incidents_since(session: AsyncSession, since: datetime) -> list[Incident]:
+    """Incidents declared at or after ``since`` (failed openings left out), oldest first."""
+    return list(
+        await session.scalars(
+            select(Incident)
+            .where(Incident.declared_at >= since, Incident.status.not_in(["failed", "opening"]))
+            .order_by(Incident.declared_at)
+        )
+    )

@@ -17,7 +17,9 @@ from bot.follow_up.closeout import CloseOut
 from bot.follow_up.items import ActionItems
 from bot.follow_up.reminders import Reminders
 from bot.follow_up.service import FollowUpService
+from bot.follow_up.stats import StatsService
 from bot.follow_up.tracker import PlanTracker
+from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.service import IncidentService
 from storage.models import Incident
@@ -95,4 +97,12 @@ def build_follow_up(
         config.discord.ops_alerts_channel,
     )
     service.closeout.after_close.append(service.archive.archive)
+    postmortem_rule = PostmortemService(config, incidents)  # the rule alone: due_of
+    service.stats = StatsService(
+        sessions,
+        clock,
+        today,
+        postmortem_rule.due_of,
+        lambda name: incidents.severity(name).name,
+    )
     return service

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.follow_up.closeout import CloseOut
     from bot.follow_up.items import ActionItems
     from bot.follow_up.reminders import Reminders
+    from bot.follow_up.stats import StatsService
     from bot.follow_up.tracker import PlanTracker
     from bot.settings import Config
     from bot.triage.service import IncidentService
@@ -29,6 +30,7 @@ class FollowUpService:
     reminders: Reminders
     closeout: CloseOut
     archive: Archive
+    stats: StatsService
     today: Callable[[], date]  # the local date in the configured time zone
 
     def __init__(self, config: Config, incidents: IncidentService) -> None:

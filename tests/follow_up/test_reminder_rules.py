@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.follow_up.reminder_rules import due_end, next_digest, reminders
+from bot.follow_up.stats_rules import mean, p90
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -36,3 +37,11 @@ def test_the_digest_is_the_next_configured_weekday_and_time_in_the_zone():
     assert next_digest(wednesday, BERLIN, "wednesday", time(15, 30)) == datetime(
         2026, 3, 18, 14, 30, tzinfo=UTC
     )
+
+
+def test_mean_and_nearest_rank_p90():
+    minutes = [timedelta(minutes=m) for m in (1, 2, 3, 4, 5, 6, 7, 8, 9, 100)]
+    assert mean(minutes) == timedelta(minutes=14.5)
+    assert p90(minutes) == timedelta(minutes=9)
+    assert p90([timedelta(minutes=3)]) == timedelta(minutes=3)
+    assert mean([]) is None and p90([]) is None
