@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-REST_KINDS = frozenset({"rate_limit", "server_error"})
+REST_KINDS = frozenset({"rate_limit", "server_error", "forbidden"})
+DISCORD_ONLY = frozenset({"forbidden"})  # Discord's 403 Missing Permissions; not X or GitHub
 GATEWAY_KINDS = frozenset({"disconnect", "invalid_session", "reconnect"})
 KINDS = REST_KINDS | GATEWAY_KINDS
 
@@ -48,7 +49,7 @@ class Faults:
         """For services beside Discord (X, GitHub): only faults that name a prefix of ``path``."""
         for fault in self._pending:
             if (
-                fault.kind in REST_KINDS
+                fault.kind in REST_KINDS - DISCORD_ONLY
                 and fault.path_prefix
                 and path.startswith(fault.path_prefix)
             ):

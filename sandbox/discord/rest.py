@@ -86,6 +86,8 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
             fault = self.faults.take_rest(path)
             if fault is not None and fault.kind == "rate_limit":
                 response = self._rate_limited()
+            elif fault is not None and fault.kind == "forbidden":
+                response = json_body({"message": "Missing Permissions", "code": 50013}, status=403)
             elif fault is not None:
                 response = json_body(
                     {"message": "500: Internal Server Error", "code": 0}, status=500

@@ -74,3 +74,30 @@ async def _question(control, channel: str, alice: str) -> dict:
 
 def _ids(message) -> dict[str, str]:
     return {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
+
+
+async def test_an_archive_category_discord_refuses_is_said_and_the_sweep_archives_later(
+    bot, control, clock
+):
+    channel = await declare(control, "Typo on status page", "P2")
+    alice = await control.user_id("alice")
+    await control.command(alice, channel, "incident", "ack")
+    await control.command(alice, channel, "incident", "resolve")
+    guild = bot.services.discord.guild
+    await control.fault("forbidden", 1, f"/guilds/{guild.id}/channels")
+    closed = text_of(await control.command(alice, channel, "incident", "close", reason="Duplicate"))
+    assert closed.startswith(f"🔒 Closed by <@{alice}>. Closed by override")
+    assert "⚠️ Not archived: Discord refused: the bot lacks a permission" in closed
+    assert closed.endswith("It stays where it is; the next sweep tries again.")
+    incident = await bot.services.incidents.in_channel(channel)
+    assert incident.status == "closed"
+    assert await category_named(control, "Incident archive") is None
+    async with bot.services.sessions() as session:
+        row = await queries.find_closeout(session, incident.id)
+    assert row is not None and row.archived_at is None and row.override_reason == "Duplicate"
+
+    assert await bot.services.follow_up.archive.sweep() == []  # archives it, deletes nothing
+    archive = await category_named(control, "Incident archive")
+    assert (
+        archive is not None and (await channel_of(control, channel))["parent_id"] == archive["id"]
+    )
