@@ -4,7 +4,10 @@ an incident-admin's override with a reason recorded; closing twice refused."""
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +110,47 @@ async def test_an_incident_admin_overrides_with_a_reason_which_is_recorded(bot, 
         row = await queries.find_closeout(session, incident.id)
     assert row is not None and row.override_reason == "Duplicate of #12"
     assert row.closed_by == admin
+
+
+async def test_a_close_after_a_failed_postmortem_push_is_refused_until_it_is_published(
+    bot, control
+):
+    channel = await declare(control, "Bridge stalled", "P1")
+    alice = await control.user_id("alice")
+    await control.command(alice, channel, "incident", "ack")
+    await control.command(alice, channel, "incident", "resolve")
+    await control.command(alice, channel, "followup", "add", action="Alert", owner=alice, due="+1d")
+    question = await _question(control, channel, alice)
+    await control.press(alice, channel, question["id"], custom_ids(question)["Response was clear"])
+
+    repo = Path((await control.world())["ops_repo"]["path"])
+    hooks = (
+        repo / "hooks"
+        if (repo / "HEAD").exists() and not (repo / ".git").exists()
+        else repo / ".git" / "hooks"
+    )
+    hook = hooks / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IEXEC)
+    failed = text_of(await control.command(alice, channel, "postmortem", "publish"))
+    # (bot/adapters/git.py reports a hook's refusal as "moved again": reported to the lead)
+    assert "failed to push some refs" in failed and "Nothing was left half-done" in failed
+    refused = text_of(await control.command(alice, channel, "incident", "close"))
+    assert refused.splitlines()[1].startswith(
+        "- Postmortem published to `incidents/`: not published"
+    )
+    assert (await bot.services.incidents.in_channel(channel)).status == "resolved"
+
+    os.remove(hook)
+    assert text_of(await control.command(alice, channel, "postmortem", "publish")).startswith(
+        "Published `incidents/"
+    )
+    closed = text_of(await control.command(alice, channel, "incident", "close"))
+    assert closed.startswith(f"🔒 Closed by <@{alice}>.")
+
+
+async def _question(control, channel: str, alice: str) -> dict:
+    await control.command(alice, channel, "incident", "close")
+    return await control.wait_for_message(
+        channel, lambda m: m["content"].startswith("📋 "), what="the close-out question"
+    )
