@@ -70,3 +70,20 @@ async def test_owners_are_reminded_before_due_and_when_overdue_and_the_digest_li
     lines = digest["content"].splitlines()
     assert lines[0] == "📋 Weekly follow-up digest: 1 open action item, 1 overdue."
     assert lines[1].startswith("- `#1` Alert on relayer lag") and "overdue by" in lines[1]
+
+
+async def test_a_reminder_survives_a_restart(bot, control, clock):
+    channel = await declare(control, "Site down", "P1")
+    alice, bob = await control.user_id("alice"), await control.user_id("bob")
+    await control.command(
+        alice, channel, "followup", "add", action="Alert on relayer lag", owner=bob, due="today"
+    )
+    await bot.restart()
+    end = due_end(bot.services.follow_up.today(), bot.settings.config.zone)
+    clock.advance(end - clock.now() + timedelta(seconds=1))
+    told = await control.wait_for_message(
+        channel,
+        lambda m: m["content"].startswith(f"⏰ <@{bob}>, your action item is **overdue**"),
+        what="the overdue reminder after a restart",
+    )
+    assert "`#1` Alert on relayer lag" in told["content"]
