@@ -21,6 +21,7 @@ from bot.core.outbox import Outbox
 from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
+from bot.follow_up.build import build_follow_up
 from bot.follow_up.service import FollowUpService
 from bot.mitigate.actions import target_names
 from bot.mitigate.base import MitigateDeps
@@ -187,6 +188,9 @@ def build_services(
         incidents,
         mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox),
     )
+    follow_up = build_follow_up(settings, incidents, sessions, out, renderer, timers, clock, locks)
+    follow_up.stats.register(alerts.metrics.registry)  # the follow-up numbers on /metrics
+    alerts.gauge_refreshers.append(follow_up.stats.refresh)
     return Services(
         settings,
         engine,
@@ -204,7 +208,7 @@ def build_services(
         postmortem=build_postmortem(
             settings, incidents, sessions, out, renderer, timers, clock, locks
         ),
-        follow_up=FollowUpService(config, incidents),
+        follow_up=follow_up,
         outbox=outbox,
         notices=notices,
         fixes=fixes,

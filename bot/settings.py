@@ -28,6 +28,7 @@ from bot.adapters.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
 from bot.alerts.config import AlertsConfig
 from bot.core.durations import Duration
 from bot.core.render import TEMPLATES
+from bot.follow_up.config import FollowUpConfig
 from bot.mitigate.config import MitigateConfig
 from bot.mitigate.fix_config import FixConfig
 from bot.postmortem.config import PostmortemConfig
@@ -156,6 +157,7 @@ class Config(Section):
     mitigate: MitigateConfig = MitigateConfig()
     fix: FixConfig = FixConfig()  # the hotfix branch, its deploys, the ticket
     postmortem: PostmortemConfig = PostmortemConfig()
+    follow_up: FollowUpConfig = FollowUpConfig()
     # Template name → file that replaces it (relative paths: from this file's folder).
     templates: dict[str, Path] = {}
     procedure: Procedure = Field(default_factory=default_procedure)

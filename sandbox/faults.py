@@ -8,8 +8,10 @@ from typing import Any
 # ``server_error_after``: the request takes effect, then answers 500 (Discord does this),
 # so a retry must find the earlier effect rather than act twice. Discord REST only.
 AFTER_EFFECT = "server_error_after"
-BEFORE_EFFECT_KINDS = frozenset({"rate_limit", "server_error"})
-REST_KINDS = BEFORE_EFFECT_KINDS | {AFTER_EFFECT}
+# ``forbidden``: Discord's 403 Missing Permissions, nothing done. Discord REST only.
+FORBIDDEN = "forbidden"
+BEFORE_EFFECT_KINDS = frozenset({"rate_limit", "server_error"})  # also X and GitHub
+REST_KINDS = BEFORE_EFFECT_KINDS | {AFTER_EFFECT, FORBIDDEN}
 GATEWAY_KINDS = frozenset({"disconnect", "invalid_session", "reconnect"})
 KINDS = REST_KINDS | GATEWAY_KINDS
 

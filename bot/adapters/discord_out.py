@@ -187,6 +187,30 @@ class DiscordOut:
             "read_message_history",
         )
 
+    async def archive_channel(self, channel_id: str, category: discord.CategoryChannel) -> None:
+        """Move the channel into ``category`` and make it read-only: nobody sends there any
+        more (every overwrite keeps its view, loses send), except the bot itself."""
+        channel = self.guild.get_channel(int(channel_id))
+        if not isinstance(channel, discord.TextChannel):
+            raise NotFound(f"<#{channel_id}> no longer exists.")
+        overwrites = dict(channel.overwrites)
+        for target, overwrite in list(overwrites.items()):
+            overwrite.update(send_messages=False, send_messages_in_threads=False)
+            overwrites[target] = overwrite
+        everyone = overwrites.get(self.guild.default_role, discord.PermissionOverwrite())
+        everyone.update(send_messages=False, send_messages_in_threads=False)
+        overwrites[self.guild.default_role] = everyone
+        me = self.guild.me
+        if me is not None:
+            overwrites[me] = discord.PermissionOverwrite(view_channel=True, send_messages=True)
+        await self._call(
+            channel.edit(category=category, overwrites=overwrites, sync_permissions=False)
+        )
+
+    def channel_count(self) -> int:
+        """The guild's channels, categories included (Discord's limit is 500 of them)."""
+        return len(self.guild.channels)
+
     async def delete_channel(self, channel_id: str, reason: str) -> None:
         channel = self.guild.get_channel(int(channel_id))
         if channel is not None:

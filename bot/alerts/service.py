@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -45,6 +45,8 @@ class AlertService:
         self._settings = settings
         self._sessions = sessions
         self.metrics = metrics if metrics is not None else AlertMetrics()
+        # Other phases' gauges on the same /metrics, refreshed with these (follow-up stats).
+        self.gauge_refreshers: list[Callable[[], Awaitable[None]]] = []
         # The hot writes (webhook commits, apply rounds) go through one writer thread;
         # the worker reads, and checkpoints the WAL, on connections of its own that
         # never checkpoint on commit (see bot/alerts/writer.py).
@@ -179,3 +181,5 @@ class AlertService:
             open_count = await queries.count_incidents(session, [s.value for s in OPEN_STATES])
         self.metrics.open_incidents.set(open_count)
         self.metrics.pending_notifications.set(await self.store.pending())
+        for refresh in self.gauge_refreshers:
+            await refresh()

@@ -9,12 +9,30 @@ from bot.follow_up.next_steps import NextSteps, next_steps
 from bot.follow_up.rules import FollowUpItem, checklist
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import date
+
+    from bot.follow_up.archive import Archive
+    from bot.follow_up.closeout import CloseOut
+    from bot.follow_up.items import ActionItems
+    from bot.follow_up.reminders import Reminders
+    from bot.follow_up.stats import StatsService
+    from bot.follow_up.tracker import PlanTracker
     from bot.settings import Config
     from bot.triage.service import IncidentService
     from storage.models import Incident
 
 
 class FollowUpService:
+    # The parts, set by bot.follow_up.build (None only in tests that need the rules alone).
+    items: ActionItems
+    tracker: PlanTracker
+    reminders: Reminders
+    closeout: CloseOut
+    archive: Archive
+    stats: StatsService
+    today: Callable[[], date]  # the local date in the configured time zone
+
     def __init__(self, config: Config, incidents: IncidentService) -> None:
         self._procedure = config.procedure
         self._incidents = incidents

@@ -8,7 +8,7 @@ holding ``@everyone``, a heading or a code fence changes nothing in the document
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.durations import format_duration
 from bot.core.render import Renderer
 from bot.core.text import from_outside, safe_url
+from bot.follow_up.items import draft_lines
 from bot.postmortem import timeline_rules as rules
 from bot.postmortem.timeline import as_event
 from bot.procedure import Procedure
@@ -74,6 +75,7 @@ class Inputs:
     participants: list[tuple[str, str, int]]
     alert_urls: list[str]
     post_urls: list[str]
+    action_items: list[str] = field(default_factory=list)  # bot/follow_up/items.py
 
 
 async def read_inputs(session: AsyncSession, incident: Incident) -> Inputs:
@@ -85,6 +87,7 @@ async def read_inputs(session: AsyncSession, incident: Incident) -> Inputs:
         await transcript_queries.authors(session, incident.id),
         await queries.alert_urls(session, incident.id),
         await queries.posted_urls(session, incident.id),
+        await draft_lines(session, incident.id),
     )
 
 
@@ -133,7 +136,9 @@ def render_draft(
         if missing
     ]
     actions = list(PLACEHOLDER_ACTIONS)
-    if incident.github_issue_url and safe_url(incident.github_issue_url):
+    if inputs.action_items:
+        actions = list(inputs.action_items)
+    elif incident.github_issue_url and safe_url(incident.github_issue_url):
         actions[0] = f"<action>, owner, due date (tracked in {incident.github_issue_url})"
     participants = [
         f"{one_line(name, name_of, 100)} ({count} message{'s' if count != 1 else ''})"

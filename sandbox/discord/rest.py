@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..faults import AFTER_EFFECT, Faults
+from ..faults import AFTER_EFFECT, FORBIDDEN, Faults
 from .errors import DiscordError
 from .interactions import Interactions
 from .model import emoji_text, iso, now
@@ -99,6 +99,8 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
                 response = json_body(
                     {"message": "500: Internal Server Error", "code": 0}, status=500
                 )
+            elif fault is not None and fault.kind == FORBIDDEN:
+                response = json_body({"message": "Missing Permissions", "code": 50013}, status=403)
             elif fault is not None:
                 response = json_body(
                     {"message": "500: Internal Server Error", "code": 0}, status=500

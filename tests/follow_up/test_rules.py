@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.follow_up.next_steps import next_steps
-from bot.follow_up.rules import checklist, render_checklist
+from bot.follow_up.rules import CloseOutFacts, checklist, missing, render_checklist, time_to_detect
 from bot.procedure import default_procedure
 
 PROCEDURE = default_procedure()
@@ -64,3 +64,44 @@ def test_after_resolving_a_p3_there_is_no_postmortem_only_the_follow_up():
 def test_an_unknown_severity_is_a_key_error():
     with pytest.raises(KeyError):
         next_steps(PROCEDURE, severity="P9", day=DAY, slug="x", resolved_at=RESOLVED)
+
+
+def _facts(**changes):
+    base = {
+        "needs_postmortem": True,
+        "published": True,
+        "items": 1,
+        "to_detect": timedelta(minutes=3),
+        "slow_after": timedelta(minutes=15),
+        "alert_rules_updated": False,
+        "runbooks": "clear",
+    }
+    return CloseOutFacts(**{**base, **changes})
+
+
+def test_the_close_out_check_asks_for_alert_rules_only_past_the_threshold():
+    assert missing(_facts()) == []
+    assert missing(_facts(to_detect=timedelta(minutes=15))) == []  # at it, not past it
+    slow = missing(_facts(to_detect=timedelta(minutes=16)))
+    assert len(slow) == 1 and slow[0].startswith("Alert rules updated: detection took 16m")
+    assert missing(_facts(to_detect=timedelta(minutes=16), alert_rules_updated=True)) == []
+    assert missing(_facts(to_detect=None)) == []  # nothing to measure
+
+
+def test_the_close_out_check_lists_each_gap_in_the_procedures_order():
+    gaps = missing(_facts(items=0, published=False, runbooks=None))
+    assert [gap.split(":")[0] for gap in gaps] == [
+        "Action items tracked in `docs/plan-tracker.md`",
+        "Postmortem published to `incidents/`",
+        "Runbooks updated if response was unclear",
+    ]
+    assert missing(_facts(needs_postmortem=False, published=False)) == []
+
+
+def test_time_to_detect_prefers_the_impact_start_a_responder_set():
+    declared = RESOLVED
+    alert = declared - timedelta(minutes=10)
+    impact = declared - timedelta(minutes=30)
+    assert time_to_detect(declared, [alert], None) == timedelta(minutes=10)
+    assert time_to_detect(declared, [alert], impact) == timedelta(minutes=30)
+    assert time_to_detect(declared, [], None) is None

@@ -1,0 +1,108 @@
+"""The follow-up phase put together (called once by ``bot.services.build_services``)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.adapters.discord_out import DiscordOut
+from bot.core.clock import Clock
+from bot.core.locks import IncidentLocks
+from bot.core.render import Renderer
+from bot.core.timers import TimerService
+from bot.errors import ExternalServiceError
+from bot.follow_up.archive import Archive
+from bot.follow_up.closeout import CloseOut
+from bot.follow_up.items import ActionItems
+from bot.follow_up.reminders import Reminders
+from bot.follow_up.service import FollowUpService
+from bot.follow_up.stats import StatsService
+from bot.follow_up.tracker import PlanTracker
+from bot.postmortem.service import PostmortemService
+from bot.settings import Settings
+from bot.triage.service import IncidentService
+from storage.models import Incident
+
+
+def build_follow_up(
+    settings: Settings,
+    incidents: IncidentService,
+    sessions: async_sessionmaker[AsyncSession],
+    out: DiscordOut,
+    renderer: Renderer,
+    timers: TimerService,
+    clock: Clock,
+    locks: IncidentLocks,
+) -> FollowUpService:
+    config = settings.config
+    section = config.follow_up
+    service = FollowUpService(config, incidents)
+
+    def today() -> date:
+        return clock.now().astimezone(config.zone).date()
+
+    def label(incident: Incident) -> str:
+        return f"{incidents.local_date(incident).isoformat()} {incident.slug}"
+
+    def link(incident: Incident) -> str | None:
+        if incident.github_issue_url:
+            return incident.github_issue_url
+        if incident.channel_id is None:
+            return None
+        try:
+            guild = out.guild.id
+        except ExternalServiceError:  # the guild not known yet (the bot is starting)
+            return None
+        return f"https://discord.com/channels/{guild}/{incident.channel_id}"
+
+    token = settings.secrets.ops_repo_token
+    postmortem = config.postmortem
+    service.tracker = PlanTracker(
+        sessions,
+        renderer,
+        today,
+        label,
+        link,
+        config.ops_repo.url,
+        settings.resolve(section.checkout)
+        if section.checkout is not None
+        else settings.resolve(config.data_dir) / "follow-up-repo",
+        postmortem.branch or config.ops_repo.branch,
+        (postmortem.author_name, postmortem.author_email),
+        token.get_secret_value() if token is not None else None,
+    )
+    service.items = ActionItems(sessions, out, clock, locks, today, label, service.tracker)
+    service.today = today
+    service.reminders = Reminders(
+        section,
+        sessions,
+        out,
+        timers,
+        clock,
+        config.zone,
+        today,
+        label,
+        config.discord.ops_alerts_channel,
+    )
+    service.reminders.attach(service.items)
+    service.closeout = CloseOut(section, config.procedure, sessions, out, clock, locks)
+    service.archive = Archive(
+        section,
+        config.procedure,
+        sessions,
+        out,
+        timers,
+        clock,
+        config.discord.ops_alerts_channel,
+    )
+    service.closeout.after_close.append(service.archive.archive)
+    postmortem_rule = PostmortemService(config, incidents)  # the rule alone: due_of
+    service.stats = StatsService(
+        sessions,
+        clock,
+        today,
+        postmortem_rule.due_of,
+        lambda name: incidents.severity(name).name,
+    )
+    return service

@@ -1,0 +1,89 @@
+"""Done when (item 2): the owner reminded before the due day ends and when the item is
+overdue (durations shortened by configuration, the bot's clock moved by the test), a done
+item's reminders silent, and the weekly digest of open items in #ops-alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.follow_up.reminder_rules import due_end, next_digest
+from tests.postmortem.helpers import OVERLAY, declare
+
+pytestmark = pytest.mark.manual_clock
+
+
+@pytest.fixture
+def overlay():
+    return {
+        **OVERLAY,
+        "follow_up": {"remind_before": ["2h"], "overdue_every": "30m", "digest_day": "friday"},
+    }
+
+
+async def test_owners_are_reminded_before_due_and_when_overdue_and_the_digest_lists_them(
+    bot, control, clock
+):
+    channel = await declare(control, "Site down", "P1")
+    alice, bob = await control.user_id("alice"), await control.user_id("bob")
+    await control.command(
+        alice, channel, "followup", "add", action="Alert on relayer lag", owner=bob, due="+1d"
+    )
+    await control.command(
+        alice, channel, "followup", "add", action="Rotate keys", owner=alice, due="+1d"
+    )
+    await control.command(alice, channel, "followup", "done", id=2)  # its reminders stay quiet
+    follow_up = bot.services.follow_up
+    zone = bot.settings.config.zone
+    end = due_end(follow_up.today() + timedelta(days=1), zone)
+
+    def reminded(kind: str):
+        return lambda m: m["content"].startswith(f"⏰ <@{bob}>, your action item {kind}")
+
+    clock.advance(end - timedelta(hours=2) - clock.now() + timedelta(seconds=1))
+    before = await control.wait_for_message(channel, reminded("is due"), what="the reminder")
+    assert "`#1` Alert on relayer lag" in before["content"]
+
+    clock.advance(timedelta(hours=2))
+    await control.wait_for_message(channel, reminded("is **overdue**"), what="overdue")
+    clock.advance(timedelta(minutes=31))
+
+    async def twice():
+        return (
+            sum(1 for m in await control.messages(channel) if reminded("is **overdue**")(m)) >= 2
+            or None
+        )
+
+    await control.wait_for(twice, what="the overdue reminder repeated")
+    assert not any(
+        "Rotate keys" in m["content"] and "⏰" in m["content"]
+        for m in await control.messages(channel)
+    )
+
+    ops = await control.channel_id("ops-alerts")
+    digest_at = next_digest(clock.now(), zone, "friday", bot.settings.config.follow_up.digest_at)
+    clock.advance(digest_at - clock.now() + timedelta(seconds=1))
+    digest = await control.wait_for_message(
+        ops, lambda m: m["content"].startswith("📋 Weekly follow-up digest"), what="the digest"
+    )
+    lines = digest["content"].splitlines()
+    assert lines[0] == "📋 Weekly follow-up digest: 1 open action item, 1 overdue."
+    assert lines[1].startswith("- `#1` Alert on relayer lag") and "overdue by" in lines[1]
+
+
+async def test_a_reminder_survives_a_restart(bot, control, clock):
+    channel = await declare(control, "Site down", "P1")
+    alice, bob = await control.user_id("alice"), await control.user_id("bob")
+    await control.command(
+        alice, channel, "followup", "add", action="Alert on relayer lag", owner=bob, due="today"
+    )
+    await bot.restart()
+    end = due_end(bot.services.follow_up.today(), bot.settings.config.zone)
+    clock.advance(end - clock.now() + timedelta(seconds=1))
+    told = await control.wait_for_message(
+        channel,
+        lambda m: m["content"].startswith(f"⏰ <@{bob}>, your action item is **overdue**"),
+        what="the overdue reminder after a restart",
+    )
+    assert "`#1` Alert on relayer lag" in told["content"]
