@@ -42,8 +42,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
+# The end-to-end tests mostly wait on loopback: three workers keep 2 cores busy.
+PYTEST_WORKERS ?= 3
 test: lint node
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 format: install
 	$(BIN)/ruff format .
