@@ -87,7 +87,7 @@ async def test_an_archive_category_discord_refuses_is_said_and_the_sweep_archive
     await control.fault("forbidden", 1, f"/guilds/{guild.id}/channels")
     closed = text_of(await control.command(alice, channel, "incident", "close", reason="Duplicate"))
     assert closed.startswith(f"🔒 Closed by <@{alice}>. Closed by override")
-    assert "⚠️ Not archived: Discord refused: the bot lacks a permission" in closed
+    assert "⚠️ Not archived: The bot lacks the Manage Channels permission in the server" in closed
     assert closed.endswith("It stays where it is; the next sweep tries again.")
     incident = await bot.services.incidents.in_channel(channel)
     assert incident.status == "closed"
