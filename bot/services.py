@@ -33,6 +33,7 @@ from bot.settings import Settings
 from bot.triage.oncall import OnCallService
 from bot.triage.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
 from bot.triage.service import IncidentService
+from bot.watch.service import ChainWatch
 from storage.db import make_engine, make_sessions
 
 
@@ -60,8 +61,11 @@ class Services:
     outbox: Outbox | None = None  # effects that must happen once (bot/core/outbox.py)
     notices: ChannelNotices | None = None  # messages posted once (bot/adapters/notices.py)
     fixes: FixService | None = None  # P1-P3: hotfix branch, its deploys, the ticket
+    watch: ChainWatch | None = None  # the chain watch ([watch]): declares P0s itself
 
     async def close(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
         await self.alerts.stop()
         await self.incidents.stop()
         await self.timers.stop()
@@ -182,11 +186,14 @@ def build_services(
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
     fixes = FixService(settings, comms)  # registers its timers before they start
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
-    mitigate = MitigateService(
-        config,
-        incidents,
-        mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox),
+    deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox)
+    mitigate = MitigateService(config, incidents, deps)
+    names = {**config.mitigate.addresses, **deps.names}
+    watch = ChainWatch(
+        config, deps.chain, sessions, incidents, notices, deps.ops_alerts_id, clock, locks, names
     )
+    if watch.enabled:
+        alerts.health_parts["watcher"] = watch.health
     return Services(
         settings,
         engine,
@@ -208,4 +215,5 @@ def build_services(
         outbox=outbox,
         notices=notices,
         fixes=fixes,
+        watch=watch,
     )
