@@ -86,6 +86,16 @@ class WatchConfig(BaseModel):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("outflows")
+    @classmethod
+    def _not_yet(cls, value: list[OutflowRule]) -> list[OutflowRule]:
+        if value:
+            raise ValueError(
+                "outflow rules are not applied by this version of the chain watch: remove "
+                "[[watch.outflows]] (a rule that is silently not applied would be worse)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _confirmations_within_depth(self) -> WatchConfig:
         if self.confirmations >= self.reorg_depth:
@@ -94,4 +104,4 @@ class WatchConfig(BaseModel):
 
     @property
     def enabled(self) -> bool:
-        return bool(self.contracts or self.outflows)
+        return bool(self.contracts)

@@ -147,12 +147,15 @@ class ChainWatch(Outages):
         self.cursor = cursor
         if span is None:
             return
+        # The last block's hash is read before its logs: a reorg in between leaves a hash
+        # the next look finds changed (and reads again), never a new hash over old logs.
+        before = await self.chain.header(span[1])
         batch = await self.reader.read(*span)
         for problem in batch.problems:
             log.warning("chain watch: %s", problem)
         for seen in batch.txs:
             await self.apply(seen)
-        last = await self.chain.header(batch.last)
+        last = before if batch.last == span[1] else await self.chain.header(batch.last)
         async with self.sessions.begin() as session:
             state = await queries.state(session)
             assert state is not None
@@ -170,10 +173,14 @@ class ChainWatch(Outages):
         async with self.sessions() as session:
             rows = list(await queries.since_block(session, back + 1))
         for row in rows:
-            receipt = await self.chain.receipt_of(row.tx_hash)
-            if receipt is not None and receipt[0] == row.block_hash:
+            # The block it was in is still the chain's (a node may still answer a dropped
+            # transaction's old receipt, so the canonical header decides).
+            canonical = await self.chain.header(row.block)
+            if canonical is not None and canonical[0] == row.block_hash:
                 continue
-            await self._removed(row, receipt[0] if receipt else None)
+            receipt = await self.chain.receipt_of(row.tx_hash)
+            moved = receipt[0] if receipt is not None and receipt[0] != row.block_hash else None
+            await self._removed(row, moved)
         found = await self.chain.header(back)
         async with self.sessions.begin() as session:
             state = await queries.state(session)
