@@ -53,7 +53,12 @@ class Outages:
         channel = self.ops_channel()
         async with self.sessions.begin() as session:
             state = await queries.state(session)
-            if state is None or state.stopped:
+            if state is None:  # down before the first look: no cursor yet, said once
+                if channel:
+                    text = f"{reason}\nNo block read yet: it starts once the RPC answers."
+                    await self.notice(session, "stopped:0", channel, "⛓️ Chain watch stopped", text)
+                return
+            if state.stopped:
                 return
             state.stopped, state.stop_reason = True, reason[:1000]
             state.outages += 1
