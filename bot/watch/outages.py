@@ -9,8 +9,10 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.adapters.notices import ChannelNotices
+from bot.adapters.notices import NOTICE, ChannelNotices
+from bot.core.outbox import EffectState
 from bot.errors import ExternalServiceError
+from storage import outbox as outbox_queries
 from storage import watch as queries
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,15 @@ class Outages:
                     text,
                     BLUE,
                 )
+
+    async def left_by_last_run(self) -> None:
+        """The watch's notices queued but not posted when the last run stopped (the row is
+        committed before the post): posted now, once (in doubt ones are looked for first)."""
+        async with self.sessions() as session:
+            for state in (EffectState.PENDING, EffectState.IN_DOUBT):
+                for entry in await outbox_queries.in_state(session, state, NOTICE):
+                    if entry.key.startswith("chainwatch:") and entry.id not in self.undelivered:
+                        self.undelivered.append(entry.id)
 
     async def deliver(self) -> None:
         waiting, self.undelivered = self.undelivered, []

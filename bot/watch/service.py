@@ -98,6 +98,7 @@ class ChainWatch(Outages):
             self.task = None
 
     async def _run(self) -> None:
+        await self.left_by_last_run()
         while True:
             try:
                 await self.tick()

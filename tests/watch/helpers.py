@@ -33,7 +33,7 @@ async def until(control: Control, clock, probe, what: str):  # type: ignore[no-u
         clock.advance(POLL)
         return await probe()
 
-    return await control.wait_for(step, interval=0.2, what=what)
+    return await control.wait_for(step, timeout=30, interval=0.2, what=what)
 
 
 async def incident_channels(control: Control) -> list[dict[str, Any]]:
@@ -42,3 +42,13 @@ async def incident_channels(control: Control) -> list[dict[str, Any]]:
         for c in (await control.world(refresh=True))["channels"]
         if c["type"] == 0 and c["name"].startswith("incident-")
     ]
+
+
+async def first_look(bot, control: Control, clock) -> None:  # type: ignore[no-untyped-def]
+    """Until the watch has its cursor: it starts at the head, so a transaction sent before
+    its first look is history, not news."""
+
+    async def looked() -> bool | None:
+        return bot.services.watch.cursor is not None or None
+
+    await until(control, clock, looked, "the chain watch's first look")

@@ -13,7 +13,7 @@ from sandbox.chain import VAULT
 from tests.mitigate.conftest import cast, cast_send
 from tests.mitigate.helpers import declare, described, propose, signed_up, timeline, titled
 from tests.watch.helpers import POLL as POLL_STEP
-from tests.watch.helpers import incident_channels, overlay_with, until
+from tests.watch.helpers import first_look, incident_channels, overlay_with, until
 
 pytestmark = [pytest.mark.chain, pytest.mark.manual_clock]
 
@@ -37,6 +37,7 @@ def rpc(chain, method: str, *params: str) -> str:  # type: ignore[no-untyped-def
 async def test_the_bots_own_approved_pause_opens_nothing_and_lands_in_its_timeline(
     bot, control, clock, chain
 ):
+    await first_look(bot, control, clock)
     info = await signed_up(control)
     channel = await declare(control, "Vault drained")
     proposal = await propose(control, channel)
@@ -58,6 +59,7 @@ async def test_the_bots_own_approved_pause_opens_nothing_and_lands_in_its_timeli
 
 
 async def test_a_restart_while_events_arrive_declares_each_once(bot, control, clock, chain):
+    await first_look(bot, control, clock)
     key = chain.attacker[1]
     vault = chain.contracts[VAULT]
     first = cast_send(chain, key, vault, "pause()")
@@ -109,6 +111,7 @@ async def test_a_restart_while_events_arrive_declares_each_once(bot, control, cl
 async def test_a_reorg_that_removes_a_seen_transaction_is_said_in_its_incident(
     bot, control, clock, chain
 ):
+    await first_look(bot, control, clock)
     snapshot = rpc(chain, "evm_snapshot")
     tx = cast_send(chain, chain.attacker[1], chain.contracts[VAULT], "pause()")
 

@@ -11,8 +11,8 @@ from bot.errors import WrongChannel
 from sandbox.chain import VAULT
 from tests.e2e.helpers import text_of
 from tests.mitigate.conftest import cast_send
-from tests.mitigate.helpers import described, timeline
-from tests.watch.helpers import incident_channels, overlay_with, until
+from tests.mitigate.helpers import described, timeline, titled
+from tests.watch.helpers import first_look, incident_channels, overlay_with, until
 
 pytestmark = [pytest.mark.chain, pytest.mark.manual_clock]
 
@@ -30,6 +30,7 @@ def overlay() -> dict[str, Any]:
 async def test_the_attackers_pause_opens_a_p0_citing_its_tx_and_pages_the_commander(
     bot, control, clock, chain
 ):
+    await first_look(bot, control, clock)
     world = await control.world(refresh=True)
     attacker = world["chain"]["attacker"]
     assert attacker["address"] == chain.attacker[0]
@@ -46,7 +47,7 @@ async def test_the_attackers_pause_opens_a_p0_citing_its_tx_and_pages_the_comman
     async def alert() -> dict[str, Any] | None:
         messages = await control.messages(channel["id"])
         paged = any(f"<@{alice}>" in (m["content"] or "") for m in messages)
-        cited = [m for m in messages if tx in described(m)]
+        cited = [m for m in messages if tx in described(m) and titled("🚨")(m)]
         return cited[0] if cited and paged else None
 
     message = await until(control, clock, alert, "the event, cited, and the commander paged")
@@ -81,5 +82,7 @@ async def test_the_attackers_pause_opens_a_p0_citing_its_tx_and_pages_the_comman
     await until(control, clock, joined, "the second event in the same incident")
     assert len(await incident_channels(control)) == 1
     events = await timeline(bot, channel["id"])
-    assert any(e.startswith("chain_watch_event: Same attack") and second in e for e in events)
+    assert any(e.startswith("chain_watch_event: Same attack") and second in e for e in events), (
+        events
+    )
     assert text_of  # (the helpers' import stays used by later tests)
