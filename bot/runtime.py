@@ -64,6 +64,8 @@ class BotRuntime:
             self.alert_server.mounts.append(fixes.webhook.mount)
         await self.alert_server.start()
         self.bot.startup_hooks.append(alerts.start)
+        if (watch := self.bot.services.watch) is not None:
+            self.bot.startup_hooks.append(watch.start)  # the chain watch ([watch])
         self.bot.startup_hooks.append(self._settle_heap)
         await self.bot.connect()
 

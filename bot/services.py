@@ -34,6 +34,7 @@ from bot.settings import Settings
 from bot.triage.oncall import OnCallService
 from bot.triage.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
 from bot.triage.service import IncidentService
+from bot.watch.service import ChainWatch
 from storage.db import make_engine, make_sessions
 
 
@@ -61,8 +62,11 @@ class Services:
     outbox: Outbox | None = None  # effects that must happen once (bot/core/outbox.py)
     notices: ChannelNotices | None = None  # messages posted once (bot/adapters/notices.py)
     fixes: FixService | None = None  # P1-P3: hotfix branch, its deploys, the ticket
+    watch: ChainWatch | None = None  # the chain watch ([watch]): declares P0s itself
 
     async def close(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
         await self.alerts.stop()
         await self.incidents.stop()
         await self.timers.stop()
@@ -183,14 +187,17 @@ def build_services(
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
     fixes = FixService(settings, comms)  # registers its timers before they start
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
-    mitigate = MitigateService(
-        config,
-        incidents,
-        mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox),
+    deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox)
+    mitigate = MitigateService(config, incidents, deps)
+    names = {**config.mitigate.addresses, **deps.names}
+    watch = ChainWatch(
+        config, deps.chain, sessions, incidents, notices, deps.ops_alerts_id, clock, locks, names
     )
     follow_up = build_follow_up(settings, incidents, sessions, out, renderer, timers, clock, locks)
     follow_up.stats.register(alerts.metrics.registry)  # the follow-up numbers on /metrics
     alerts.gauge_refreshers.append(follow_up.stats.refresh)
+    if watch.enabled:
+        alerts.health_parts["watcher"] = watch.health
     return Services(
         settings,
         engine,
@@ -212,4 +219,5 @@ def build_services(
         outbox=outbox,
         notices=notices,
         fixes=fixes,
+        watch=watch,
     )

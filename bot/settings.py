@@ -33,6 +33,7 @@ from bot.mitigate.config import MitigateConfig
 from bot.mitigate.fix_config import FixConfig
 from bot.postmortem.config import PostmortemConfig
 from bot.procedure import Procedure, default_procedure
+from bot.watch.config import WatchConfig
 
 
 class Section(BaseModel):
@@ -158,6 +159,7 @@ class Config(Section):
     fix: FixConfig = FixConfig()  # the hotfix branch, its deploys, the ticket
     postmortem: PostmortemConfig = PostmortemConfig()
     follow_up: FollowUpConfig = FollowUpConfig()
+    watch: WatchConfig = WatchConfig()  # the chain watch: admin events, outflows
     # Template name → file that replaces it (relative paths: from this file's folder).
     templates: dict[str, Path] = {}
     procedure: Procedure = Field(default_factory=default_procedure)

@@ -8,7 +8,10 @@ contracts (``contracts/*.sol``, compiled by solcjs) deployed.
 
 ``ChainPart`` puts one into the world: ``chain`` in ``GET /_sandbox/world`` becomes
 ``{rpc_url, chain_id, contracts: {name: address}, signers: [{user_id, address,
-private_key}], shape}``. Without node tooling (``make node`` not run) the part says why
+private_key}], shape, attacker: {address, private_key}}``. The attacker plays a compromised
+key: it holds the vault's operator role, so ``cast send $ATRIUM_VAULT "pause()"`` (or
+``transferOwnership(address)``, or ``sweep(address,address,uint256)`` of the vault's
+``ATRIUM_TOKEN``) drills the bot's chain watch. Without node tooling (``make node`` not run) the part says why
 and the world's ``chain`` stays null.
 
 The keys are anvil's well-known development keys (mnemonic "test test … junk"): they
@@ -40,6 +43,9 @@ _LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
 # Contract names, as the runbook's placeholders name them (so they fill $PRAETOR_TIMELOCK).
 SIGNER_ROLE = "multisig-signer"  # the members whose wallets the three signer keys are
 TIMELOCK, VAULT = "PRAETOR_TIMELOCK", "ATRIUM_VAULT"
+TOKEN = "ATRIUM_TOKEN"  # an ERC-20 the vault holds (the outflow rule's drills)
+VAULT_TOKENS = 1_000_000 * 10**18  # what the vault holds at start
+OPERATOR_ROLE = "OPERATOR_ROLE"  # the vault's role the attacker holds
 KILL_SWITCH, BROKEN_KILL_SWITCH = "POSTERN_KILL_SWITCH", "BROKEN_KILL_SWITCH"
 SAFE = "ATRIUM_SAFE"  # shape (b): the Safe that owns the timelock
 SHAPES = ("a", "b")
@@ -193,6 +199,7 @@ class Deployment:
     shape: str = "a"
     deployer: tuple[str, str] = ("", "")
     others: list[tuple[str, str]] = field(default_factory=list)  # spare funded accounts
+    attacker: tuple[str, str] = ("", "")  # the compromised key: the vault's operator
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -201,6 +208,7 @@ class Deployment:
             "contracts": dict(self.contracts),
             "signers": [dict(s) for s in self.signers],
             "shape": self.shape,
+            "attacker": {"address": self.attacker[0], "private_key": self.attacker[1]},
         }
 
 
@@ -253,6 +261,12 @@ def deploy_sync(rpc_url: str, tools: NodeTools, shape: str = "a") -> Deployment:
     contracts[TIMELOCK] = timelock
     contracts[KILL_SWITCH] = send("PosternKillSwitch", addresses)
     contracts[BROKEN_KILL_SWITCH] = send("BrokenKillSwitch", addresses)
+    attacker = accounts[9]
+    token = send("AtriumToken")
+    send("AtriumToken", vault, VAULT_TOKENS, to=token, fn="mint")
+    contracts[TOKEN] = token
+    role = bytes(Web3.keccak(text=OPERATOR_ROLE))
+    send("AtriumVault", role, attacker[0], to=vault, fn="grantRole")
     return Deployment(
         rpc_url=rpc_url,
         chain_id=int(w3.eth.chain_id),
@@ -260,7 +274,8 @@ def deploy_sync(rpc_url: str, tools: NodeTools, shape: str = "a") -> Deployment:
         signers=[{"address": a, "private_key": k} for a, k in signers],
         shape=shape,
         deployer=deployer,
-        others=accounts[4:],
+        others=accounts[4:9],
+        attacker=attacker,
     )
 
 

@@ -291,3 +291,48 @@ class ChainClient:
             and bytes(log["topics"][0]) == wanted
             for log in receipt["logs"]
         )
+
+    # -- the chain watch (bot/watch/): logs in bounded ranges, headers, transactions -------
+    async def logs(
+        self, addresses: Sequence[str], topics: Sequence[bytes], first: int, last: int
+    ) -> list[dict[str, Any]]:
+        """``eth_getLogs`` of ``addresses`` with any of ``topics`` in blocks first..last (the
+        caller keeps the range within what the RPC accepts)."""
+        await self.ensure_chain()
+        query: Any = {
+            "fromBlock": first,
+            "toBlock": last,
+            "address": [AsyncWeb3.to_checksum_address(a) for a in addresses],
+            "topics": [["0x" + t.hex() for t in topics]],
+        }
+        return [dict(entry) for entry in await self._rpc(self._w3.eth.get_logs(query))]
+
+    async def header(self, number: int) -> tuple[str, int] | None:
+        """(hash, timestamp) of block ``number``; None when the node has no such block."""
+        block = await self._rpc(self._w3.eth.get_block(number))
+        if block is None:
+            return None
+        return "0x" + bytes(block["hash"]).hex().removeprefix("0x"), int(block["timestamp"])
+
+    async def tx_detail(self, tx_hash: str) -> tuple[str, str | None, bytes] | None:
+        """(sender, to, calldata) of a transaction; None when the node does not know it."""
+        try:
+            tx = await self._rpc(self._w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        to = tx.get("to")
+        return (
+            AsyncWeb3.to_checksum_address(tx["from"]),
+            AsyncWeb3.to_checksum_address(to) if to else None,
+            bytes(tx["input"]),
+        )
+
+    async def receipt_of(self, tx_hash: str) -> tuple[str, list[tuple[str, list[bytes]]]] | None:
+        """(block hash, [(address, topics)]) of a mined transaction; None when it is not
+        mined on the node's chain (any more)."""
+        try:
+            receipt = await self._rpc(self._w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        logs = [(str(log["address"]), [bytes(t) for t in log["topics"]]) for log in receipt["logs"]]
+        return "0x" + bytes(receipt["blockHash"]).hex().removeprefix("0x"), logs

@@ -80,6 +80,8 @@ class AlertService:
             require_timestamp=config.alerts.require_timestamp,
         )
         incidents.subscribe(self._on_incident)
+        # Other parts /healthz names when failing (the chain watch): name → (ok, details).
+        self.health_parts: dict[str, Callable[[], tuple[bool, Any]]] = {}
 
     async def _on_incident(self, event: IncidentEvent) -> None:
         if event.kind == "declared":
@@ -162,16 +164,16 @@ class AlertService:
             except Exception as error:
                 body["failing_timers"] = f"unknown ({type(error).__name__})"
                 timers_ok = False
-        failing = [
-            part
-            for part, ok in (
-                ("database", body["database"] == "ok"),
-                ("gateway", gateway == "connected"),
-                ("worker", self.worker.running),
-                ("timers", timers_ok),
-            )
-            if not ok
+        parts = [
+            ("database", body["database"] == "ok"),
+            ("gateway", gateway == "connected"),
+            ("worker", self.worker.running),
+            ("timers", timers_ok),
         ]
+        for name, part in self.health_parts.items():
+            part_ok, body[name] = part()
+            parts.append((name, part_ok))
+        failing = [part for part, ok in parts if not ok]
         body["status"] = "ok" if not failing else "unavailable"
         body["failing"] = failing
         return not failing, body

@@ -1,0 +1,118 @@
+"""Reading the chain for the watch: the next confirmed range's logs (split in halves while
+the RPC refuses a range), screened and grouped by transaction, each with what the
+classification needs (sender, target, calldata, the receipt's logs, the block's time)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.adapters.chain import ChainClient
+from bot.errors import ExternalServiceError
+from bot.watch import rules
+from bot.watch.rules import RawLog
+
+log = logging.getLogger(__name__)
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    return str(value) if str(value).startswith("0x") else "0x" + str(value)
+
+
+def raw_log(entry: dict[str, Any]) -> RawLog:
+    return RawLog(
+        address=str(entry["address"]),
+        topics=tuple(rules.hexbytes(t) for t in entry.get("topics") or ()),
+        data=rules.hexbytes(entry.get("data") or b""),
+        block=int(entry["blockNumber"]),
+        block_hash=_hex(entry["blockHash"]),
+        tx_hash=_hex(entry["transactionHash"]),
+        index=int(entry["logIndex"]),
+        removed=bool(entry.get("removed", False)),
+    )
+
+
+@dataclass
+class TxSeen:
+    tx_hash: str
+    block: int
+    block_hash: str
+    logs: list[RawLog]
+    sender: str = ""
+    to: str | None = None
+    calldata: bytes = b""
+    receipt_logs: list[tuple[str, list[bytes]]] = field(default_factory=list)
+    at: datetime = NEVER
+
+
+@dataclass
+class Batch:
+    first: int
+    last: int
+    txs: list[TxSeen]
+    problems: list[str]
+
+
+class Reader:
+    def __init__(self, chain: ChainClient, watched: dict[str, set[bytes]], span: int) -> None:
+        self.chain = chain
+        self.watched = watched
+        self.span = span  # shrinks while the RPC refuses ranges this large
+        self.max_span = span
+
+    async def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]], list[str]]:
+        """The logs of first..(at most last): the range halves while the RPC refuses it."""
+        problems: list[str] = []
+        topics = sorted({t for ts in self.watched.values() for t in ts})
+        addresses = sorted(self.watched)
+        while True:
+            end = min(last, first + self.span - 1)
+            try:
+                return end, await self.chain.logs(addresses, topics, first, end), problems
+            except ExternalServiceError as error:
+                if self.span == 1:
+                    raise
+                problems.append(
+                    f"eth_getLogs of blocks {first}..{end} refused ({error}): "
+                    f"reading {max(1, self.span // 2)} blocks at a time"
+                )
+                self.span = max(1, self.span // 2)
+
+    async def read(self, first: int, last: int) -> Batch:
+        end, entries, problems = await self.fetch(first, last)
+        raws: list[RawLog] = []
+        for entry in entries:
+            try:
+                raws.append(raw_log(entry))
+            except (KeyError, ValueError, TypeError) as error:
+                problems.append(f"a log the RPC answered is malformed ({error!r})")
+        screened = rules.screen(raws, first, end, self.watched)
+        problems.extend(screened.problems)
+        by_tx: dict[str, TxSeen] = {}
+        for raw in screened.logs:
+            seen = by_tx.setdefault(raw.tx_hash, TxSeen(raw.tx_hash, raw.block, raw.block_hash, []))
+            seen.logs.append(raw)
+        times: dict[int, datetime] = {}
+        for seen in by_tx.values():
+            detail = await self.chain.tx_detail(seen.tx_hash)
+            receipt = await self.chain.receipt_of(seen.tx_hash)
+            if detail is None or receipt is None:
+                problems.append(f"tx {seen.tx_hash}: the node does not know it (a reorg?)")
+                continue
+            seen.sender, seen.to, seen.calldata = detail
+            seen.receipt_logs = receipt[1]
+            if seen.block not in times:
+                header = await self.chain.header(seen.block)
+                if header is None:
+                    raise ExternalServiceError(f"block {seen.block} is missing on the RPC")
+                times[seen.block] = datetime.fromtimestamp(header[1], UTC)
+            seen.at = times[seen.block]
+        if self.span < self.max_span and not problems:
+            self.span = min(self.max_span, self.span * 2)  # the RPC recovered: widen again
+        txs = [s for s in by_tx.values() if s.sender]
+        return Batch(first, end, txs, problems)
