@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from bot.adapters.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
 from bot.alerts.config import AlertsConfig
+from bot.config_problems import ConfigError, ConfigProblem, merge, merge_procedure, problems_of
 from bot.core.durations import Duration
 from bot.core.render import TEMPLATES
 from bot.follow_up.config import FollowUpConfig
@@ -275,75 +276,14 @@ class Settings(BaseModel):
         return paths
 
 
-class ConfigProblem(BaseModel):
-    key: str
-    problem: str
-    expected: str | None = None
-
-    def __str__(self) -> str:
-        tail = f" (expected {self.expected})" if self.expected else ""
-        return f"{self.key}: {self.problem}{tail}"
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
-
-
-def merge(base: Any, override: Any) -> Any:
-    """``override`` deep-merged over ``base`` (tables merge, anything else replaces)."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = merge(base.get(key), value) if key in base else value
-        return merged
-    return override
-
-
-def _merge_procedure(raw: dict[str, Any]) -> dict[str, Any]:
-    """``[procedure.severities.P1]`` tables merge into the defaults by name; a list replaces."""
-    base = default_procedure().model_dump()
-    severities = raw.get("severities")
-    merged = merge(base, {k: v for k, v in raw.items() if k != "severities"})
-    if isinstance(severities, dict):
-        by_name = {s["name"]: s for s in base["severities"]}
-        for name, table in severities.items():
-            current = by_name.get(name, {"name": name})
-            by_name[name] = merge(current, {**table, "name": name})
-        merged["severities"] = list(by_name.values())
-    elif severities is not None:
-        merged["severities"] = severities
-    return merged
-
-
-def _problems(error: ValidationError, prefix: str = "") -> list[ConfigProblem]:
-    problems = []
-    for item in error.errors():
-        loc = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        kind = item.get("type", "")
-        expected = {
-            "int_parsing": "a whole number",
-            "float_parsing": "a number",
-            "bool_parsing": "true or false",
-            "missing": "this key to be set",
-            "extra_forbidden": "no such key; see incident-bot.example.toml for the keys",
-            "string_type": "a string",
-            "list_type": "a list",
-        }.get(kind)
-        message = item["msg"].removeprefix("Value error, ")
-        problems.append(ConfigProblem(key=prefix + loc, problem=message, expected=expected))
-    return problems
-
-
 def parse_config(raw: dict[str, Any]) -> Config:
     raw = dict(raw)
     if "procedure" in raw:
-        raw["procedure"] = _merge_procedure(raw["procedure"])
+        raw["procedure"] = merge_procedure(raw["procedure"])
     try:
         return Config.model_validate(raw)
     except ValidationError as error:
-        problems = _problems(error)
+        problems = problems_of(error)
         severities = raw.get("procedure", {}).get("severities")
         if isinstance(severities, list):  # name a severity as the file does: P1, not 1
             for problem in problems:
@@ -418,7 +358,7 @@ def load_settings(path: Path | None) -> Settings:
     try:
         secrets = Secrets(**secrets_kwargs)
     except ValidationError as error:
-        raise ConfigError(_problems(error, prefix="INCIDENT_BOT_")) from None
+        raise ConfigError(problems_of(error, prefix="INCIDENT_BOT_")) from None
     except SettingsError as error:
         raise ConfigError([ConfigProblem(key="INCIDENT_BOT_*", problem=str(error))]) from None
     return Settings(config=config, secrets=secrets, config_path=path.resolve() if path else None)
