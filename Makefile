@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint format bench install node clean check-config
+.PHONY: run test lint format bench install node sysdeps clean check-config
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,20 @@ install: $(STAMP)
 $(NODE_STAMP): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
 	else echo "npm not found: the chain part of the sandbox stays off"; fi
+
+# Debian packages the browser test (chromium) and the PostgreSQL tests (initdb, pg_ctl)
+# need, installed when missing. Without root or apt the tests that need them say so.
+SYSDEPS := chromium postgresql
+sysdeps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian packages:$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends $$missing >/dev/null; \
+	else echo "missing Debian packages:$$missing (install them as root; the tests that need them will say so)"; fi
 
 node:
 	@if [ -f package.json ]; then $(MAKE) --no-print-directory $(NODE_STAMP); fi
@@ -44,7 +58,7 @@ lint: install
 
 # The end-to-end tests mostly wait on loopback: three workers keep 2 cores busy.
 PYTEST_WORKERS ?= 3
-test: lint node
+test: lint node sysdeps
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 format: install

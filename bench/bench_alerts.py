@@ -43,7 +43,7 @@ from typing import Any
 import aiohttp
 
 from bench.procs import percentile, snowflake_time, spawn, stop, wait_for_line
-from bot.cli import free_port
+from bot.sandbox_run import free_port
 from sandbox.control_client import Control
 
 REPO = Path(__file__).resolve().parent.parent

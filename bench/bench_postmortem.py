@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.cli import free_port, sandbox_config, sandbox_secrets, secrets_model
 from bot.core.render import Renderer
 from bot.postmortem.drafting import DraftService
 from bot.procedure import default_procedure
 from bot.runtime import BotRuntime
+from bot.sandbox_run import free_port, sandbox_config, sandbox_secrets, secrets_model
 from bot.settings import Settings, parse_config
 from sandbox.control_client import Control
 from sandbox.world import World, WorldOptions

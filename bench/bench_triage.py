@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.procs import REPO, percentile, snowflake_time, spawn, stop, wait_for_line
-from bot.cli import free_port
+from bot.sandbox_run import free_port
 from sandbox.control_client import Control
 
 WARM_UP = 2  # declarations per process before measuring

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 from collections.abc import Awaitable, Sequence
 
 from bot.adapters.git import ensure_checkout
@@ -127,3 +128,11 @@ async def _bounded(step: Awaitable[None], what: str) -> None:
         log.error(
             "%s took over %.0f s; still running:\n%s", what, STOP_STEP_TIMEOUT, "\n".join(stacks)
         )
+
+
+def on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set ``stop`` (a clean shutdown) instead of raising."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.cli import free_port, sandbox_config, sandbox_secrets, secrets_model
 from bot.core.clock import Clock, ManualClock
 from bot.runtime import BotRuntime
+from bot.sandbox_run import free_port, sandbox_config, sandbox_secrets, secrets_model
 from bot.settings import Settings, parse_config
 from sandbox.control_client import Control
 from sandbox.world import World, WorldOptions

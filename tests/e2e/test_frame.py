@@ -15,7 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.cli import check_config, free_port, sandbox_config, sandbox_secrets, write_config
+from bot.cli import check_config
+from bot.sandbox_run import free_port, sandbox_config, sandbox_secrets, write_config
 from bot.settings import merge
 from sandbox.control_client import Control
 from sandbox.world import World

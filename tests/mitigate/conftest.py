@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import free_port
+from bot.sandbox_run import free_port
 from sandbox.chain import Anvil, ChainPart, Deployment, NodeTools, deploy_sync
 from sandbox.world import World, WorldOptions
 from tests.e2e.conftest import *  # noqa: F403  (every e2e fixture, as the e2e tests get them)

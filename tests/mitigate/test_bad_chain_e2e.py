@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import free_port
+from bot.sandbox_run import free_port
 from tests.e2e.helpers import ALWAYS_ON_CALL, text_of
 from tests.mitigate.helpers import declare, propose, signed_up, timeline, titled
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import sandbox_config
+from bot.sandbox_run import sandbox_config
 from bot.settings import parse_config
 from sandbox.chain import KILL_SWITCH, TIMELOCK, VAULT
 from sandbox.world import World, WorldOptions
