@@ -20,7 +20,8 @@ from bot.adapters.discord_endpoints import use_endpoints
 from bot.adapters.git import OpsRepoSync
 from bot.core.backoff import Backoff
 from bot.core.clock import Clock
-from bot.errors import ExternalServiceError, UserError
+from bot.core.permissions import record_refusal
+from bot.errors import ExternalServiceError, NotAllowed, UserError
 from bot.services import Services, build_services
 from bot.settings import Settings
 from storage.db import upgrade
@@ -171,6 +172,15 @@ class IncidentBot(commands.Bot):
         await self.report_error(interaction, cause)
 
     async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
+        if isinstance(error, NotAllowed) and self._services is not None:
+            await record_refusal(
+                self._services.sessions,
+                self._services.clock,
+                str(interaction.user.id),
+                _action(interaction),
+                str(error),
+                str(interaction.channel_id) if interaction.channel_id else None,
+            )
         if isinstance(error, UserError):
             text = str(error)
         elif isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
@@ -214,6 +224,15 @@ async def stop_heartbeats(client: discord.Client, timeout: float = 5.0) -> None:
             log.warning(
                 "the gateway heartbeat thread %s did not stop in %s s", thread.name, timeout
             )
+
+
+def _action(interaction: discord.Interaction) -> str:
+    """What a refused interaction tried: ``/incident resolve``, or a button's custom id."""
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    data: dict[str, Any] = dict(interaction.data or {})
+    custom_id = data.get("custom_id")
+    return f"button {custom_id}" if custom_id else f"interaction type {interaction.type}"
 
 
 def _describe(interaction: discord.Interaction) -> str:
