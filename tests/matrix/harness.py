@@ -15,6 +15,7 @@ from sandbox.control_client import Control
 from storage.audit import Refusal, refusals
 from storage.models import Incident
 from tests.e2e.helpers import find_channel, text_of
+from tests.fuzz.helpers import paced
 from tests.matrix.table import ANYONE, KINDS, PERSON, STRIP, Row
 
 _titles = itertools.count(1)
@@ -47,15 +48,7 @@ class Matrix:
         self.ids: dict[str, str] = {}
 
     async def paced(self) -> None:
-        """Wait until Discord's global limit (50 requests a second) has room for a case:
-        the matrix runs far faster than people do, and the bot must never be told 429."""
-        limits = self.world.discord.rate_limits
-
-        def room() -> bool:
-            window = limits.global_window
-            return window is None or window.used < 15 or window.reset_after(limits.clock()) <= 0
-
-        await self.control.wait_for(room, interval=0.02, what="room under the global limit")
+        await paced(self.world, self.control)
 
     async def setup(self) -> None:
         world = await self.control.world(refresh=True)
