@@ -1,0 +1,48 @@
+"""Defects the fuzzers found, each pinned by the smallest example they reported."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.mitigate.deploy_hook import DeployWebhook
+
+SECRET = "fuzz-secret"
+
+
+@pytest.mark.parametrize(
+    "deployment_id, status_id",
+    [
+        ("Infinity", "1"),  # json.loads reads it as inf: int(inf) raised OverflowError (500)
+        ("1", "-Infinity"),
+        ("1e300", "1"),  # int(1e300) is no GitHub id, and no 64-bit integer column holds it
+        (str(2**64), "1"),
+        ("1", "0.5"),  # int(0.5) was 0: a float is no id
+        ("true", "1"),
+        ("0", "1"),
+    ],
+)
+async def test_a_deployment_status_with_an_impossible_id_is_a_400_not_a_500(
+    deployment_id: str, status_id: str
+) -> None:
+    hook = DeployWebhook(lambda: [SECRET], None, "atrium/atrium")  # type: ignore[arg-type]
+    app = web.Application()
+    hook.mount(app)
+    body = (
+        f'{{"deployment": {{"id": {deployment_id}, "ref": "hotfix/x"}}, '
+        f'"deployment_status": {{"id": {status_id}, "state": "success"}}, '
+        '"repository": {"full_name": "atrium/atrium"}}'
+    ).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": "deployment_status", "X-Hub-Signature-256": signature}
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/github/webhook", data=body, headers=headers)
+        answer: Any = json.loads(await response.text())
+    assert response.status == 400, answer
+    assert "id" in answer["error"], answer
