@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.engine.processors import str_to_datetime
 
 from bot.mitigate.deploy_hook import DeployWebhook
+from storage.alerts.writes import db_time
 
 SECRET = "fuzz-secret"
 
@@ -46,3 +49,20 @@ async def test_a_deployment_status_with_an_impossible_id_is_a_400_not_a_500(
         answer: Any = json.loads(await response.text())
     assert response.status == 400, answer
     assert "id" in answer["error"], answer
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(200, 1, 3, 23, 11, 35, 4469, tzinfo=UTC),  # the fuzzer's alert startsAt
+        datetime(2, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2026, 12, 2, 5, 0, tzinfo=UTC),
+    ],
+)
+def test_an_alert_time_before_year_1000_is_stored_as_the_orm_reads_it(moment: datetime) -> None:
+    """strftime's %Y wrote year 200 as '200-…', which the ORM cannot read: the worker's
+    every round then failed on that row, and no alert after it opened an incident."""
+    stored = db_time(moment)
+    assert stored is not None
+    assert str_to_datetime(stored) == moment.replace(tzinfo=None)
