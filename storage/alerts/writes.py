@@ -22,7 +22,8 @@ def db_time(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     naive = moment.astimezone(UTC).replace(tzinfo=None)
-    return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # The year zero-padded as SQLAlchemy writes it: strftime's %Y writes year 200 as "200".
+    return f"{naive.year:04d}-" + naive.strftime("%m-%d %H:%M:%S.%f")
 
 
 # -- the writer's connection ---------------------------------------------------------------------
