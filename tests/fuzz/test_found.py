@@ -15,6 +15,7 @@ from sqlalchemy.engine.processors import str_to_datetime
 
 from bot.mitigate.deploy_hook import DeployWebhook
 from storage.alerts.writes import db_time
+from tests.e2e.helpers import text_of
 
 SECRET = "fuzz-secret"
 
@@ -66,3 +67,16 @@ def test_an_alert_time_before_year_1000_is_stored_as_the_orm_reads_it(moment: da
     stored = db_time(moment)
     assert stored is not None
     assert str_to_datetime(stored) == moment.replace(tzinfo=None)
+
+
+async def test_a_refusal_quoting_a_long_value_is_still_answered(bot: Any, control: Any) -> None:
+    """A 3,000-character severity: the refusal quoted it whole, Discord refused an answer
+    over 2,000 characters, and the member was told nothing (the command fuzzer's find)."""
+    alice = await control.user_id("alice")
+    general = await control.channel_id("general")
+    answer = await control.command(
+        alice, general, "incident", "declare", title="Long severity", severity="x" * 3000
+    )
+    said = text_of(answer)
+    assert not answer["timed_out"], answer
+    assert "is not a severity here" in said and len(said) <= 2000, said
