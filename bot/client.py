@@ -243,10 +243,13 @@ def _describe(interaction: discord.Interaction) -> str:
 # The first follow-up after a defer fills the deferred message and keeps the defer's
 # ephemerality (Discord ignores the follow-up's own flag): a private answer after a
 # public defer first fills the public message with this, then follows up privately.
+MAX_CONTENT = 2000  # characters of a message's content, Discord's limit
 PRIVATE_ANSWER = "The answer is shown only to the person who ran the command."
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    if len(text) > MAX_CONTENT:  # a message quoting what was typed; Discord refuses it whole
+        text = text[: MAX_CONTENT - 1] + "…"
     try:
         if interaction.response.is_done():
             original = await interaction.original_response()

@@ -114,8 +114,19 @@ async def test_every_command_answers_every_option_specifically(
         (command, options), user, channel = example
         name, _, sub = command.qualified_name.partition(" ")
         await paced(world, control)
+        import time as _t
+
+        t0 = _t.monotonic()
         try:
             answer = await control.command(user, channel, name, sub or None, **options)
+            if _t.monotonic() - t0 > 1.5:
+                print(
+                    "SLOW",
+                    round(_t.monotonic() - t0, 1),
+                    command.qualified_name,
+                    options,
+                    text_of(answer)[:150],
+                )
         except ControlError as refused:  # the sandbox refused it, as Discord would
             assert refused.status < 500, refused
             seen["refused by the sandbox"] = seen.get("refused by the sandbox", 0) + 1
@@ -127,7 +138,7 @@ async def test_every_command_answers_every_option_specifically(
         assert said or any(r.get("embeds") for r in answer["responses"]), f"{where}: {answer}"
         seen["answered"] = seen.get("answered", 0) + 1
 
-    await hypothesize(examples, check, examples=200)
+    await hypothesize(examples, check, examples=300)
     print("outcomes:", seen)
     assert seen.get("answered", 0) >= 30, seen
     await consistent(bot, control)

@@ -80,3 +80,20 @@ async def test_a_refusal_quoting_a_long_value_is_still_answered(bot: Any, contro
     said = text_of(answer)
     assert not answer["timed_out"], answer
     assert "is not a severity here" in said and len(said) <= 2000, said
+
+
+async def test_any_error_answer_is_cut_to_what_discord_accepts() -> None:
+    """The one error handler's last guard: whatever a message quotes, the member is told."""
+    from types import SimpleNamespace
+
+    from bot.client import send_ephemeral
+
+    sent: list[str] = []
+
+    async def send_message(text: str, ephemeral: bool) -> None:
+        sent.append(text)
+
+    response = SimpleNamespace(is_done=lambda: False, send_message=send_message)
+    await send_ephemeral(SimpleNamespace(response=response), "y" * 5000)  # type: ignore[arg-type]
+    [text] = sent
+    assert len(text) == 2000 and text.endswith("…")
