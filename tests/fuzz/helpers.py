@@ -3,16 +3,18 @@
 The bot runs on the test's event loop; Hypothesis is synchronous. ``hypothesize`` runs the
 property in a thread, and each example's check on the bot's loop, so a failure is shrunk
 and reported as Hypothesis does (the smallest example, reproducible: derandomized, no
-example database).
+example database). For a deeper look than the suite's: ``FUZZ_SCALE=10`` runs ten times
+the examples, ``FUZZ_SEED=n`` a random (seeded) sequence instead of the fixed one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -26,10 +28,11 @@ async def hypothesize(
     strategy: st.SearchStrategy[T], check: Callable[[T], Awaitable[None]], examples: int
 ) -> None:
     loop = asyncio.get_running_loop()
+    chosen = os.environ.get("FUZZ_SEED")
 
     @settings(
-        max_examples=examples,
-        derandomize=True,
+        max_examples=max(1, int(examples * float(os.environ.get("FUZZ_SCALE", "1")))),
+        derandomize=chosen is None,
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
@@ -38,6 +41,9 @@ async def hypothesize(
     @given(strategy)
     def prop(value: T) -> None:
         asyncio.run_coroutine_threadsafe(check(value), loop).result(EXAMPLE_TIMEOUT)
+
+    if chosen is not None:
+        prop = seed(int(chosen))(prop)
 
     await asyncio.to_thread(prop)
 

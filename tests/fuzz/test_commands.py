@@ -114,19 +114,12 @@ async def test_every_command_answers_every_option_specifically(
         (command, options), user, channel = example
         name, _, sub = command.qualified_name.partition(" ")
         await paced(world, control)
-        import time as _t
-
-        t0 = _t.monotonic()
+        body = {"user_id": user, "channel_id": channel, "name": name, "options": options}
+        if sub:
+            body["subcommand"] = sub
         try:
-            answer = await control.command(user, channel, name, sub or None, **options)
-            if _t.monotonic() - t0 > 1.5:
-                print(
-                    "SLOW",
-                    round(_t.monotonic() - t0, 1),
-                    command.qualified_name,
-                    options,
-                    text_of(answer)[:150],
-                )
+            # 5 s: Discord's 3 s deadline for the first answer, and a margin for a loaded box.
+            answer = await control.request("POST", "commands", json={**body, "timeout": 5})
         except ControlError as refused:  # the sandbox refused it, as Discord would
             assert refused.status < 500, refused
             seen["refused by the sandbox"] = seen.get("refused by the sandbox", 0) + 1
