@@ -84,6 +84,8 @@ ROWS: tuple[Row, ...] = (
     Row("approve comms", "✅ on the X draft", "permissions.approve_external",
         "Only {who} may approve posts to X, so nothing happened.", ("commander", "comms"),
         ignored=("bot",)),
+    Row("approve comms (button)", "**Approve** on the X draft", "permissions.approve_external",
+        "Only {who} may approve posts to X, so nothing happened.", ("commander", "comms")),
     Row("override on-call", "`/oncall override`", "permissions.override_rotation",
         "Only {who} may override the rotation.", ("admin",)),
     Row("swap on-call", "`/oncall swap`", "permissions.override_rotation",
@@ -177,3 +179,7 @@ def readme_table() -> str:
         cells = " | ".join(row.cell(kind) for kind in KINDS)
         lines.append(f"| {row.action} | {row.how} | {cells} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # `python -m tests.matrix.table`: the table to paste in the README
+    print(readme_table())

@@ -181,6 +181,20 @@ async def _approve(m: Matrix, kind: str, context: dict[str, str]) -> str:
     return said
 
 
+async def _press_approve(m: Matrix, kind: str, context: dict[str, str]) -> str:
+    message = next(
+        m for m in await m.control.messages(context["channel"]) if m["id"] == context["message"]
+    )
+    [custom_id] = [
+        c["custom_id"]
+        for row in message["components"]
+        for c in row["components"]
+        if c.get("label") == "Approve"
+    ]
+    answer = await m.control.press(m.ids[kind], context["channel"], context["message"], custom_id)
+    return text_of(answer)
+
+
 async def _approval(m: Matrix, context: dict[str, str]) -> Any:
     from storage.communicate import post_by_approval_message
 
@@ -221,6 +235,7 @@ CASES: dict[str, Case] = {
         "Closed by override",
     ),
     "approve comms": Case(_approve, _x_draft, _approval, "approved"),
+    "approve comms (button)": Case(_press_approve, _x_draft, _approval, "approved the post to X"),
     "override on-call": Case(
         _in("oncall", "override", member=lambda m: m.ids["none"], starts="now", ends="+1h"),
         _general,
