@@ -28,6 +28,10 @@ DEMO_OVERLAY: dict[str, Any] = {
 STEP_PAUSE_S = 4.0  # between steps at --demo-speed 1
 WAIT_S = 60.0  # a bound on waiting for the bot, not a speed requirement
 DONE_LINE = "demo: done. The world stays up to explore; Ctrl-C stops it."
+DONE_BANNER = (
+    "The whole P0 has been played. Explore the archived channel and the X, GitHub, ops "
+    "repository and chain views (left); Ctrl-C in the terminal stops the world."
+)
 _COMMANDER = re.compile(r"\*\*Commander:\*\*\s*<@(\d+)>")
 STEPS = 13
 
@@ -92,8 +96,7 @@ class Demo:
         """Narrate in the terminal and in the viewer, then give the watcher time to look."""
         if not done:
             self.step += 1
-        prefix = "" if done else f"[{self.step}/{STEPS}] "
-        self.say(f"demo: {prefix}{text}")
+        self.say(DONE_LINE if done else f"demo: [{self.step}/{STEPS}] {text}")
         body = {"text": text, "step": self.step, "total": STEPS, "done": done}
         await self.control.request("POST", "demo", json=body)
         if not done and self.pause_s:
@@ -242,7 +245,7 @@ class Demo:
         if "Closed" not in closed:
             raise RuntimeError(f"the incident was not closed: {closed[:300]}")
         await self.tell("Closed: the channel is read-only now, in the Incident archive.")
-        await self.tell(DONE_LINE.removeprefix("demo: "), done=True)
+        await self.tell(DONE_BANNER, done=True)
 
 
 async def play(base_url: str, speed: float = 1.0, say: Callable[[str], None] = print) -> None:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from .chain import dev_accounts
+
 if TYPE_CHECKING:
     from .world import World
 
@@ -34,6 +36,8 @@ KNOWN_FUNCTIONS = (
     "transferOwnership(address)",
     "sweep(address,address,uint256)",
     "transfer(address,uint256)",
+    "mint(address,uint256)",
+    "grantRole(bytes32,address)",
     "execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)",
 )
 MAX_BLOCKS = 50
@@ -57,6 +61,7 @@ class ViewerRoutes:
         self.narration: list[dict[str, Any]] = []
         self.demo_done = False
         self._selectors = {selector(s): s for s in KNOWN_FUNCTIONS}
+        self._deployer: str | None = None  # anvil's account 0, which deployed the contracts
 
     def mount(self, app: web.Application) -> None:
         router = app.router
@@ -186,6 +191,9 @@ class ViewerRoutes:
         names = {a.lower(): n for n, a in chain["contracts"].items()}
         for signer in chain["signers"]:
             names[signer["address"].lower()] = users.get(signer.get("user_id") or "", "signer")
+        if self._deployer is None:
+            self._deployer = dev_accounts(1)[0][0].lower()
+        names[self._deployer] = "deployer"
         if chain.get("attacker"):
             names[chain["attacker"]["address"].lower()] = "attacker"
         return names
@@ -249,7 +257,7 @@ class ViewerRoutes:
                         "from_name": names.get(tx["from"].lower()),
                         "to": tx.get("to"),
                         "to_name": names.get(to) if to else "contract creation",
-                        "function": self._selectors.get(data[:10], data[:10] if to else None),
+                        "function": self._selectors.get(data[:10], data[:10]) if to else "deploy",
                         "status": "ok"
                         if receipt and receipt.get("status") == "0x1"
                         else "reverted",
