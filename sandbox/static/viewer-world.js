@@ -125,8 +125,18 @@ const WORLD = (() => {
   }
 
   // The activity panel survives a reload: its entries are kept in localStorage (the last 200).
-  function saveLog() { try { localStorage.setItem(LOG_KEY, $("entries").innerHTML); } catch (e) { /* no storage */ } }
-  function restoreLog() { try { const html = localStorage.getItem(LOG_KEY); if (html) $("entries").innerHTML = html; } catch (e) { /* no storage */ } }
+  // A restarted world is a new guild: the history of another guild is dropped once the world is known.
+  let logGuild = null;
+  function saveLog() { try { localStorage.setItem(LOG_KEY, JSON.stringify({ guild: S.world ? S.world.guild_id : logGuild, html: $("entries").innerHTML })); } catch (e) { /* no storage */ } }
+  function restoreLog() {
+    try { const kept = JSON.parse(localStorage.getItem(LOG_KEY) || "null"); if (kept && kept.html) { $("entries").innerHTML = kept.html; logGuild = kept.guild; } } catch (e) { /* no storage */ }
+  }
+  function checkLogGuild() {
+    if (!S.world || logGuild === undefined) return;
+    if (logGuild && logGuild !== S.world.guild_id) $("entries").innerHTML = "";
+    logGuild = undefined;
+    saveLog();
+  }
 
   // The command box offers what Discord's client offers: the command's options, a choice
   // option's choices, and the bot's suggestions for an autocomplete option.
@@ -198,6 +208,7 @@ const WORLD = (() => {
     init(ctx) { page = ctx; restoreLog(); renderNav(); $("text").addEventListener("input", optionsHint); },
     routeOf, show, hide, badge, saveLog, optionsHint,
     async poll() {
+      checkLogGuild();
       pollDemo();
       if (await pollIncidents()) { S.chanSig = ""; return true; }
       if (S.view) refreshView(false);

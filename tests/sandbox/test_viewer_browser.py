@@ -220,3 +220,61 @@ async def test_a_line_that_cannot_be_read_is_refused_in_the_page(
         "/incident declare Deposits slow"
     )
     assert seen == []
+
+
+async def _input(page: Page, text: str) -> None:
+    await page.evaluate(
+        f"document.getElementById('text').value = {json.dumps(text)};"
+        "document.getElementById('text').dispatchEvent(new Event('input')); true"
+    )
+
+
+_OFFERED = "[...document.querySelectorAll('#optbar button.opt')].map((b) => b.textContent)"
+
+
+async def test_the_command_box_offers_choices_and_the_bots_suggestions_and_the_log_stays(
+    bot, guild, control: Control, page: Page
+):
+    seen: list = []
+    group = app_commands.Group(name="incident", description="Incidents", guild_ids=[guild.id])
+
+    async def services(interaction: discord.Interaction, current: str) -> list:
+        return [app_commands.Choice(name=f"{current}-service", value=f"{current}-svc")]
+
+    @group.command(description="Declare")
+    @app_commands.choices(severity=[app_commands.Choice(name=p, value=p) for p in ("P1", "P2")])
+    @app_commands.autocomplete(service=services)
+    async def declare(
+        interaction: discord.Interaction, severity: app_commands.Choice[str], service: str
+    ) -> None:
+        seen.append((severity.value, service))
+        await interaction.response.send_message(f"declared for {service} ({severity.value})")
+
+    bot.tree.add_command(group)
+    await bot.tree.sync(guild=guild)
+    await page.until("typeof S !== 'undefined' && !!S.world && S.commands.length > 0")
+
+    # A choice option offers its choices, as Discord's client lists them.
+    await _input(page, "/incident declare severity:")
+    assert await page.until(f"{_OFFERED}.length === 2 && {_OFFERED}") == ["P1", "P2"]
+    await page.evaluate("document.querySelector('#optbar button.opt').click(); true")
+    assert await page.evaluate("document.getElementById('text').value") == (
+        "/incident declare severity:P1 "
+    )
+    # An autocomplete option asks the bot, with what is typed so far.
+    await _input(page, "/incident declare severity:P1 service:bri")
+    assert await page.until(f"{_OFFERED}.includes('bri-service') && {_OFFERED}") == ["bri-service"]
+    await page.evaluate("document.querySelector('#optbar button.opt').click(); true")
+    assert await page.evaluate("document.getElementById('text').value") == (
+        "/incident declare severity:P1 service:bri-svc "
+    )
+    await page.evaluate("document.getElementById('compose').requestSubmit(); true")
+    await page.until("document.getElementById('entries').textContent.includes('declared for')")
+    assert seen == [("P1", "bri-svc")]
+
+    # The activity panel keeps its history across a reload.
+    await page.evaluate("window.beforeReload = true; location.reload(); true")
+    await page.until("!window.beforeReload && typeof S !== 'undefined' && !!S.world")
+    assert "declared for bri-svc (P1)" in await page.evaluate(
+        "document.getElementById('entries').textContent"
+    )
