@@ -105,6 +105,24 @@ class Demo:
     async def wait_message(self, channel: str, predicate: Any, what: str) -> dict[str, Any]:
         return await self.control.wait_for_message(channel, predicate, timeout=WAIT_S, what=what)
 
+    async def approve_x(self, commander: str, channel: str, purpose: str, posts: int) -> None:
+        """The commander approves the bot's draft for X (``purpose``: initial, resolve...)."""
+
+        def drafted(m: dict[str, Any]) -> bool:
+            return any(
+                "X post" in (e.get("title") or "")
+                and purpose in ((e.get("footer") or {}).get("text") or "")
+                for e in m["embeds"]
+            )
+
+        approval = await self.wait_message(channel, drafted, f"the {purpose} X approval")
+        await self.control.press(commander, channel, approval["id"], _button(approval, "Approve"))
+
+        async def posted() -> bool:
+            return len(await self.control.x_posts()) >= posts
+
+        await self.control.wait_for(posted, timeout=WAIT_S, what=f"the {purpose} post on X")
+
     async def run(self) -> None:
         control = self.control
         world = await control.world(refresh=True)
@@ -149,17 +167,7 @@ class Demo:
         )
         await self.tell(f"@{who} acknowledges: the commander from now on.")
 
-        approval = await self.wait_message(
-            channel,
-            lambda m: any("X post" in (e.get("title") or "") for e in m["embeds"]),
-            "the X approval request",
-        )
-        await control.press(commander, channel, approval["id"], _button(approval, "Approve"))
-
-        async def posted() -> list[dict[str, Any]]:
-            return await control.x_posts()
-
-        await control.wait_for(posted, timeout=WAIT_S, what="the post on X")
+        await self.approve_x(commander, channel, "initial", 1)
         await self.tell(f"@{who} approves the status post: it is on X (see the X view).")
 
         answer = await control.command(commander, channel, "mitigate", "pause")
@@ -193,7 +201,10 @@ class Demo:
         await self.tell("Two confirmations on anvil: the bot reads paused() back and says so.")
 
         await control.command(commander, channel, "incident", "resolve", note="vault paused")
-        await self.tell("The drain has stopped: the commander resolves the incident.")
+        await self.approve_x(commander, channel, "resolve", 2)
+        await self.tell(
+            "Resolved; the all-clear is approved and posted on X, under the first post."
+        )
 
         for text in (
             "Why did funds leave the vault? An operator key signed transfers.",
