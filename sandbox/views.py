@@ -247,7 +247,7 @@ class ViewerRoutes:
             block = await self._rpc("eth_getBlockByNumber", hex(number), True)
             txs = []
             for tx in block["transactions"]:
-                receipt = await self._rpc("eth_getTransactionReceipt", tx["hash"])
+                receipt = await self._rpc("eth_getTransactionReceipt", tx["hash"]) or {}
                 to = (tx.get("to") or "").lower()
                 data = tx.get("input") or "0x"
                 txs.append(
@@ -256,11 +256,9 @@ class ViewerRoutes:
                         "from": tx["from"],
                         "from_name": names.get(tx["from"].lower()),
                         "to": tx.get("to"),
-                        "to_name": names.get(to) if to else "contract creation",
+                        "to_name": names.get(to or str(receipt.get("contractAddress")).lower()),
                         "function": self._selectors.get(data[:10], data[:10]) if to else "deploy",
-                        "status": "ok"
-                        if receipt and receipt.get("status") == "0x1"
-                        else "reverted",
+                        "status": "ok" if receipt.get("status") == "0x1" else "reverted",
                     }
                 )
             blocks.append(
