@@ -27,7 +27,7 @@ function viewHash(url) {
 
 // GitHub-flavoured Markdown, as far as the ops repository needs: pipe tables, then Discord's.
 function gfm(text, o = {}) {
-  const lines = String(text || "").replace(/\r\n?/g, "\n").split("\n");
+  const lines = String(text || "").replace(/\r\n?/g, "\n").replace(/<!--[\s\S]*?-->\n?/g, "").split("\n");  // comments: hidden, as on GitHub
   const out = [];
   let plain = [];
   const flush = () => { if (plain.length) out.push(markdown(plain.join("\n"), o)); plain = []; };
