@@ -98,7 +98,8 @@ class ViewerRoutes:
     # -- incidents as the guild shows them -------------------------------------------------
     async def incidents(self, request: web.Request) -> web.Response:
         """``[{channel_id, incident, severity, state, archived}]``: each incident channel, its
-        severity from the topic the bot set, its state from the kickoff's **State:** line."""
+        severity from the kickoff's title (else the topic the bot set), its state from the
+        kickoff's **State:** line."""
         state = self.world.discord.state
         channels = state.the_guild.channels
         archives = {c.id for c in channels.values() if c.type == 4 and c.name == ARCHIVE_CATEGORY}
@@ -107,7 +108,8 @@ class ViewerRoutes:
             marker = _MARKER.search(channel.topic or "")
             if marker is None:
                 continue
-            severity = _SEVERITY.match(channel.topic or "")
+            topic_severity = _SEVERITY.match(channel.topic or "")
+            severity = topic_severity.group(1) if topic_severity else None
             status = None
             for message in sorted(channel.messages.values(), key=lambda m: m.id):
                 for embed in message.embeds or []:
@@ -115,12 +117,15 @@ class ViewerRoutes:
                     if footer == f"Incident #{marker.group(1)}":
                         seen = _STATE.search(embed.get("description") or "")
                         status = seen.group(1) if seen else status
+                        # The kickoff's title follows a severity change; the topic may not.
+                        titled = _SEVERITY.match(embed.get("title") or "")
+                        severity = titled.group(1) if titled else severity
             archived = channel.parent_id in archives
             found.append(
                 {
                     "channel_id": str(channel.id),
                     "incident": int(marker.group(1)),
-                    "severity": severity.group(1) if severity else None,
+                    "severity": severity,
                     "state": "archived" if archived else (status or "declared"),
                     "archived": archived,
                 }

@@ -41,7 +41,7 @@ async def _incident_channel(control: Control, name: str, topic: str, state: str)
     )
     assert status == 201, channel
     kickoff = {
-        "title": "P0 · Vault drained",
+        "title": f"{topic[:2]} · Vault drained",
         "description": f"**P0: critical**\n\n**State:** {state} · acknowledged by <@1>",
         "footer": {"text": "Incident #7"},
     }
@@ -82,6 +82,16 @@ async def test_incidents_are_read_from_the_topic_and_the_kickoff(control: Contro
     assert status == 200
     [archived] = await control.get("/_sandbox/incidents")
     assert archived["state"] == "archived" and archived["archived"] is True
+    # A severity change shows in the kickoff's title before (or without) the topic.
+    [kickoff] = await control.get(f"/_sandbox/channels/{channel}/messages")
+    status, _ = await control.rest(
+        "PATCH",
+        f"/channels/{channel}/messages/{kickoff['id']}",
+        json={"embeds": [{**kickoff["embeds"][0], "title": "P1 · Vault drained"}]},
+    )
+    assert status == 200
+    [changed] = await control.get("/_sandbox/incidents")
+    assert changed["severity"] == "P1"
 
 
 async def test_the_ops_repository_files_and_commits(control: Control):
