@@ -10,6 +10,7 @@ from the bot's database.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -185,9 +186,9 @@ class ViewerRoutes:
             async with session.post(url, json=body) as response:
                 answer = await response.json(content_type=None)
         if "error" in answer:
+            message = f"{method}: {str(answer['error'].get('message', ''))[:200]}"
             raise web.HTTPBadRequest(
-                text=f'{{"error": "{method}: {answer["error"].get("message", "")!s:.200}"}}',
-                content_type="application/json",
+                text=json.dumps({"error": message}), content_type="application/json"
             )
         return answer["result"]
 

@@ -50,7 +50,9 @@ const WORLD = (() => {
     const box = $("view");
     if (box.dataset.sig === html) return;
     const top = box.scrollTop;
+    const typed = $("advanceBy") ? $("advanceBy").value : null;  // keep what is being typed
     box.innerHTML = html;
+    if (typed !== null && $("advanceBy")) $("advanceBy").value = typed;
     box.dataset.sig = html;
     box.scrollTop = top;
     const focus = box.querySelector(".focus");

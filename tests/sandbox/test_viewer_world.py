@@ -15,6 +15,7 @@ from sandbox.world import World, WorldOptions
 from tests.mitigate.conftest import anvil, chain  # noqa: F401  (one anvil a session)
 
 from .conftest import Control
+from .test_viewer_browser import CHROMIUM, open_page
 
 
 async def _location(control: Control, path: str) -> tuple[int, str]:
@@ -164,3 +165,40 @@ async def test_mine_advance_and_a_signers_transaction_on_the_chain(chain_control
         {"user_id": "1", "to": "PRAETOR_TIMELOCK", "function": "pause()"},
     )
     assert status == 400 and "signer" in error["error"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+async def test_the_chain_and_ops_views_in_the_browser(chain_control: Control, tmp_path: Path):
+    world = chain_control.world
+    async with open_page(world.base_url, "chain", tmp_path / "chromium") as page:
+        first = await page.until(
+            "(() => { const v = document.getElementById('view');"
+            " const m = v && /block (\\d+)/.exec(v.textContent);"
+            " return m && Number(m[1]); })()"
+        )
+        assert "running" in await page.evaluate("document.querySelector('.chainbar').textContent")
+        await page.evaluate("document.getElementById('mineBtn').click(); true")
+        await page.until(
+            f"document.getElementById('view').textContent.includes('block {first + 1}')"
+        )
+        await page.evaluate(
+            "document.getElementById('advanceBy').value = '7200';"
+            "document.getElementById('advanceBtn').click(); true"
+        )
+        await page.until(
+            f"document.getElementById('view').textContent.includes('block {first + 2}')"
+        )
+        toast = await page.until("document.getElementById('toasts').textContent")
+        assert "Advanced chain time by 7200 s" in toast
+        await page.screenshot(tmp_path / "chain.png")
+
+        await page.evaluate("location.hash = '#ops'; true")
+        rendered = await page.until(
+            "document.querySelector('#view .doc table.gfm') &&"
+            " document.querySelector('#view .doc').textContent"
+        )
+        assert "On-call rotation" in rendered and "@alice" in rendered
+        assert await page.evaluate("document.body.classList.contains('viewing')")
+        # Back to a channel: the channel's parts come back.
+        await page.evaluate("document.querySelector('#channels .chan').click(); true")
+        await page.until("!document.body.classList.contains('viewing') && !!S.current")
