@@ -14,6 +14,7 @@ from storage.watch_models import WatchedTx, WatchState, WatchTransfer
 
 STATE_ID = 1
 UNAUTHORIZED, APPROVED, OUTFLOW = "unauthorized", "approved", "outflow"
+COUNTED = "counted"  # transfers out of a vault, under every limit: counted, nothing declared
 PENDING, DONE, REMOVED = "pending", "done", "removed"
 
 

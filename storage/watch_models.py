@@ -43,7 +43,7 @@ class WatchedTx(Base):
     block: Mapped[int] = mapped_column(Integer)
     block_hash: Mapped[str] = mapped_column(String(66))
     block_time: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(20))  # approved | unauthorized | outflow
+    kind: Mapped[str] = mapped_column(String(20))  # approved | unauthorized | outflow | counted
     state: Mapped[str] = mapped_column(String(20), default="pending")
     contracts: Mapped[list[str]] = mapped_column(JSON, default=list)
     events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

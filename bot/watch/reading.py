@@ -12,7 +12,7 @@ from typing import Any
 from bot.adapters.chain import ChainClient
 from bot.errors import ExternalServiceError
 from bot.watch import rules
-from bot.watch.rules import RawLog
+from bot.watch.rules import Problem, RawLog
 
 log = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)
@@ -55,19 +55,27 @@ class Batch:
     first: int
     last: int
     txs: list[TxSeen]
-    problems: list[str]
+    problems: list[Problem]
 
 
 class Reader:
-    def __init__(self, chain: ChainClient, watched: dict[str, set[bytes]], span: int) -> None:
+    def __init__(
+        self,
+        chain: ChainClient,
+        watched: dict[str, set[bytes]],
+        span: int,
+        vaults: dict[str, set[bytes]] | None = None,
+    ) -> None:
         self.chain = chain
         self.watched = watched
+        self.vaults = vaults or {}  # token → its watched vaults' address words
         self.span = span  # shrinks while the RPC refuses ranges this large
         self.max_span = span
 
-    async def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]], list[str]]:
-        """The logs of first..(at most last): the range halves while the RPC refuses it."""
-        problems: list[str] = []
+    async def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]], list[Problem]]:
+        """The logs of first..(at most last): the range halves while the RPC refuses it
+        (said once per span it falls back to)."""
+        problems: list[Problem] = []
         topics = sorted({t for ts in self.watched.values() for t in ts})
         addresses = sorted(self.watched)
         while True:
@@ -77,11 +85,15 @@ class Reader:
             except ExternalServiceError as error:
                 if self.span == 1:
                     raise
-                problems.append(
-                    f"eth_getLogs of blocks {first}..{end} refused ({error}): "
-                    f"reading {max(1, self.span // 2)} blocks at a time"
-                )
                 self.span = max(1, self.span // 2)
+                problems.append(
+                    Problem(
+                        f"range:{self.span}",
+                        f"The RPC refused eth_getLogs of blocks {first}..{end} "
+                        f"({end - first + 1} blocks: {error}). Reading {self.span} blocks at a "
+                        "time instead: nothing is skipped, the same blocks are read in parts.",
+                    )
+                )
 
     async def read(self, first: int, last: int) -> Batch:
         end, entries, problems = await self.fetch(first, last)
@@ -90,8 +102,9 @@ class Reader:
             try:
                 raws.append(raw_log(entry))
             except (KeyError, ValueError, TypeError) as error:
-                problems.append(f"a log the RPC answered is malformed ({error!r})")
-        screened = rules.screen(raws, first, end, self.watched)
+                text = f"a log the RPC answered is malformed ({error!r})"
+                problems.append(Problem("rpc:malformed", text))
+        screened = rules.screen(raws, first, end, self.watched, self.vaults)
         problems.extend(screened.problems)
         by_tx: dict[str, TxSeen] = {}
         for raw in screened.logs:
@@ -102,7 +115,8 @@ class Reader:
             detail = await self.chain.tx_detail(seen.tx_hash)
             receipt = await self.chain.receipt_of(seen.tx_hash)
             if detail is None or receipt is None:
-                problems.append(f"tx {seen.tx_hash}: the node does not know it (a reorg?)")
+                text = f"tx {seen.tx_hash}: the node does not know it (a reorg?)"
+                problems.append(Problem("rpc:unknown-tx", text))
                 continue
             seen.sender, seen.to, seen.calldata = detail
             seen.receipt_logs = receipt[1]

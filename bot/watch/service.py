@@ -26,7 +26,7 @@ from bot.errors import ExternalServiceError, UserError
 from bot.settings import Config
 from bot.triage.lifecycle import record
 from bot.triage.service import Declared, IncidentService
-from bot.watch import rules
+from bot.watch import outflows, rules
 from bot.watch.outages import Outages
 from bot.watch.reading import Reader, TxSeen
 from storage import watch as queries
@@ -35,6 +35,12 @@ from storage.watch_models import WatchedTx
 
 log = logging.getLogger(__name__)
 APPROVED_STATES = ("approved", "applied", "failed")  # a mitigation the signers carried out
+ADMIN_TITLE, OUTFLOW_TITLE = "Unauthorized admin action", "Outflow over limit"
+
+
+def headline(event: dict[str, Any]) -> str:
+    """The first event, as a declaration's summary names it."""
+    return event["text"] if event["event"] == "outflow" else f"{event['text']} on {event['name']}"
 
 
 def resolve(value: str, names: dict[str, str]) -> str | None:
@@ -74,7 +80,14 @@ class ChainWatch(Outages):
                 rules.EVENTS[e].topic for e in contract.events
             )
             self.label[address.lower()] = name
-        self.reader = Reader(chain, self.watched, self.c.max_range) if chain else None
+        self.outflows, problems = outflows.resolved(self.c, lambda value: resolve(value, names))
+        self.problems.extend(problems)
+        for rule in self.outflows:
+            self.watched.setdefault(rule.token.lower(), set()).add(rules.TRANSFER_TOPIC)
+            self.label.setdefault(rule.token.lower(), rule.token_name)
+            self.label.setdefault(rule.vault.lower(), rule.vault_name)
+        vaults = outflows.vault_words(self.outflows)
+        self.reader = Reader(chain, self.watched, self.c.max_range, vaults) if chain else None
         self.task: asyncio.Task[None] | None = None
         self.head: int | None = None
         self.cursor: int | None = None
@@ -152,8 +165,7 @@ class ChainWatch(Outages):
         # the next look finds changed (and reads again), never a new hash over old logs.
         before = await self.chain.header(span[1])
         batch = await self.reader.read(*span)
-        for problem in batch.problems:
-            log.warning("chain watch: %s", problem)
+        await self.report(batch.problems)
         for seen in batch.txs:
             await self.apply(seen)
         last = before if batch.last == span[1] else await self.chain.header(batch.last)
@@ -190,6 +202,8 @@ class ChainWatch(Outages):
         return back
 
     async def _removed(self, row: WatchedTx, moved_to: str | None) -> None:
+        """Said in its incident, once; a transaction no longer mined counts no more toward
+        an outflow limit. Nothing is deleted."""
         where = (
             f"is now in another block ({moved_to})"
             if moved_to
@@ -199,52 +213,74 @@ class ChainWatch(Outages):
             f"Reorg: tx {row.tx_hash} (block {row.block}, {row.block_hash}) {where}. "
             "What was recorded of it stays in this incident."
         )
-        await self._in_incident(row, "chain_watch_reorg", text, f"reorg:{row.tx_hash}", "⚠️ Reorg")
-
-    async def _in_incident(
-        self, row: WatchedTx, kind: str, text: str, key: str, title: str
-    ) -> None:
         async with self.sessions.begin() as session:
             fresh = await queries.tx(session, row.tx_hash)
-            assert fresh is not None
-            if moved := fresh.state != queries.REMOVED and kind == "chain_watch_reorg":
-                fresh.state = queries.REMOVED
+            if fresh is None or fresh.state == queries.REMOVED:
+                return
+            fresh.state = queries.REMOVED
+            if moved_to is None:
+                await outflows.forget(session, fresh.tx_hash)
             incident = await session.get(Incident, fresh.incident_id) if fresh.incident_id else None
-            if incident is not None and (moved or kind != "chain_watch_reorg"):
-                record(
-                    session, incident, kind, text, None, {"tx": row.tx_hash}, None, self.clock.now()
+            if incident is None:
+                return
+            data = {"tx": row.tx_hash}
+            record(session, incident, "chain_watch_reorg", text, None, data, None, self.clock.now())
+            if incident.channel_id:
+                await self.notice(
+                    session,
+                    f"reorg:{row.tx_hash}",
+                    incident.channel_id,
+                    "⚠️ Reorg",
+                    text,
+                    incident_id=incident.id,
                 )
-                if incident.channel_id:
-                    await self.notice(
-                        session, key, incident.channel_id, title, text, incident_id=incident.id
-                    )
 
     # -- classifying ------------------------------------------------------------------------
-    def decoded(self, seen: TxSeen) -> list[dict[str, Any]]:
-        events = []
+    def decoded(
+        self, seen: TxSeen
+    ) -> tuple[list[dict[str, Any]], list[outflows.Counted], list[rules.Problem]]:
+        """The admin events, the transfers out of watched vaults, and the logs that do not
+        decode (another contract's event with the same topic): said, never counted."""
+        events, transfers, problems = [], [], []
         for raw in seen.logs:
             try:
                 spec, args = rules.decode_log(raw.topics, raw.data)
             except rules.Undecodable as error:
-                log.warning(
-                    "chain watch: log %s of tx %s not decoded: %s", raw.index, raw.tx_hash, error
-                )
+                problems.append(self.undecodable(raw, error))
                 continue
-            events.append(
-                {
-                    "contract": raw.address,
-                    "name": self.label.get(raw.address.lower(), raw.address),
-                    "event": spec.signature,
-                    "text": rules.describe(spec, args),
-                    "log_index": raw.index,
-                }
-            )
-        return events
+            event = {
+                "contract": raw.address,
+                "name": self.label.get(raw.address.lower(), raw.address),
+                "event": spec.signature,
+                "text": rules.describe(spec, args),
+                "log_index": raw.index,
+            }
+            if spec.signature != rules.TRANSFER:
+                events.append(event)
+            elif rule := rules.outflow_rule(self.outflows, raw.address, args):
+                event["rule"] = rule.index
+                transfers.append(outflows.Counted(rule, raw.index, int(args["value"]), event))
+        return events, transfers, problems
+
+    def undecodable(self, raw: rules.RawLog, error: rules.Undecodable) -> rules.Problem:
+        topic = "0x" + raw.topics[0].hex() if raw.topics else "none"
+        spec = rules.BY_TOPIC.get(raw.topics[0]) if raw.topics else None
+        name = self.label.get(raw.address.lower(), raw.address)
+        return rules.Problem(
+            f"undecodable:{raw.address.lower()}:{topic}",
+            f"Log {raw.index} of tx {raw.tx_hash} (block {raw.block}) on **{name}** "
+            f"({raw.address}) has the topic of {spec.signature if spec else topic} but does "
+            f"not decode as it: {error}. Probably another contract's event with the same "
+            "topic: it is not counted as that event and declares nothing. Said once for this "
+            f"contract and topic.\n{self.link(raw.tx_hash)}",
+        )
 
     async def apply(self, seen: TxSeen) -> None:
-        """Record the transaction (once: its hash is unique), then settle it."""
-        events = self.decoded(seen)
-        if not events:
+        """Record the transaction (once: its hash is unique) and its transfers out of
+        watched vaults, then settle it. Transfers under every limit are only counted."""
+        events, transfers, problems = self.decoded(seen)
+        await self.report(problems)
+        if not events and not transfers:
             return
         async with self.sessions.begin() as session:
             if await queries.tx(session, seen.tx_hash) is not None:
@@ -256,6 +292,17 @@ class ChainWatch(Outages):
                 for m in await queries.approved_actions(session, APPROVED_STATES)
             ]
             match = rules.approved_match(seen.to, seen.calldata, seen.receipt_logs, actions)
+            over = await outflows.count(session, seen.tx_hash, seen.at, transfers)
+            kind = (
+                queries.APPROVED
+                if match
+                else queries.UNAUTHORIZED
+                if events
+                else queries.OUTFLOW
+                if over
+                else queries.COUNTED
+            )
+            shown = over + events + [t.event for t in transfers]
             session.add(
                 WatchedTx(
                     tx_hash=seen.tx_hash,
@@ -264,10 +311,10 @@ class ChainWatch(Outages):
                     block=seen.block,
                     block_hash=seen.block_hash,
                     block_time=seen.at,
-                    kind=queries.APPROVED if match else queries.UNAUTHORIZED,
-                    state=queries.PENDING,
-                    contracts=sorted({e["contract"] for e in events}),
-                    events=events,
+                    kind=kind,
+                    state=queries.DONE if kind == queries.COUNTED else queries.PENDING,
+                    contracts=sorted({e["contract"] for e in shown}),
+                    events=shown,
                     incident_id=match.incident_id if match else None,
                     mitigation_id=match.mitigation_id if match else None,
                     seen_at=self.clock.now(),
@@ -307,14 +354,14 @@ class ChainWatch(Outages):
                 incident_id = rules.same_attack(
                     row.sender, row.contracts, row.block_time, attacks, self.c.group_window
                 )
-        joined = incident_id is not None and row.kind == queries.UNAUTHORIZED
+        joined = incident_id is not None and row.kind != queries.APPROVED
+        what = OUTFLOW_TITLE if row.kind == queries.OUTFLOW else ADMIN_TITLE
         if incident_id is None:
-            first = row.events[0]
             declared = await self.incidents.declare(
                 None,
-                "Unauthorized admin action",
+                what,
                 self.c.severity,
-                f"{first['text']} on {first['name']} by {row.sender}, tx {row.tx_hash} "
+                f"{headline(row.events[0])} by {row.sender}, tx {row.tx_hash} "
                 f"in block {row.block}: {self.link(row.tx_hash)}",
                 request_key=f"chain:{row.tx_hash}",
                 source="chain",
@@ -338,11 +385,11 @@ class ChainWatch(Outages):
             else:
                 kind = "chain_watch_event"
                 text = (
-                    ("Same attack: " if joined else "Unauthorized admin action: ")
+                    ("Same attack: " if joined else f"{what}: ")
                     + "; ".join(f"{e['text']} on {e['name']}" for e in fresh.events)
                     + f", by {fresh.sender}, tx {fresh.tx_hash}, block {fresh.block}"
                 )
-                title = "🚨 Unauthorized admin action" + (" (same attack)" if joined else "")
+                title = f"🚨 {what}" + (" (same attack)" if joined else "")
             data = {"tx": fresh.tx_hash, "block": fresh.block, "sender": fresh.sender}
             record(session, incident, kind, text, None, data, None, self.clock.now())
             if title and incident.channel_id:

@@ -7,6 +7,8 @@ from typing import Any
 
 from sandbox.control_client import Control
 from tests.e2e.helpers import ALWAYS_ON_CALL
+from tests.mitigate.conftest import cast
+from tests.mitigate.helpers import described, titled
 
 POLL = timedelta(seconds=1)
 QUIET = {"escalate_after": "1h", "respond_within": "2h"}
@@ -52,3 +54,44 @@ async def first_look(bot, control: Control, clock) -> None:  # type: ignore[no-u
         return bot.services.watch.cursor is not None or None
 
     await until(control, clock, looked, "the chain watch's first look")
+
+
+async def first_channel(control: Control, clock) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The first incident channel the watch opens."""
+
+    async def opened() -> dict[str, Any] | None:
+        found = await incident_channels(control)
+        return found[0] if found else None
+
+    result: dict[str, Any] = await until(control, clock, opened, "the P0 channel")
+    return result
+
+
+async def cited_and_paged(  # type: ignore[no-untyped-def]
+    control: Control, clock, channel_id: str, tx: str, title: str = "🚨"
+) -> dict[str, Any]:
+    """The channel's message citing ``tx`` under ``title``, once the commander is paged."""
+    alice = await control.user_id("alice")
+
+    async def alert() -> dict[str, Any] | None:
+        messages = await control.messages(channel_id)
+        paged = any(f"<@{alice}>" in (m["content"] or "") for m in messages)
+        cited = [m for m in messages if tx in described(m) and titled(title)(m)]
+        return cited[0] if cited and paged else None
+
+    found: dict[str, Any] = await until(control, clock, alert, "the event cited, commander paged")
+    return found
+
+
+def head(chain) -> int:  # type: ignore[no-untyped-def]
+    done = cast("block-number", "--rpc-url", chain.rpc_url)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.strip())
+
+
+async def read_up_to(bot, control, clock, block: int) -> None:  # type: ignore[no-untyped-def]
+    async def done() -> bool | None:
+        cursor = bot.services.watch.cursor
+        return (cursor is not None and cursor >= block) or None
+
+    await until(control, clock, done, f"the watch past block {block}")

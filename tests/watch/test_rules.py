@@ -53,7 +53,7 @@ def test_screen_refuses_duplicates_out_of_range_unwatched_and_removed_logs():
     batch = [log(0), log(0), log(1, block=9), log(2, address=A), log(3, removed=True), log(4)]
     screened = rules.screen(batch, 5, 6, watched)
     assert [entry.index for entry in screened.logs] == [0, 4]
-    problems = " | ".join(screened.problems)
+    problems = " | ".join(str(p) for p in screened.problems)
     assert "duplicated" in problems and "outside 5..6" in problems
     assert "not a watched contract" in problems and "flagged it removed" in problems
 
