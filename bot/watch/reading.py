@@ -73,27 +73,30 @@ class Reader:
         self.max_span = span
 
     async def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]], list[Problem]]:
-        """The logs of first..(at most last): the range halves while the RPC refuses it
-        (said once per span it falls back to)."""
-        problems: list[Problem] = []
+        """The logs of first..(at most last): the range halves while the RPC refuses it,
+        said once, by the span the RPC accepted (the cause: the same span again is not news)."""
         topics = sorted({t for ts in self.watched.values() for t in ts})
         addresses = sorted(self.watched)
+        refused: tuple[int, int, BaseException] | None = None  # the first refused range
         while True:
             end = min(last, first + self.span - 1)
             try:
-                return end, await self.chain.logs(addresses, topics, first, end), problems
+                entries = await self.chain.logs(addresses, topics, first, end)
             except ExternalServiceError as error:
                 if self.span == 1:
                     raise
+                refused = refused or (first, end, error.__cause__ or error)
                 self.span = max(1, self.span // 2)
-                problems.append(
-                    Problem(
-                        f"range:{self.span}",
-                        f"The RPC refused eth_getLogs of blocks {first}..{end} "
-                        f"({end - first + 1} blocks: {error}). Reading {self.span} blocks at a "
-                        "time instead: nothing is skipped, the same blocks are read in parts.",
-                    )
-                )
+                continue
+            if refused is None:
+                return end, entries, []
+            start, stop, why = refused
+            text = (
+                f"The RPC refused eth_getLogs of blocks {start}..{stop} ({stop - start + 1} "
+                f"blocks: {why}). Reading {self.span} blocks at a time instead: nothing is "
+                "skipped, the same blocks are read in parts."
+            )
+            return end, entries, [Problem(f"range:{self.span}", text)]
 
     async def read(self, first: int, last: int) -> Batch:
         end, entries, problems = await self.fetch(first, last)

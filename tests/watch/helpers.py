@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -95,3 +96,32 @@ async def read_up_to(bot, control, clock, block: int) -> None:  # type: ignore[n
         return (cursor is not None and cursor >= block) or None
 
     await until(control, clock, done, f"the watch past block {block}")
+
+
+def rpc(chain, method: str, *params: str) -> str:  # type: ignore[no-untyped-def]
+    """A JSON-RPC call to the node with cast (anvil's evm_snapshot, anvil_mine, …)."""
+    done = cast("rpc", method, *params, "--rpc-url", chain.rpc_url)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().strip('"')
+
+
+async def declared(control: Control, tx: str) -> dict[str, Any] | None:
+    """The incident channel whose 🚨 message cites ``tx``, or None."""
+    for channel in await incident_channels(control):
+        for message in await control.messages(channel["id"]):
+            if tx in described(message) and titled("🚨")(message):
+                return channel
+    return None
+
+
+async def ops_notices(control: Control, title: str) -> list[dict[str, Any]]:
+    """#ops-alerts' messages under ``title``."""
+    ops = await control.channel_id("ops-alerts")
+    return [m for m in await control.messages(ops) if titled(title)(m)]
+
+
+async def more_looks(clock, looks: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """A few more of the watch's looks (for what must not happen again)."""
+    for _ in range(looks):
+        clock.advance(POLL)
+        await asyncio.sleep(0.2)
