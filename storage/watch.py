@@ -23,7 +23,14 @@ async def state(session: AsyncSession) -> WatchState | None:
 
 
 def start_state(session: AsyncSession, cursor: int, cursor_hash: str | None) -> WatchState:
-    row = WatchState(id=STATE_ID, cursor=cursor, cursor_hash=cursor_hash, stopped=False, outages=0)
+    row = WatchState(
+        id=STATE_ID,
+        cursor=cursor,
+        cursor_hash=cursor_hash,
+        origin=cursor,
+        stopped=False,
+        outages=0,
+    )
     session.add(row)
     return row
 

@@ -23,6 +23,9 @@ class WatchState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cursor: Mapped[int] = mapped_column(Integer)
     cursor_hash: Mapped[str | None] = mapped_column(String(66))
+    # The block before the first one read: a reorg rewinds no further (what came before
+    # is history the watch was not asked to read, not news to declare).
+    origin: Mapped[int | None] = mapped_column(Integer)
     stopped: Mapped[bool] = mapped_column(Boolean, default=False)
     stop_reason: Mapped[str | None] = mapped_column(Text)
     outages: Mapped[int] = mapped_column(Integer, default=0)
@@ -40,7 +43,7 @@ class WatchedTx(Base):
     tx_hash: Mapped[str] = mapped_column(String(66))
     sender: Mapped[str] = mapped_column(String(42))
     to: Mapped[str | None] = mapped_column(String(42))
-    block: Mapped[int] = mapped_column(Integer)
+    block: Mapped[int] = mapped_column(Integer, index=True)  # ix_watch_txs_block (0006)
     block_hash: Mapped[str] = mapped_column(String(66))
     block_time: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(20))  # approved | unauthorized | outflow | counted

@@ -223,9 +223,10 @@ def behind(cursor: int, head: int, confirmations: int, limit: int) -> int:
     return lag if lag > limit else 0
 
 
-def rewind_to(cursor: int, depth: int) -> int:
-    """Where the cursor goes back to after a reorg: ``depth`` blocks (never below 0)."""
-    return max(0, cursor - depth)
+def rewind_to(cursor: int, depth: int, origin: int | None = None) -> int:
+    """Where the cursor goes back to after a reorg: ``depth`` blocks, never before the
+    watch's ``origin`` (the block before the first it read) nor below 0."""
+    return max(0, cursor - depth, origin or 0)
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,20 @@ class Problem:
 
     def __str__(self) -> str:
         return self.text
+
+
+def undecodable(raw: RawLog, error: Undecodable, name: str, link: str) -> Problem:
+    """A log with a watched topic that does not decode: said once per contract and topic."""
+    topic = "0x" + raw.topics[0].hex() if raw.topics else "none"
+    spec = BY_TOPIC.get(raw.topics[0]) if raw.topics else None
+    return Problem(
+        f"undecodable:{raw.address.lower()}:{topic}",
+        f"Log {raw.index} of tx {raw.tx_hash} (block {raw.block}) on **{name}** "
+        f"({raw.address}) has the topic of {spec.signature if spec else topic} but does "
+        f"not decode as it: {error}. Probably another contract's event with the same "
+        "topic: it is not counted as that event and declares nothing. Said once for this "
+        f"contract and topic.\n{link}",
+    )
 
 
 @dataclass

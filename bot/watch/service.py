@@ -151,12 +151,12 @@ class ChainWatch(Outages):
                 cursor = max(cursor, 0)
                 found = await self.chain.header(cursor)
                 state = queries.start_state(session, cursor, found[0] if found else None)
-            cursor, cursor_hash = state.cursor, state.cursor_hash
+            cursor, cursor_hash, origin = state.cursor, state.cursor_hash, state.origin
         await self.resumed()
         await self._finish_pending()
         here = await self.chain.header(cursor) if cursor <= head else None
         if cursor > head or (cursor_hash and (here is None or here[0] != cursor_hash)):
-            cursor = await self._reorg(cursor)
+            cursor = await self._reorg(cursor, origin)
         span = rules.next_range(cursor, head, self.c.confirmations, self.c.max_range)
         self.cursor = cursor
         if span is None:
@@ -176,12 +176,12 @@ class ChainWatch(Outages):
             state.updated_at = self.clock.now()
         self.cursor = batch.last
 
-    async def _reorg(self, cursor: int) -> int:
+    async def _reorg(self, cursor: int, origin: int | None) -> int:
         """The chain under the cursor changed: every transaction seen since ``reorg_depth``
         blocks back is looked up again; one no longer mined is said removed in its incident.
         The cursor goes back, so what moved to another block is read again (and found)."""
         assert self.chain is not None
-        back = rules.rewind_to(cursor, self.c.reorg_depth)
+        back = rules.rewind_to(cursor, self.c.reorg_depth, origin)
         log.warning("chain watch: reorg under block %s; reading again from %s", cursor, back + 1)
         async with self.sessions() as session:
             rows = list(await queries.since_block(session, back + 1))
@@ -246,7 +246,8 @@ class ChainWatch(Outages):
             try:
                 spec, args = rules.decode_log(raw.topics, raw.data)
             except rules.Undecodable as error:
-                problems.append(self.undecodable(raw, error))
+                name = self.label.get(raw.address.lower(), raw.address)
+                problems.append(rules.undecodable(raw, error, name, self.link(raw.tx_hash)))
                 continue
             event = {
                 "contract": raw.address,
@@ -261,19 +262,6 @@ class ChainWatch(Outages):
                 event["rule"] = rule.index
                 transfers.append(outflows.Counted(rule, raw.index, int(args["value"]), event))
         return events, transfers, problems
-
-    def undecodable(self, raw: rules.RawLog, error: rules.Undecodable) -> rules.Problem:
-        topic = "0x" + raw.topics[0].hex() if raw.topics else "none"
-        spec = rules.BY_TOPIC.get(raw.topics[0]) if raw.topics else None
-        name = self.label.get(raw.address.lower(), raw.address)
-        return rules.Problem(
-            f"undecodable:{raw.address.lower()}:{topic}",
-            f"Log {raw.index} of tx {raw.tx_hash} (block {raw.block}) on **{name}** "
-            f"({raw.address}) has the topic of {spec.signature if spec else topic} but does "
-            f"not decode as it: {error}. Probably another contract's event with the same "
-            "topic: it is not counted as that event and declares nothing. Said once for this "
-            f"contract and topic.\n{self.link(raw.tx_hash)}",
-        )
 
     async def apply(self, seen: TxSeen) -> None:
         """Record the transaction (once: its hash is unique) and its transfers out of

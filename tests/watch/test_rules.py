@@ -91,3 +91,5 @@ def test_ranges_are_bounded_and_wait_for_confirmations():
     assert rules.next_range(100, 104, 3, 500) == (101, 101)
     assert rules.behind(100, 200, 0, 50) == 100 and rules.behind(100, 140, 0, 50) == 0
     assert rules.rewind_to(10, 64) == 0 and rules.rewind_to(100, 64) == 36
+    # Never before where the watch began: older events are history, not news.
+    assert rules.rewind_to(100, 64, origin=80) == 80 and rules.rewind_to(100, 64, 10) == 36

@@ -64,3 +64,28 @@ async def test_outflows_over_the_limit_within_the_window_declare_a_p0(bot, contr
 
     await steps.until(control, clock, joined, "the next outflow in the same incident")
     assert len(await steps.incident_channels(control)) == 1
+
+
+async def test_a_sweep_a_reorg_dropped_counts_no_more(bot, control, clock, chain):
+    await steps.first_look(bot, control, clock)
+    attacker, key = chain.attacker
+    vault, token = chain.contracts[VAULT], chain.contracts[TOKEN]
+    sweep = "sweep(address,address,uint256)"
+    snapshot = steps.rpc(chain, "evm_snapshot")
+    cast_send(chain, key, vault, sweep, token, attacker, str(600 * E18))
+    await steps.read_up_to(bot, control, clock, steps.head(chain))
+    assert steps.rpc(chain, "evm_revert", snapshot) == "true"  # the sweep's block is gone
+    for _ in range(3):
+        steps.rpc(chain, "evm_mine")
+
+    async def rewound() -> bool | None:
+        cursor = bot.services.watch.cursor
+        return (cursor is not None and cursor < steps.head(chain)) or None
+
+    await steps.until(control, clock, rewound, "the reorg seen (the cursor back)")
+    await steps.read_up_to(bot, control, clock, steps.head(chain))
+    # 600 dropped + 500 now: 500 of 1000, nothing to declare (1100 if the dropped one counted).
+    cast_send(chain, key, vault, sweep, token, attacker, str(500 * E18))
+    await steps.read_up_to(bot, control, clock, steps.head(chain))
+    await steps.more_looks(clock)
+    assert await steps.incident_channels(control) == []

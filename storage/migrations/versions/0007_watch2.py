@@ -1,0 +1,27 @@
+"""watch2: where the chain watch began reading (a reorg never rewinds before it)
+
+Revision ID: 0007_watch2
+Revises: 0006_watch
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007_watch2"
+down_revision = "0006_watch"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("watch_state") as batch:
+        batch.add_column(sa.Column("origin", sa.Integer(), nullable=True))
+    # A cursor stored before this revision: its own block is the best floor known.
+    op.execute("UPDATE watch_state SET origin = cursor WHERE origin IS NULL")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("watch_state") as batch:
+        batch.drop_column("origin")
