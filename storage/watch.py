@@ -77,10 +77,14 @@ async def approved_actions(session: AsyncSession, states: Sequence[str]) -> Sequ
     return rows.all()
 
 
-async def transfers(session: AsyncSession, rule: int, after: datetime) -> Sequence[WatchTransfer]:
+async def transfers(
+    session: AsyncSession, token: str, vault: str, after: datetime
+) -> Sequence[WatchTransfer]:
+    """The counted outflows of ``token`` out of ``vault`` in blocks later than ``after``."""
     rows = await session.scalars(
         select(WatchTransfer).where(
-            WatchTransfer.rule == rule,
+            WatchTransfer.token == token.lower(),
+            WatchTransfer.vault == vault.lower(),
             WatchTransfer.block_time > after,
             WatchTransfer.removed.is_(False),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base
@@ -58,16 +58,22 @@ class WatchedTx(Base):
 
 
 class WatchTransfer(Base):
-    """An ERC-20 transfer out of a watched vault (the value as a decimal string: uint256)."""
+    """An ERC-20 transfer out of a watched vault (the value as a decimal string: uint256).
+    A rule's window sums its token and vault's rows (lowercase addresses)."""
 
     __tablename__ = "watch_transfers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    rule: Mapped[int] = mapped_column(Integer)  # its index in [[watch.outflows]]
+    rule: Mapped[int] = mapped_column(Integer)  # its index in [[watch.outflows]] then
+    token: Mapped[str] = mapped_column(String(42))
+    vault: Mapped[str] = mapped_column(String(42))
     tx_hash: Mapped[str] = mapped_column(String(66))
     log_index: Mapped[int] = mapped_column(Integer)
     value: Mapped[str] = mapped_column(String(80))
     block_time: Mapped[datetime]
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (UniqueConstraint("tx_hash", "log_index"),)
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index"),
+        Index("ix_watch_transfers_pair", "token", "vault", "block_time"),
+    )

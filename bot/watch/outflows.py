@@ -76,6 +76,8 @@ async def count(
             session.add(
                 WatchTransfer(
                     rule=transfer.rule.index,
+                    token=transfer.rule.token.lower(),
+                    vault=transfer.rule.vault.lower(),
                     tx_hash=tx_hash,
                     log_index=transfer.log_index,
                     value=str(transfer.value),
@@ -86,7 +88,7 @@ async def count(
     await session.flush()
     over = []
     for rule in {t.rule.index: t.rule for t in transfers}.values():
-        stored = await queries.transfers(session, rule.index, at - rule.window)
+        stored = await queries.transfers(session, rule.token, rule.vault, at - rule.window)
         total = rules.outflow_total(((r.block_time, int(r.value)) for r in stored), at, rule.window)
         if rules.over_limit(total, rule.limit):
             window = format_duration(rule.window)

@@ -89,3 +89,24 @@ async def test_a_sweep_a_reorg_dropped_counts_no_more(bot, control, clock, chain
     await steps.read_up_to(bot, control, clock, steps.head(chain))
     await steps.more_looks(clock)
     assert await steps.incident_channels(control) == []
+
+
+async def test_a_rule_keeps_its_count_when_the_rules_are_reordered(bot, control, clock, chain):
+    await steps.first_look(bot, control, clock)
+    attacker, key = chain.attacker
+    vault, token = chain.contracts[VAULT], chain.contracts[TOKEN]
+    sweep = "sweep(address,address,uint256)"
+    cast_send(chain, key, vault, sweep, token, attacker, str(600 * E18))
+    await steps.read_up_to(bot, control, clock, steps.head(chain))
+    # The operator adds a rule before it and restarts: the vault's rule is now the second.
+    ours = bot.overlay["watch"]["outflows"][0]
+    before = {**ours, "vault": "PRAETOR_TIMELOCK"}
+    bot.overlay = steps.overlay_with(outflows=[before, ours])
+    await bot.restart()
+    second = cast_send(chain, key, vault, sweep, token, attacker, str(500 * E18))
+
+    async def found() -> Any:
+        return await steps.declared(control, second)
+
+    channel = await steps.until(control, clock, found, "600 + 500 over 1000: declared")
+    assert "outflow-over-limit" in channel["name"]
