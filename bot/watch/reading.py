@@ -16,6 +16,7 @@ from bot.watch.rules import Problem, RawLog
 
 log = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)
+PROBE_AFTER = 500  # clean reads after a refusal before the full width is tried again
 
 
 def _hex(value: Any) -> str:
@@ -71,6 +72,8 @@ class Reader:
         self.vaults = vaults or {}  # token → its watched vaults' address words
         self.span = span  # shrinks while the RPC refuses ranges this large
         self.max_span = span
+        self.ceiling = span  # the widest span not refused lately: widening stops there
+        self.clean = 0  # reads since the last refusal; at PROBE_AFTER the ceiling lifts
 
     async def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]], list[Problem]]:
         """The logs of first..(at most last): the range halves while the RPC refuses it,
@@ -83,10 +86,12 @@ class Reader:
             try:
                 entries = await self.chain.logs(addresses, topics, first, end)
             except ExternalServiceError as error:
-                if self.span == 1:
+                if self.span == 1:  # not the range: the RPC is down; full width once back
+                    self.span = self.ceiling = self.max_span
                     raise
                 refused = refused or (first, end, error.__cause__ or error)
-                self.span = max(1, self.span // 2)
+                self.span = self.ceiling = max(1, self.span // 2)
+                self.clean = 0
                 continue
             if refused is None:
                 return end, entries, []
@@ -97,6 +102,15 @@ class Reader:
                 "skipped, the same blocks are read in parts."
             )
             return end, entries, [Problem(f"range:{self.span}", text)]
+
+    def widen(self) -> None:
+        """After a clean read: back up to the ceiling (a span a refusal halved to, so the
+        refused width is not asked for again at every other look); every PROBE_AFTER
+        clean reads the full width is tried again (an RPC's limit may have been lifted)."""
+        self.clean += 1
+        if self.clean >= PROBE_AFTER:
+            self.ceiling, self.clean = self.max_span, 0
+        self.span = min(self.ceiling, self.span * 2)
 
     async def read(self, first: int, last: int) -> Batch:
         end, entries, problems = await self.fetch(first, last)
@@ -129,7 +143,7 @@ class Reader:
                     raise ExternalServiceError(f"block {seen.block} is missing on the RPC")
                 times[seen.block] = datetime.fromtimestamp(header[1], UTC)
             seen.at = times[seen.block]
-        if self.span < self.max_span and not problems:
-            self.span = min(self.max_span, self.span * 2)  # the RPC recovered: widen again
+        if not problems:
+            self.widen()
         txs = [s for s in by_tx.values() if s.sender]
         return Batch(first, end, txs, problems)
