@@ -113,8 +113,9 @@ class ChainWatch(Outages):
     async def _run(self) -> None:
         await self.left_by_last_run()
         while True:
+            behind = False
             try:
-                await self.tick()
+                behind = await self.tick()
             except asyncio.CancelledError:
                 raise
             except (ExternalServiceError, UserError) as error:
@@ -123,7 +124,8 @@ class ChainWatch(Outages):
                 log.exception("the chain watch failed")
                 await self.stopped(f"{type(error).__name__}: {error}")
             await self.deliver()
-            await self.clock.sleep(self.c.poll_every.total_seconds())
+            if not behind:  # behind (after an outage, or a capped RPC): read on at once
+                await self.clock.sleep(self.c.poll_every.total_seconds())
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"cursor": self.cursor, "head": self.head}
@@ -138,7 +140,9 @@ class ChainWatch(Outages):
         return problem is None, body
 
     # -- one look ---------------------------------------------------------------------------
-    async def tick(self) -> None:
+    async def tick(self) -> bool:
+        """One look: the next confirmed range read and applied; True when more confirmed
+        blocks are already waiting (the loop reads on without waiting a poll)."""
         if self.chain is None or self.reader is None:
             raise UserError("no chain is configured ([mitigate.chain] rpc_url)")
         head = await self.chain.block_number()
@@ -160,7 +164,7 @@ class ChainWatch(Outages):
         span = rules.next_range(cursor, head, self.c.confirmations, self.c.max_range)
         self.cursor = cursor
         if span is None:
-            return
+            return False
         # The last block's hash is read before its logs: a reorg in between leaves a hash
         # the next look finds changed (and reads again), never a new hash over old logs.
         before = await self.chain.header(span[1])
@@ -175,6 +179,7 @@ class ChainWatch(Outages):
             state.cursor, state.cursor_hash = batch.last, last[0] if last else None
             state.updated_at = self.clock.now()
         self.cursor = batch.last
+        return batch.last > cursor and batch.last < head - self.c.confirmations
 
     async def _reorg(self, cursor: int, origin: int | None) -> int:
         """The chain under the cursor changed: every transaction seen since ``reorg_depth``

@@ -1,7 +1,8 @@
 """What the chain watch refuses or cannot read, end to end on anvil: a log with a watched
 topic that does not decode (another contract's event with the same topic) and a block range
 the RPC refuses are each said once in #ops-alerts (ChannelNotices), declare nothing, and no
-real event is missed around them."""
+real event is missed around them; far behind the head (after an outage, or through a capped
+RPC) the watch reads range after range without waiting a poll for each."""
 
 from __future__ import annotations
 
@@ -142,3 +143,17 @@ async def test_a_refused_block_range_is_said_once_and_read_in_parts(
     await steps.more_looks(clock)
     assert len(await steps.ops_notices(control, REFUSED)) == 1
     assert len(await steps.incident_channels(control)) == 1
+
+
+async def test_far_behind_the_watch_reads_on_without_waiting_a_poll_per_range(
+    bot, control, clock, chain
+):
+    await steps.first_look(bot, control, clock)
+    steps.rpc(chain, "anvil_mine", "0x64")  # 100 blocks: seven ranges of 16
+    tx = cast_send(chain, chain.attacker[1], chain.contracts[VAULT], "pause()")
+    clock.advance(steps.POLL)  # one poll, and no more
+
+    async def found() -> Any:
+        return await steps.declared(control, tx)
+
+    await control.wait_for(found, timeout=20, interval=0.2, what="caught up within one poll")
