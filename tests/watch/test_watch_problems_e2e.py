@@ -1,11 +1,13 @@
 """What the chain watch refuses or cannot read, end to end on anvil: a log with a watched
 topic that does not decode (another contract's event with the same topic) and a block range
 the RPC refuses are each said once in #ops-alerts (ChannelNotices), declare nothing, and no
-real event is missed around them; far behind the head (after an outage, or through a capped
-RPC) the watch reads range after range without waiting a poll for each."""
+real event is missed around them; so is a log the RPC answers twice (declared once). Far
+behind the head (after an outage, or through a capped RPC) the watch reads range after
+range without waiting a poll for each."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -20,7 +22,7 @@ from bot.adapters.chain import ChainClient
 from bot.watch.rules import EVENTS
 from sandbox.chain import VAULT
 from tests.mitigate.conftest import cast, cast_send
-from tests.mitigate.helpers import described
+from tests.mitigate.helpers import described, timeline, titled
 from tests.watch import helpers as steps
 
 pytestmark = [pytest.mark.chain, pytest.mark.manual_clock]
@@ -94,22 +96,19 @@ async def test_a_log_that_does_not_decode_is_said_once_and_declares_nothing(
     assert len(await steps.incident_channels(control)) == 1  # the pause's, nothing else
 
 
-@pytest.fixture
-async def refusing_rpc(chain) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
-    """A JSON-RPC in front of anvil that refuses eth_getLogs over MOST_BLOCKS blocks, as
-    hosted RPCs do."""
+@contextlib.asynccontextmanager
+async def rpc_proxy(chain, rewrite) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """A JSON-RPC in front of anvil: ``rewrite(body, answer)`` may change each answer
+    (``answer`` None: its own answer without asking anvil)."""
     async with aiohttp.ClientSession() as client:
 
         async def handle(request: web.Request) -> web.Response:
             body = await request.json()
-            if body.get("method") == "eth_getLogs":
-                query = body["params"][0]
-                span = int(query["toBlock"], 16) - int(query["fromBlock"], 16) + 1
-                if span > MOST_BLOCKS:
-                    error = {"code": -32005, "message": f"block range too large ({span})"}
-                    return web.json_response({"jsonrpc": "2.0", "id": body["id"], "error": error})
-            async with client.post(chain.rpc_url, json=body) as answer:
-                return web.json_response(await answer.json())
+            answer = rewrite(body, None)
+            if answer is None:
+                async with client.post(chain.rpc_url, json=body) as forwarded:
+                    answer = rewrite(body, await forwarded.json())
+            return web.json_response(answer)
 
         app = web.Application()
         app.router.add_post("/", handle)
@@ -117,12 +116,34 @@ async def refusing_rpc(chain) -> AsyncIterator[str]:  # type: ignore[no-untyped-
             yield str(server.make_url("/"))
 
 
-async def test_a_refused_block_range_is_said_once_and_read_in_parts(
-    bot, control, clock, chain, refusing_rpc
-):
+def refusing(body: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """eth_getLogs over MOST_BLOCKS blocks refused, as hosted RPCs do."""
+    if answer is None and body.get("method") == "eth_getLogs":
+        query = body["params"][0]
+        span = int(query["toBlock"], 16) - int(query["fromBlock"], 16) + 1
+        if span > MOST_BLOCKS:
+            error = {"code": -32005, "message": f"block range too large ({span})"}
+            return {"jsonrpc": "2.0", "id": body["id"], "error": error}
+    return answer
+
+
+def doubling(body: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Every log of eth_getLogs answered twice."""
+    if answer is not None and body.get("method") == "eth_getLogs":
+        return {**answer, "result": [entry for entry in answer["result"] for _ in (1, 2)]}
+    return answer
+
+
+async def test_a_refused_block_range_is_said_once_and_read_in_parts(bot, control, clock, chain):
+    async with rpc_proxy(chain, refusing) as url:
+        await refused_range(bot, control, clock, chain, url)
+
+
+async def refused_range(bot, control, clock, chain, url: str) -> None:  # type: ignore[no-untyped-def]
     watch = bot.services.watch
     await steps.first_look(bot, control, clock)
-    watch.chain = watch.reader.chain = ChainClient(refusing_rpc, 31337, timedelta(seconds=5))
+    real = watch.chain
+    watch.chain = watch.reader.chain = ChainClient(url, 31337, timedelta(seconds=5))
     steps.rpc(chain, "anvil_mine", "0x6")
     tx = cast_send(chain, chain.attacker[1], chain.contracts[VAULT], "pause()")
     steps.rpc(chain, "anvil_mine", "0xa")
@@ -143,6 +164,7 @@ async def test_a_refused_block_range_is_said_once_and_read_in_parts(
     await steps.more_looks(clock)
     assert len(await steps.ops_notices(control, REFUSED)) == 1
     assert len(await steps.incident_channels(control)) == 1
+    watch.chain = watch.reader.chain = real  # before the proxy closes
 
 
 async def test_far_behind_the_watch_reads_on_without_waiting_a_poll_per_range(
@@ -157,3 +179,43 @@ async def test_far_behind_the_watch_reads_on_without_waiting_a_poll_per_range(
         return await steps.declared(control, tx)
 
     await control.wait_for(found, timeout=20, interval=0.2, what="caught up within one poll")
+
+
+async def test_a_duplicated_log_is_said_once_and_declared_once(bot, control, clock, chain):
+    watch = bot.services.watch
+    await steps.first_look(bot, control, clock)
+    real = watch.chain
+    async with rpc_proxy(chain, doubling) as url:
+        watch.chain = watch.reader.chain = ChainClient(url, 31337, timedelta(seconds=5))
+        tx = cast_send(chain, chain.attacker[1], chain.contracts[VAULT], "pause()")
+
+        async def found() -> Any:
+            return await steps.declared(control, tx)
+
+        channel = await steps.until(control, clock, found, "the pause declared")
+
+        async def said() -> Any:
+            return await steps.ops_notices(control, "⛓️ Chain watch: an RPC answer") or None
+
+        [notice] = await steps.until(control, clock, said, "the duplicate said")
+        assert "duplicated in the answer" in described(notice) and tx in described(notice)
+        second = cast_send(
+            chain,
+            chain.attacker[1],
+            chain.contracts[VAULT],
+            "transferOwnership(address)",
+            chain.others[0][0],
+        )
+
+        async def joined() -> Any:
+            return any(second in e for e in await timeline(bot, channel["id"])) or None
+
+        await steps.until(control, clock, joined, "the next event, duplicated too")
+        await steps.more_looks(clock)
+        watch.chain = watch.reader.chain = real  # before the proxy closes
+    assert len(await steps.ops_notices(control, "⛓️ Chain watch: an RPC answer")) == 1
+    assert len(await steps.incident_channels(control)) == 1
+    cited = [
+        m for m in await control.messages(channel["id"]) if tx in described(m) and titled("🚨")(m)
+    ]
+    assert len(cited) == 1
