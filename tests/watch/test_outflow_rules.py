@@ -11,7 +11,7 @@ import pytest
 
 from bot.config_problems import ConfigError
 from bot.settings import parse_config
-from bot.watch import rules
+from bot.watch import outflows, rules
 from bot.watch.rules import EVENTS, Outflow, RawLog
 
 VAULT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -117,3 +117,19 @@ def test_screening_keeps_the_vaults_outflows_and_drops_the_tokens_other_transfer
     # The 4-topic one (ERC-721's Transfer shape, the same topic) does not decode: reported.
     with pytest.raises(rules.Undecodable):
         rules.decode_log(screened.logs[1].topics, screened.logs[1].data)
+
+
+def test_a_rule_whose_names_are_not_set_is_not_applied_and_said():
+    config = parse_config(watch({"token": "NOPE_TOKEN", "vault": VAULT, "limit": 1})).watch
+    found, problems = outflows.resolved(config, lambda v: v if v.startswith("0x") else None)
+    assert found == [] and problems == ["[[watch.outflows]] rule 1: NOPE_TOKEN is not set"]
+    named = {"ATR": TOKEN}
+    config = parse_config(watch({"token": "ATR", "vault": VAULT, "limit": 1})).watch
+    [rule], problems = outflows.resolved(
+        config, lambda v: v if v.startswith("0x") else named.get(v)
+    )
+    assert problems == [] and (rule.token, rule.token_name, rule.vault_name) == (
+        TOKEN,
+        "ATR",
+        VAULT,
+    )
