@@ -92,6 +92,7 @@ class ChainWatch(Outages):
         self.head: int | None = None
         self.cursor: int | None = None
         self.down: str | None = None
+        self.checked = False  # stored stop and pending transactions looked at this run
         self.undelivered: list[int] = []
 
     @property
@@ -156,8 +157,10 @@ class ChainWatch(Outages):
                 found = await self.chain.header(cursor)
                 state = queries.start_state(session, cursor, found[0] if found else None)
             cursor, cursor_hash, origin = state.cursor, state.cursor_hash, state.origin
-        await self.resumed()
-        await self._finish_pending()
+        if self.down is not None or not self.checked:  # at start, and after any failure
+            await self.resumed()
+            await self._finish_pending()
+            self.checked = True
         here = await self.chain.header(cursor) if cursor <= head else None
         if cursor > head or (cursor_hash and (here is None or here[0] != cursor_hash)):
             cursor = await self._reorg(cursor, origin)
