@@ -180,3 +180,10 @@ class WatchConfig(BaseModel):
     @property
     def enabled(self) -> bool:
         return bool(self.contracts or self.outflows)
+
+
+def referenced_names(config: WatchConfig) -> set[str]:
+    """Every NAME the watch uses instead of an address (resolved like mitigation's)."""
+    values = [contract.address for contract in config.contracts.values()]
+    values += [value for rule in config.outflows for value in (rule.token, rule.vault)]
+    return {value for value in values if not value.startswith("0x")}
