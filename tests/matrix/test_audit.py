@@ -45,7 +45,7 @@ def test_the_audit_migration_goes_down_and_up_again(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     upgrade(path)
     assert "audit" in _tables(path)
-    command.downgrade(alembic_config(path), "0006_watch")
-    assert current_revision(path) == "0006_watch" and "audit" not in _tables(path)
+    command.downgrade(alembic_config(path), "0007_watch2")
+    assert current_revision(path) == "0007_watch2" and "audit" not in _tables(path)
     upgrade(path)
     assert "audit" in _tables(path)

@@ -1,7 +1,7 @@
 """audit: every refusal (who, what, where, why), whichever phase refused it
 
 Revision ID: 0007_audit
-Revises: 0006_watch
+Revises: 0007_watch2 (0006_watch when this was begun; watch2 merged first)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision = "0007_audit"
-down_revision = "0006_watch"
+down_revision = "0007_watch2"
 branch_labels = None
 depends_on = None
 
