@@ -76,6 +76,8 @@ class Services:
             await self.comms.stop()
         if self.fixes is not None:
             await self.fixes.stop()
+        if self.mitigate.deps is not None and self.mitigate.deps.chain is not None:
+            await self.mitigate.deps.chain.close()
         await self.engine.dispose()
 
 

@@ -36,4 +36,7 @@ async def chain_problems(
             if value is not None and value.startswith("0x"):
                 used[f"mitigate.actions.{action_name}.{key}"] = value
     client = ChainClient(chain.rpc_url, chain.chain_id, chain.request_timeout)
-    return problems + await client.check(used)
+    try:
+        return problems + await client.check(used)
+    finally:
+        await client.close()
