@@ -112,6 +112,7 @@ def mitigate_deps(
     clock: Clock,
     locks: IncidentLocks,
     outbox: Outbox,
+    notices: ChannelNotices,
 ) -> MitigateDeps:
     """P0 mitigation's dependencies: the chain (when an RPC is configured), the signer
     registry, and the actions' target names (the environment is read here, at start)."""
@@ -133,6 +134,7 @@ def mitigate_deps(
         clock,
         locks,
         outbox,
+        notices,
         registry,
         chain,
         names,
@@ -150,9 +152,9 @@ def build_services(
     sessions = make_sessions(engine)
     outbox = Outbox(sessions, clock)
     out = DiscordOut(client, config.discord.guild_id, role_uses(config))
-    notices = ChannelNotices(sessions, outbox, out)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions, clock)
+    notices = ChannelNotices(sessions, outbox, out, timers, locks, clock)
     oncall = OnCallService(
         sessions, rotation_source(settings), out, config.permissions, config.zone, clock=clock
     )
@@ -185,9 +187,9 @@ def build_services(
     # Communicate's deadlines, by name, for /incident status (triage does not import comms).
     incidents.name_deadline("comms_update_reminder", "next status update due")
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
-    fixes = FixService(settings, comms)  # registers its timers before they start
+    fixes = FixService(settings, comms, notices)  # registers its timers before they start
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
-    deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox)
+    deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox, notices)
     mitigate = MitigateService(config, incidents, deps)
     names = {**config.mitigate.addresses, **deps.names}
     watch = ChainWatch(

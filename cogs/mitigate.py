@@ -187,7 +187,7 @@ class Mitigate(PhaseCog):
             return
         if self.services.mitigate.deps is None:
             return
-        await self.services.mitigate.proposals.on_reaction(
+        await self.services.mitigate.reactions.on_reaction(
             str(payload.channel_id), str(payload.message_id), str(payload.user_id)
         )
 

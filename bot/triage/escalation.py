@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.discord_out import Embed
-from bot.core.outbox import EffectState, Refused, Retry, marker
+from bot.adapters.notices import find_posted, post_once
+from bot.core.outbox import EffectState, marker
 from bot.errors import ExternalServiceError, UserError
 from bot.procedure import Severity
 from bot.triage import rules
@@ -217,39 +218,38 @@ class EscalationClock:
 
     async def _send_page(self, entry: OutboxEntry) -> Mapping[str, Any] | None:
         payload = entry.payload
-        if entry.attempts > 1:
-            found = await self._find_page(entry)  # an earlier try may have reached Discord
-            if found is not None:
-                return found
-        async with self.d.sessions() as session:
-            incident = await session.get(Incident, entry.incident_id)
-        if incident is None or not rules.awaiting_ack(incident.status, incident.acknowledged_at):
-            return {"skipped": "acknowledged or closed before the page went out"}
-        user = payload["target_kind"] == "user"
-        try:
-            message_id = await self.d.discord.send(
-                payload["channel_id"],
-                content=payload["content"],
-                embed=Embed(
-                    title=f"Escalation level {payload['level']}",
-                    description="Acknowledge with ✅ on the pinned kickoff or `/incident ack`.",
-                    footer=page_footer(incident.id, entry.id),
-                ),
-                mention_users=(payload["target_id"],) if user else (),
-                mention_roles=() if user else (payload["target_id"],),
-            )
-        except UserError as error:
-            if entry.attempts <= 1:
-                await self._tell_ops(incident, payload["level"], error)
-            raise Refused(str(error)) from error
-        except ExternalServiceError as error:
-            # Discord may have acted before failing: look before trying again. If the
-            # look fails too, the entry stays in doubt and the timer's retry looks again.
-            found = await self._find_page(entry)
-            if found is not None:
-                return found
-            raise Retry(str(error)) from error
-        return {"message_id": message_id}
+        assert entry.incident_id is not None
+        incident_id = entry.incident_id
+
+        async def send() -> str | Mapping[str, Any]:
+            async with self.d.sessions() as session:
+                incident = await session.get(Incident, incident_id)
+            if incident is None or not rules.awaiting_ack(
+                incident.status, incident.acknowledged_at
+            ):
+                return {"skipped": "acknowledged or closed before the page went out"}
+            user = payload["target_kind"] == "user"
+            try:
+                return await self.d.discord.send(
+                    payload["channel_id"],
+                    content=payload["content"],
+                    embed=Embed(
+                        title=f"Escalation level {payload['level']}",
+                        description="Acknowledge with ✅ on the pinned kickoff or `/incident ack`.",
+                        footer=page_footer(incident_id, entry.id),
+                    ),
+                    mention_users=(payload["target_id"],) if user else (),
+                    mention_roles=() if user else (payload["target_id"],),
+                )
+            except UserError as error:
+                if entry.attempts <= 1:
+                    await self._tell_ops(incident, payload["level"], error)
+                raise
+
+        # Discord may have acted before failing: post_once looks before trying again. If
+        # the look fails too, the entry stays in doubt and the timer's retry looks again.
+        footer = page_footer(incident_id, entry.id)
+        return await post_once(self.d.discord, entry, payload["channel_id"], footer, send)
 
     async def _tell_ops(self, incident: Incident, level: int, error: UserError) -> None:
         """An automatic page Discord refused (a missing permission, say) is told in the
@@ -265,12 +265,8 @@ class EscalationClock:
 
     async def _find_page(self, entry: OutboxEntry) -> Mapping[str, Any] | None:
         assert entry.incident_id is not None
-        message_id = await self.d.discord.find_own_message(
-            entry.payload["channel_id"],
-            page_footer(entry.incident_id, entry.id),
-            newest_first=True,
-        )
-        return {"message_id": message_id} if message_id else None
+        footer = page_footer(entry.incident_id, entry.id)
+        return await find_posted(self.d.discord, entry.payload["channel_id"], footer)
 
     async def _settle_page(self, entry: OutboxEntry) -> None:
         page_id = entry.payload["page_id"]
