@@ -28,7 +28,7 @@ from bot.mitigate.base import MitigateDeps
 from bot.mitigate.fixes import FixService
 from bot.mitigate.service import MitigateService
 from bot.mitigate.signers import SignerRegistry
-from bot.postmortem.build import build_postmortem
+from bot.postmortem.build import Parts, build_postmortem
 from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.oncall import OnCallService
@@ -195,7 +195,8 @@ def build_services(
     watch = ChainWatch(
         config, deps.chain, sessions, incidents, notices, deps.ops_alerts_id, clock, locks, names
     )
-    follow_up = build_follow_up(settings, incidents, sessions, out, renderer, timers, clock, locks)
+    parts = Parts(settings, incidents, sessions, out, renderer, timers, clock, locks)
+    follow_up = build_follow_up(parts)
     follow_up.stats.register(alerts.metrics.registry)  # the follow-up numbers on /metrics
     alerts.gauge_refreshers.append(follow_up.stats.refresh)
     if watch.enabled:
@@ -214,9 +215,7 @@ def build_services(
         locks=locks,
         comms=comms,
         mitigate=mitigate,
-        postmortem=build_postmortem(
-            settings, incidents, sessions, out, renderer, timers, clock, locks
-        ),
+        postmortem=build_postmortem(parts),
         follow_up=follow_up,
         outbox=outbox,
         notices=notices,
