@@ -28,7 +28,7 @@ from bot.mitigate.base import MitigateDeps
 from bot.mitigate.fixes import FixService
 from bot.mitigate.service import MitigateService
 from bot.mitigate.signers import SignerRegistry
-from bot.postmortem.build import build_postmortem
+from bot.postmortem.build import Parts, build_postmortem
 from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.oncall import OnCallService
@@ -115,6 +115,7 @@ def mitigate_deps(
     clock: Clock,
     locks: IncidentLocks,
     outbox: Outbox,
+    notices: ChannelNotices,
 ) -> MitigateDeps:
     """P0 mitigation's dependencies: the chain (when an RPC is configured), the signer
     registry, and the actions' target names (the environment is read here, at start)."""
@@ -137,6 +138,7 @@ def mitigate_deps(
         clock,
         locks,
         outbox,
+        notices,
         registry,
         chain,
         names,
@@ -154,9 +156,9 @@ def build_services(
     sessions = make_sessions(engine)
     outbox = Outbox(sessions, clock)
     out = DiscordOut(client, config.discord.guild_id, role_uses(config))
-    notices = ChannelNotices(sessions, outbox, out)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
     timers = TimerService(sessions, clock)
+    notices = ChannelNotices(sessions, outbox, out, timers, locks, clock)
     oncall = OnCallService(
         sessions, rotation_source(settings), out, config.permissions, config.zone, clock=clock
     )
@@ -189,15 +191,16 @@ def build_services(
     # Communicate's deadlines, by name, for /incident status (triage does not import comms).
     incidents.name_deadline("comms_update_reminder", "next status update due")
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
-    fixes = FixService(settings, comms)  # registers its timers before they start
+    fixes = FixService(settings, comms, notices)  # registers its timers before they start
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
-    deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox)
+    deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox, notices)
     mitigate = MitigateService(config, incidents, deps)
     names = {**config.mitigate.addresses, **deps.names}
     watch = ChainWatch(
         config, deps.chain, sessions, incidents, notices, deps.ops_alerts_id, clock, locks, names
     )
-    follow_up = build_follow_up(settings, incidents, sessions, out, renderer, timers, clock, locks)
+    parts = Parts(settings, incidents, sessions, out, renderer, timers, clock, locks)
+    follow_up = build_follow_up(parts)
     follow_up.stats.register(alerts.metrics.registry)  # the follow-up numbers on /metrics
     alerts.gauge_refreshers.append(follow_up.stats.refresh)
     if watch.enabled:
@@ -216,9 +219,7 @@ def build_services(
         locks=locks,
         comms=comms,
         mitigate=mitigate,
-        postmortem=build_postmortem(
-            settings, incidents, sessions, out, renderer, timers, clock, locks
-        ),
+        postmortem=build_postmortem(parts),
         follow_up=follow_up,
         outbox=outbox,
         notices=notices,

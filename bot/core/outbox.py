@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -72,6 +72,14 @@ Effect = Callable[[OutboxEntry], Awaitable[Mapping[str, Any] | None]]
 # What the effect left behind if it happened (its result), None if it certainly did not;
 # raise if that cannot be told now.
 Verifier = Callable[[OutboxEntry], Awaitable[Mapping[str, Any] | None]]
+
+
+def not_before(entry: OutboxEntry) -> datetime | None:
+    """When a pending entry may be tried again, if the other side said (``Retry``'s
+    ``not_before``: a 429's reset, ``Retry-After``); kept on the row until it is."""
+    if entry.state != EffectState.PENDING or "not_before" not in (entry.result or {}):
+        return None
+    return datetime.fromisoformat(entry.result["not_before"])
 
 
 def marker(entry_id: int) -> str:
@@ -128,7 +136,10 @@ class Outbox:
         try:
             result = await effect(claimed)
         except Retry as error:
-            return await self._settle(claimed, EffectState.PENDING, error=str(error))
+            wait = error.not_before if error.not_before > timedelta(0) else None
+            return await self._settle(
+                claimed, EffectState.PENDING, error=str(error), not_before=wait
+            )
         except Refused as error:
             return await self._settle(claimed, EffectState.FAILED, error=str(error))
         except BaseException as error:
@@ -178,6 +189,7 @@ class Outbox:
         state: EffectState,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
+        not_before: timedelta | None = None,
     ) -> OutboxEntry:
         async with self._sessions.begin() as session:
             row = await queries.get(session, entry.id)
@@ -191,4 +203,6 @@ class Outbox:
                 row.last_error = None
             elif error is not None:
                 row.last_error = error[:2000]
+            if state is EffectState.PENDING:  # a Retry: what the other side asked is kept
+                row.result = {"not_before": (now + not_before).isoformat()} if not_before else {}
         return row

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.adapters.github import Deployment, DeploymentStatus
 from bot.mitigate.deployments import Deployments
+from bot.mitigate.hotfix import quietly
 from storage import fixes as queries
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class DeployWebhook:
             return _answer(202, status="ignored", reason="seen before, or nothing to say")
         # The post after the answer: GitHub waits 10 s at most, Discord may be slow.
         task = asyncio.create_task(
-            self._deployments.posts.deliver(entry_id), name=f"deploy-status-{status.id}"
+            quietly(self._deployments.notices.deliver(entry_id)), name=f"deploy-status-{status.id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._done)
