@@ -20,6 +20,7 @@ from bot.adapters.discord_endpoints import use_endpoints
 from bot.adapters.git import OpsRepoSync
 from bot.core.backoff import Backoff
 from bot.core.clock import Clock
+from bot.core.outbox import Fence
 from bot.errors import ExternalServiceError, UserError
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -39,6 +40,7 @@ class IncidentBot(commands.Bot):
         extensions: Sequence[str] = PHASES,
         http_trace: aiohttp.TraceConfig | None = None,  # Discord request latency metric
         clock: Clock | None = None,  # the services' clock; tests inject a ManualClock
+        fence: Fence | None = None,  # the replica lease's token (bot/replica/)
     ) -> None:
         intents = discord.Intents.default()
         intents.members = True
@@ -55,6 +57,7 @@ class IncidentBot(commands.Bot):
         )
         self.settings = settings
         self._clock = clock
+        self._fence = fence
         self._extensions = tuple(extensions)
         self.incident_commands = app_commands.Group(
             name="incident", description="Declare and run incidents", guild_only=True
@@ -74,8 +77,8 @@ class IncidentBot(commands.Bot):
         return self._services
 
     async def setup_hook(self) -> None:
-        await asyncio.to_thread(upgrade, self.settings.database_path)
-        self._services = build_services(self.settings, self, self._clock)
+        await asyncio.to_thread(upgrade, self.settings.database)
+        self._services = build_services(self.settings, self, self._clock, self._fence)
         ops = self.settings.config.ops_repo
         self._ops_sync = OpsRepoSync(
             ops.url, self.settings.resolve(ops.checkout), ops.branch, ops.pull_every.total_seconds()

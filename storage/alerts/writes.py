@@ -17,12 +17,21 @@ from typing import TypeVar
 from storage.models import Alert, AlertGroup
 
 
+class DbTime(str):
+    """SQLAlchemy's SQLite text for a moment, which still knows the moment (PostgreSQL
+    takes the naive UTC datetime itself: storage/alerts/pg.py)."""
+
+    moment: datetime
+
+
 def db_time(moment: datetime | None) -> str | None:
     """How ``storage.types.UTCDateTime`` stores a moment (SQLAlchemy's SQLite format)."""
     if moment is None:
         return None
     naive = moment.astimezone(UTC).replace(tzinfo=None)
-    return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+    text = DbTime(naive.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    text.moment = naive
+    return text
 
 
 # -- the writer's connection ---------------------------------------------------------------------
@@ -61,6 +70,10 @@ def in_transaction(connection: sqlite3.Connection, job: Callable[[sqlite3.Connec
 
 # -- notifications (the webhook's writes) ------------------------------------------------------
 NotificationRow = tuple[str, str, str | None]  # source, body, replay key
+_INSERT_NOTIFICATION = (
+    "INSERT INTO alert_notifications (source, received_at, body, state, replay_key) "
+    "VALUES (?, ?, ?, 'pending', ?)"
+)
 
 
 def insert_notifications(
@@ -95,15 +108,20 @@ def insert_notifications(
         answers.append(None)
         fresh.append((number, row))
     if fresh:
-        connection.executemany(
-            "INSERT INTO alert_notifications (source, received_at, body, state, replay_key) "
-            "VALUES (?, ?, ?, 'pending', ?)",
-            [(source, received_at, body, key) for _, (source, body, key) in fresh],
-        )
-        # The transaction holds SQLite's write lock: the batch's rowids are the last ones.
-        last = int(connection.execute("SELECT max(id) FROM alert_notifications").fetchone()[0])
-        first = last - len(fresh) + 1
-        ids = {number: first + offset for offset, (number, _) in enumerate(fresh)}
+        stored = [(source, received_at, body, key) for _, (source, body, key) in fresh]
+        if getattr(connection, "returns_ids", False):
+            # PostgreSQL: other replicas insert at the same time, so each row's id is
+            # the one its INSERT returns.
+            ids = {
+                number: int(connection.execute(_INSERT_NOTIFICATION, row).lastrowid or 0)
+                for (number, _), row in zip(fresh, stored, strict=True)
+            }
+        else:
+            connection.executemany(_INSERT_NOTIFICATION, stored)
+            # The transaction holds SQLite's write lock: the batch's rowids are the last ones.
+            last = int(connection.execute("SELECT max(id) FROM alert_notifications").fetchone()[0])
+            first = last - len(fresh) + 1
+            ids = {number: first + offset for offset, (number, _) in enumerate(fresh)}
         for number, _ in fresh:
             answers[number] = (ids[number], True)
         for number, answer in enumerate(answers):
