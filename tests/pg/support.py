@@ -43,3 +43,29 @@ def fresh_database(prefix: str = "t") -> URL:
     name = f"{prefix}_{os.getpid()}_{next(_names)}"
     server.create_database(name)
     return make_url(server.url_with_password(name))
+
+
+def sql_rows(url: URL, query: str, *args: object) -> list[tuple[object, ...]]:
+    """A synchronous query for test probes (``?`` placeholders, as with sqlite3)."""
+    import asyncio
+    import threading
+
+    import asyncpg
+
+    from storage.alerts.pg import _numbered
+
+    async def run() -> list[tuple[object, ...]]:
+        connection = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, password=url.password,
+            database=url.database,
+        )  # fmt: skip
+        try:
+            return [tuple(r) for r in await connection.fetch(_numbered(query), *args)]
+        finally:
+            await connection.close()
+
+    found: list[list[tuple[object, ...]]] = []
+    thread = threading.Thread(target=lambda: found.append(asyncio.run(run())))
+    thread.start()
+    thread.join()
+    return found[0] if found else []

@@ -26,7 +26,8 @@ from storage.db import (
     make_engine,
     upgrade,
 )
-from storage.models import Incident
+from storage import transcript
+from storage.models import Incident, TranscriptMessage
 from tests.pg.cluster import PASSWORD
 
 
@@ -168,3 +169,27 @@ async def test_two_writers_at_once_like_two_replicas_lose_nothing(pg_migrated):
     for store, writer in zip(stores, writers, strict=True):
         await store.close()
         await writer.close()
+
+
+async def test_a_transcript_message_stored_twice_is_kept_once_with_its_latest_edit(pg_sessions):
+    """The upsert was SQLite's own construct; PostgreSQL has its own ON CONFLICT."""
+    moment = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    async with pg_sessions.begin() as session:
+        session.add(
+            Incident(title="t", slug="t", severity="P2", status="declared", declared_at=moment)
+        )
+
+    def message(content: str, edited: datetime | None) -> transcript.Captured:
+        return transcript.Captured(
+            message_id=7, incident_id=1, channel_id="c", thread_id=None, author_id="a",
+            author_name="alice", is_bot=False, content=content, attachments=(),
+            created_at=moment, edited_at=edited,
+        )  # fmt: skip
+
+    async with pg_sessions.begin() as session:
+        await transcript.store(session, [message("first", None)])
+    async with pg_sessions.begin() as session:
+        await transcript.store(session, [message("edited", moment)])
+    async with pg_sessions() as session:
+        kept = list(await session.scalars(select(TranscriptMessage.content)))
+    assert kept == ["edited"]
