@@ -19,6 +19,7 @@ from bot.alerts.writer import Writer
 from bot.core.clock import ManualClock
 from bot.core.outbox import EffectState, Outbox
 from storage import outbox as outbox_queries
+from storage import transcript
 from storage.db import (
     SchemaTooNew,
     current_revision,
@@ -26,7 +27,6 @@ from storage.db import (
     make_engine,
     upgrade,
 )
-from storage import transcript
 from storage.models import Incident, TranscriptMessage
 from tests.pg.cluster import PASSWORD
 
