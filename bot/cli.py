@@ -110,6 +110,7 @@ def check_config(path: Path) -> int:
         if roles is not None:
             problems += resolve_roles(role_uses(settings.config), roles).problems
     problems += asyncio.run(chain_problems(settings.config.mitigate, os.environ))
+    problems += _database_problems(settings)
     rotation = rotation_source(settings).current()
     known = (lambda key: key in members) if members is not None else (lambda key: True)
     problems += [f"rotation: {p}" for p in validate(rotation, utcnow(), known)]
@@ -123,6 +124,17 @@ def check_config(path: Path) -> int:
     )
     print(f"configuration OK: {path} ({len(rotation.shifts)} rotation shifts, {checked})")
     return 0
+
+
+def _database_problems(settings: Settings) -> list[str]:
+    """The database URL (PostgreSQL) or file, reachable and with its migrations current."""
+    from storage.db import schema_problems
+
+    try:
+        target = settings.database
+    except ConfigError as error:
+        return [f"{p.key}: {p.problem}" for p in error.problems]
+    return schema_problems(target)
 
 
 async def _guild_members_and_roles(
@@ -187,10 +199,15 @@ def db_upgrade(path: Path) -> int:
     settings = _load_or_report(path if path.exists() else None)
     if settings is None:
         return 2
-    upgrade(settings.database_path)
-    print(
-        f"{settings.database_path}: schema at revision {current_revision(settings.database_path)}"
-    )
+    from storage.db import SchemaTooNew, describe
+
+    try:
+        target = settings.database
+        upgrade(target)
+    except (ConfigError, SchemaTooNew) as error:
+        print(f"incident-bot db upgrade: {error}", file=sys.stderr)
+        return 2
+    print(f"{describe(target)}: schema at revision {current_revision(target)}")
     return 0
 
 
@@ -252,9 +269,26 @@ def _why(error: BaseException) -> str:
         return "Discord refused INCIDENT_BOT_DISCORD_TOKEN (check the bot token)"
     if isinstance(error, discord.PrivilegedIntentsRequired):
         return "enable the Server Members and Message Content intents for the bot in the developer portal"
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import SchemaTooNew
+
+    if isinstance(error, SchemaTooNew):
+        return str(error)
+    if isinstance(error, DBAPIError) or _raised_in(error, "/asyncpg/"):
+        return f"the database could not be reached ({type(error).__name__})"
     if isinstance(error, OSError):
         return f"Discord could not be reached ({error})"
     return f"{type(error).__name__}: {error}"
+
+
+def _raised_in(error: BaseException, where: str) -> bool:
+    trace = error.__traceback__
+    while trace is not None:
+        if where in trace.tb_frame.f_code.co_filename:
+            return True
+        trace = trace.tb_next
+    return False
 
 
 if __name__ == "__main__":

@@ -190,6 +190,39 @@ def known_revisions() -> set[str]:
     return {script.revision for script in _scripts().walk_revisions()}
 
 
+def schema_problems(target: Target) -> list[str]:
+    """What ``check-config`` says of the database: reachable, and migrations current."""
+    where = describe(target)
+    if isinstance(target, Path) and not target.exists():
+        return []  # created and migrated at the first start
+    try:
+        found = current_revision(target)
+    except Exception as error:  # the reason, never the URL's password
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        if isinstance(target, URL) and target.password:
+            reason = reason.replace(target.password, "***")
+        return [f"database {where}: cannot connect ({type(error).__name__}: {reason})"]
+    head = head_revision()
+    if found is None:
+        if isinstance(target, URL):
+            return [
+                f"database {where}: not migrated yet (the bot migrates it at start, "
+                "or run `incident-bot db upgrade`)"
+            ]
+        return []
+    if found not in known_revisions():
+        return [
+            f"database {where}: at schema revision {found}, newer than this bot knows "
+            f"({head}): this version would refuse to start; upgrade it"
+        ]
+    if found != head:
+        return [
+            f"database {where}: at schema revision {found}, this bot's is {head}: "
+            "run `incident-bot db upgrade` (a running older replica must be upgraded too)"
+        ]
+    return []
+
+
 async def ping(session: AsyncSession) -> None:
     """One round trip to the database: raises if it cannot answer (``/healthz``)."""
     await session.execute(text("SELECT 1"))
