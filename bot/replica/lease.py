@@ -123,7 +123,11 @@ class Replica:
             try:
                 held = await asyncio.wait_for(self.attempt(), timeout=self.every)
             except Exception as error:
-                held = self.token() is not None  # not yet expired by our own reckoning
+                # Still ours for at least one more round by our own reckoning? Otherwise step
+                # down now, a round before the database could let a standby in.
+                held = (
+                    self._token is not None and self._monotonic() + self.every < self._valid_until
+                )
                 log.warning(
                     "replica %s could not renew the lease (%s); %s",
                     self.name,

@@ -127,3 +127,23 @@ async def test_on_sqlite_the_one_replica_takes_the_lease_at_once_even_after_a_cr
     restarted = Replica(path, ReplicaConfig(name="after-the-restart"))
     assert await restarted.attempt() and restarted.token() == 2
     await restarted.close()
+
+
+async def test_a_holder_that_cannot_reach_the_database_steps_down_before_its_lease_expires(
+    pg_migrated,
+):
+    config = ReplicaConfig(
+        name="a", lease_ttl=timedelta(seconds=0.6), renew_every=timedelta(seconds=0.1)
+    )
+    replica = Replica(pg_migrated, config)
+    assert await replica.attempt()
+    valid_until = replica._valid_until
+    assert replica._engine is not None
+    await replica._engine.dispose()
+    replica._engine = make_engine(pg_migrated.set(port=1))  # the database went away
+    replica.keep()
+    await asyncio.wait_for(replica.lost.wait(), timeout=30)
+    stepped_down_at = replica._monotonic()
+    assert replica.token() is None and replica.role == "standby"
+    assert stepped_down_at < valid_until  # before any standby could have taken the lease
+    await replica.close()
