@@ -74,6 +74,14 @@ _INSERT_NOTIFICATION = (
     "INSERT INTO alert_notifications (source, received_at, body, state, replay_key) "
     "VALUES (?, ?, ?, 'pending', ?)"
 )
+_INSERT_NOTIFICATION_WITH_ID = (
+    "INSERT INTO alert_notifications (id, source, received_at, body, state, replay_key) "
+    "VALUES (?, ?, ?, ?, 'pending', ?)"
+)
+_DRAW_IDS = (  # PostgreSQL only
+    "SELECT nextval(pg_get_serial_sequence('alert_notifications', 'id'))"
+    " FROM generate_series(1, ?)"
+)
 
 
 def insert_notifications(
@@ -110,12 +118,15 @@ def insert_notifications(
     if fresh:
         stored = [(source, received_at, body, key) for _, (source, body, key) in fresh]
         if getattr(connection, "returns_ids", False):
-            # PostgreSQL: other replicas insert at the same time, so each row's id is
-            # the one its INSERT returns.
-            ids = {
-                number: int(connection.execute(_INSERT_NOTIFICATION, row).lastrowid or 0)
-                for (number, _), row in zip(fresh, stored, strict=True)
-            }
+            # PostgreSQL: other replicas insert at the same time, so "the last ids" mean
+            # nothing; the batch's ids are drawn from the sequence first, in one round trip.
+            drawn = connection.execute(_DRAW_IDS, (len(stored),)).fetchall()
+            new_ids = [int(row[0]) for row in drawn]
+            connection.executemany(
+                _INSERT_NOTIFICATION_WITH_ID,
+                [(row_id, *row) for row_id, row in zip(new_ids, stored, strict=True)],
+            )
+            ids = {number: row_id for (number, _), row_id in zip(fresh, new_ids, strict=True)}
         else:
             connection.executemany(_INSERT_NOTIFICATION, stored)
             # The transaction holds SQLite's write lock: the batch's rowids are the last ones.
