@@ -82,6 +82,7 @@ def _load_or_report(path: Path | None) -> Settings | None:
             )
         settings = load_settings(path)
         settings.template_overrides()  # a missing template file is a configuration error too
+        _ = settings.database  # so is a bad INCIDENT_BOT_DATABASE_URL
         return settings
     except ConfigError as error:
         _report([str(p) for p in error.problems])

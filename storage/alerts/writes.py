@@ -79,8 +79,7 @@ _INSERT_NOTIFICATION_WITH_ID = (
     "VALUES (?, ?, ?, ?, 'pending', ?)"
 )
 _DRAW_IDS = (  # PostgreSQL only
-    "SELECT nextval(pg_get_serial_sequence('alert_notifications', 'id'))"
-    " FROM generate_series(1, ?)"
+    "SELECT nextval(pg_get_serial_sequence('alert_notifications', 'id')) FROM generate_series(1, ?)"
 )
 
 

@@ -64,3 +64,13 @@ def test_db_backup_refuses_postgres_and_names_its_own_tools(
     assert main(["db", "backup", str(tmp_path / "copy.sqlite3"), "--config", str(path)]) == 2
     assert "pg_dump" in capsys.readouterr().err
     assert not (tmp_path / "copy.sqlite3").exists()
+
+
+def test_a_bad_database_url_in_the_environment_is_named_at_load(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "bot.toml"
+    path.write_text("")
+    monkeypatch.setenv("INCIDENT_BOT_DATABASE_URL", "postgres://bot:hunter2@db/incidents")
+    assert main(["db", "upgrade", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "INCIDENT_BOT_DATABASE_URL" in err and "postgresql+asyncpg" in err
+    assert "hunter2" not in err
