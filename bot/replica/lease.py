@@ -82,8 +82,11 @@ class Replica:
             self._token = None
             return False
         if not state.renewed:
-            self.took_over_from = state.took_over_from
-            log.warning(
+            # A takeover is news (#ops-alerts hears of it); the one SQLite replica taking
+            # its lease at start, after a restart, is not.
+            self.took_over_from = None if self.single else state.took_over_from
+            log.log(
+                logging.WARNING if self.took_over_from else logging.INFO,
                 "replica %s holds the lease (token %d)%s",
                 self.name,
                 state.token,

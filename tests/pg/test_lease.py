@@ -126,6 +126,7 @@ async def test_on_sqlite_the_one_replica_takes_the_lease_at_once_even_after_a_cr
     assert await crashed.attempt()  # and then never released (kill -9)
     restarted = Replica(path, ReplicaConfig(name="after-the-restart"))
     assert await restarted.attempt() and restarted.token() == 2
+    assert restarted.took_over_from is None  # a restart, not a takeover to announce
     await restarted.close()
 
 
