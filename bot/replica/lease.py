@@ -128,14 +128,14 @@ class Replica:
             except Exception as error:
                 # Still ours for at least one more round by our own reckoning? Otherwise step
                 # down now, a round before the database could let a standby in.
-                held = (
+                held = self.single or (  # SQLite: nobody to hand over to; effects just wait
                     self._token is not None and self._monotonic() + self.every < self._valid_until
                 )
                 log.warning(
                     "replica %s could not renew the lease (%s); %s",
                     self.name,
                     type(error).__name__,
-                    "still valid" if held else "stepping down",
+                    "keeping it" if held else "stepping down",
                 )
             if not held:
                 self._token = None
