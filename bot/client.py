@@ -63,6 +63,7 @@ class IncidentBot(commands.Bot):
             name="incident", description="Declare and run incidents", guild_only=True
         )
         self._services: Services | None = None
+        self._services_closed = False
         self._ops_sync: OpsRepoSync | None = None
         self.ready_once = asyncio.Event()
         self._started = False
@@ -161,7 +162,9 @@ class IncidentBot(commands.Bot):
     async def close(self) -> None:
         if self._ops_sync is not None:
             await self._ops_sync.stop()
-        if self._services is not None:
+        # Once: a replica that stepped down (bot/runtime.py) is closed again when it stops.
+        if self._services is not None and not self._services_closed:
+            self._services_closed = True
             await self._services.close()
         await super().close()
         await stop_heartbeats(self)
