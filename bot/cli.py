@@ -224,8 +224,20 @@ def run(path: Path) -> int:
         )
         return 2
     from bot.logs import setup_logging
+    from storage.db import SchemaTooNew, describe, refuse_newer_schema
 
     setup_logging(settings.secrets.values())
+    try:
+        refuse_newer_schema(settings.database)  # before anything starts, with its reason
+    except SchemaTooNew as error:
+        print(f"incident-bot refuses to start: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # unreachable now: the start itself reports it
+        log.warning(
+            "could not read the schema revision of %s (%s)",
+            describe(settings.database),
+            type(error).__name__,
+        )
     return asyncio.run(_run_until_signal(settings))
 
 

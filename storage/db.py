@@ -125,19 +125,25 @@ def upgrade(target: Target, revision: str = "head") -> None:
     A database at a revision this code does not know (a newer replica migrated it)
     is refused with ``SchemaTooNew``, before anything is changed.
     """
-    if isinstance(target, URL) or target.exists():
-        found = current_revision(target)
-        if found is not None and found not in known_revisions():
-            raise SchemaTooNew(
-                f"{describe(target)} is at schema revision {found}, newer than this bot "
-                f"knows (its newest is {head_revision()}): upgrade this replica to the "
-                "version that migrated the database; it does not start on an older one"
-            )
+    refuse_newer_schema(target)
     with _MIGRATING:  # alembic's context is one per process
         _upgrade(target, revision)
 
 
 _MIGRATING = threading.Lock()
+
+
+def refuse_newer_schema(target: Target) -> None:
+    """``SchemaTooNew`` if a newer version of the bot migrated the database."""
+    if isinstance(target, Path) and not target.exists():
+        return
+    found = current_revision(target)
+    if found is not None and found not in known_revisions():
+        raise SchemaTooNew(
+            f"{describe(target)} is at schema revision {found}, newer than this bot "
+            f"knows (its newest is {head_revision()}): upgrade this replica to the "
+            "version that migrated the database; it does not start on an older one"
+        )
 
 
 def _upgrade(target: Target, revision: str) -> None:

@@ -74,3 +74,17 @@ def test_a_bad_database_url_in_the_environment_is_named_at_load(tmp_path, monkey
     err = capsys.readouterr().err
     assert "INCIDENT_BOT_DATABASE_URL" in err and "postgresql+asyncpg" in err
     assert "hunter2" not in err
+
+
+def test_a_replica_older_than_the_schema_refuses_to_start_and_says_so(
+    tmp_path, pg_migrated, monkeypatch, capsys
+):
+    from tests.pg.support import sql_rows
+
+    sql_rows(pg_migrated, "UPDATE alembic_version SET version_num = '0099_future'")
+    monkeypatch.setenv("INCIDENT_BOT_DATABASE_PASSWORD", PASSWORD)
+    monkeypatch.setenv("INCIDENT_BOT_DISCORD_TOKEN", "not-used")
+    assert main(["run", "--config", str(_config(tmp_path, pg_migrated))]) == 2
+    err = capsys.readouterr().err
+    assert "refuses to start" in err and "0099_future, newer than this bot knows" in err
+    assert PASSWORD not in err
