@@ -129,8 +129,8 @@ class BotRuntime:
         gc.freeze()
 
     def _gateway_state(self) -> str:
-        if self.replica.token() is None:
-            return "standby"
+        if not self.replica.single and self.replica.token() is None:
+            return "standby"  # another replica acts (SQLite has no other: states as before)
         if self.bot.is_closed():
             return "closed"
         ws = self.bot.ws
