@@ -126,11 +126,7 @@ class Replica:
             try:
                 held = await asyncio.wait_for(self.attempt(), timeout=self.every)
             except Exception as error:
-                # Still ours for at least one more round by our own reckoning? Otherwise step
-                # down now, a round before the database could let a standby in.
-                held = self.single or (  # SQLite: nobody to hand over to; effects just wait
-                    self._token is not None and self._monotonic() + self.every < self._valid_until
-                )
+                held = self.keeps_after_failure()
                 log.warning(
                     "replica %s could not renew the lease (%s); %s",
                     self.name,
@@ -146,6 +142,15 @@ class Replica:
                 )
                 self.lost.set()
                 return
+
+    def keeps_after_failure(self) -> bool:
+        """After a failed renewal: hold on only if the lease surely outlasts two more rounds
+        (the next renewal may take a round to fail too); otherwise step down now, before
+        the database could let a standby in. SQLite: nobody could take over, so hold on
+        (effects wait for ``token()`` to come back)."""
+        if self.single:
+            return True
+        return self._token is not None and self._monotonic() + 2 * self.every < self._valid_until
 
     async def close(self) -> None:
         """Stop renewing; a holder that stops cleanly lets the lease go at once."""
