@@ -5,6 +5,7 @@ Built once in ``main()`` and passed down; nothing here runs at import time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from sqlalchemy import make_url
 
 from bot.adapters.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
 from bot.alerts.config import AlertsConfig
@@ -263,6 +265,9 @@ class Secrets(BaseSettings):
             value = getattr(self, name)
             items = value if isinstance(value, list) else [value]
             found.extend(v.get_secret_value() for v in items if v is not None)
+        if self.database_url is not None:  # its password alone, as a driver error may quote it
+            with contextlib.suppress(Exception):
+                found.append(make_url(self.database_url.get_secret_value()).password or "")
         return [v for v in found if v]
 
 

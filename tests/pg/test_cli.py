@@ -88,3 +88,10 @@ def test_a_replica_older_than_the_schema_refuses_to_start_and_says_so(
     err = capsys.readouterr().err
     assert "refuses to start" in err and "0099_future, newer than this bot knows" in err
     assert PASSWORD not in err
+
+
+def test_the_password_of_a_whole_url_in_the_environment_is_a_secret_too(monkeypatch):
+    from bot.settings import Secrets
+
+    monkeypatch.setenv("INCIDENT_BOT_DATABASE_URL", "postgresql+asyncpg://bot:s3cr3t-pw@db/x")
+    assert "s3cr3t-pw" in Secrets().values()  # so the log filter hides it wherever it shows
