@@ -94,6 +94,7 @@ def check_config(path: Path) -> int:
     from bot.mitigate.checks import chain_problems
     from bot.services import rotation_source
     from bot.triage.rotation import validate
+    from bot.watch.config import referenced_names as watch_names
     from storage.types import utcnow
 
     settings = _load_or_report(path)
@@ -110,7 +111,8 @@ def check_config(path: Path) -> int:
         problems += found
         if roles is not None:
             problems += resolve_roles(role_uses(settings.config), roles).problems
-    problems += asyncio.run(chain_problems(settings.config.mitigate, os.environ))
+    watched = watch_names(settings.config.watch)
+    problems += asyncio.run(chain_problems(settings.config.mitigate, os.environ, watched))
     problems += _database_problems(settings)
     rotation = rotation_source(settings).current()
     known = (lambda key: key in members) if members is not None else (lambda key: True)

@@ -21,7 +21,8 @@ from bot.adapters.git import OpsRepoSync
 from bot.core.backoff import Backoff
 from bot.core.clock import Clock
 from bot.core.outbox import Fence
-from bot.errors import ExternalServiceError, UserError
+from bot.core.permissions import record_refusal
+from bot.errors import ExternalServiceError, NotAllowed, UserError
 from bot.services import Services, build_services
 from bot.settings import Settings
 from storage.db import upgrade
@@ -177,6 +178,15 @@ class IncidentBot(commands.Bot):
         await self.report_error(interaction, cause)
 
     async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
+        if isinstance(error, NotAllowed) and self._services is not None:
+            await record_refusal(
+                self._services.sessions,
+                self._services.clock,
+                str(interaction.user.id),
+                _action(interaction),
+                str(error),
+                str(interaction.channel_id) if interaction.channel_id else None,
+            )
         if isinstance(error, UserError):
             text = str(error)
         elif isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
@@ -222,6 +232,15 @@ async def stop_heartbeats(client: discord.Client, timeout: float = 5.0) -> None:
             )
 
 
+def _action(interaction: discord.Interaction) -> str:
+    """What a refused interaction tried: ``/incident resolve``, or a button's custom id."""
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    data: dict[str, Any] = dict(interaction.data or {})
+    custom_id = data.get("custom_id")
+    return f"button {custom_id}" if custom_id else f"interaction type {interaction.type}"
+
+
 def _describe(interaction: discord.Interaction) -> str:
     command = interaction.command.qualified_name if interaction.command else interaction.data
     return f"interaction {interaction.id} ({command}) by {interaction.user.id}"
@@ -230,10 +249,13 @@ def _describe(interaction: discord.Interaction) -> str:
 # The first follow-up after a defer fills the deferred message and keeps the defer's
 # ephemerality (Discord ignores the follow-up's own flag): a private answer after a
 # public defer first fills the public message with this, then follows up privately.
+MAX_CONTENT = 2000  # characters of a message's content, Discord's limit
 PRIVATE_ANSWER = "The answer is shown only to the person who ran the command."
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    if len(text) > MAX_CONTENT:  # a message quoting what was typed; Discord refuses it whole
+        text = text[: MAX_CONTENT - 1] + "…"
     try:
         if interaction.response.is_done():
             original = await interaction.original_response()

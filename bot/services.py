@@ -34,6 +34,7 @@ from bot.settings import Settings
 from bot.triage.oncall import OnCallService
 from bot.triage.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
 from bot.triage.service import IncidentService
+from bot.watch.config import referenced_names as watch_names
 from bot.watch.service import ChainWatch
 from storage.db import make_engine, make_sessions
 
@@ -75,6 +76,8 @@ class Services:
             await self.comms.stop()
         if self.fixes is not None:
             await self.fixes.stop()
+        if self.mitigate.deps is not None and self.mitigate.deps.chain is not None:
+            await self.mitigate.deps.chain.close()
         await self.engine.dispose()
 
 
@@ -123,7 +126,8 @@ def mitigate_deps(
             chain_config.rpc_url, chain_config.chain_id, chain_config.request_timeout
         )
     registry = SignerRegistry(config, sessions, clock, lambda: str(out.guild.id), incidents.actor)
-    names, _problems = target_names(config.mitigate, os.environ)  # check-config reports them
+    watched = watch_names(config.watch)
+    names, _problems = target_names(config.mitigate, os.environ, also=watched)  # check-config says
     return MitigateDeps(
         config,
         sessions,

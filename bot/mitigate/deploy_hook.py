@@ -31,6 +31,21 @@ def _answer(code: int, **body: Any) -> web.Response:
     return web.json_response(body, status=code)
 
 
+MAX_ID = 2**63 - 1  # GitHub's ids are positive 64-bit integers (and so are the columns)
+
+
+def _bad_ids(deployment: Any, status: Any) -> str | None:
+    """Why the two ids are no GitHub ids (a float, Infinity, a bool, 0, past 64 bits), or
+    None; a shape that is no object at all is left to the parse that follows."""
+    for name, part in (("deployment", deployment), ("deployment_status", status)):
+        if not isinstance(part, dict) or "id" not in part:
+            continue
+        value = part["id"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+            return f"{name}.id must be a positive 64-bit integer, not {str(value)[:40]}"
+    return None
+
+
 def signature_ok(secrets: Sequence[str], body: bytes, header: str | None) -> bool:
     if not header or not header.startswith("sha256="):
         return False
@@ -72,6 +87,9 @@ class DeployWebhook:
             return _answer(202, status="ignored", reason=f"event {event or 'none'} is not followed")
         try:
             payload = json.loads(body)
+            bad = _bad_ids(payload["deployment"], payload["deployment_status"])
+            if bad:
+                return _answer(400, error=bad)
             deployment = Deployment.from_api(payload["deployment"])
             status = DeploymentStatus.from_api(payload["deployment_status"])
             repository = str(payload.get("repository", {}).get("full_name") or "")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.chain import SimulationFailed
-from bot.core.permissions import require
+from bot.core.permissions import record_refusal, require
 from bot.errors import Conflict, ExternalServiceError, UserError
 from bot.mitigate import rules
 from bot.mitigate.actions import BuiltAction, build, new_mitigation
@@ -402,6 +402,9 @@ class Proposals:
                 footer(row),
                 colour=AMBER,
             )
+        await record_refusal(
+            self.d.sessions, self.d.clock, user_id, f"{CONFIRM_EMOJI} reaction", reason, channel_id
+        )
         try:
             await self.d.discord.remove_reaction(channel_id, message_id, CONFIRM_EMOJI, user_id)
         except (UserError, ExternalServiceError) as error:

@@ -29,7 +29,8 @@ def db_time(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     naive = moment.astimezone(UTC).replace(tzinfo=None)
-    text = DbTime(naive.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    # The year zero-padded as SQLAlchemy writes it: strftime's %Y writes year 200 as "200".
+    text = DbTime(f"{naive.year:04d}-" + naive.strftime("%m-%d %H:%M:%S.%f"))
     text.moment = naive
     return text
 

@@ -1,7 +1,7 @@
 """lease: which replica acts (holder, fencing token, expiry on the database's clock)
 
 Revision ID: 0007_lease
-Revises: 0006_watch
+Revises: 0007_audit
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_lease"
-down_revision = "0006_watch"
+down_revision = "0007_audit"
 branch_labels = None
 depends_on = None
 
