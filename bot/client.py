@@ -20,6 +20,7 @@ from bot.adapters.discord_endpoints import use_endpoints
 from bot.adapters.git import OpsRepoSync
 from bot.core.backoff import Backoff
 from bot.core.clock import Clock
+from bot.core.outbox import Fence
 from bot.core.permissions import record_refusal
 from bot.errors import ExternalServiceError, NotAllowed, UserError
 from bot.services import Services, build_services
@@ -40,6 +41,7 @@ class IncidentBot(commands.Bot):
         extensions: Sequence[str] = PHASES,
         http_trace: aiohttp.TraceConfig | None = None,  # Discord request latency metric
         clock: Clock | None = None,  # the services' clock; tests inject a ManualClock
+        fence: Fence | None = None,  # the replica lease's token (bot/replica/)
     ) -> None:
         intents = discord.Intents.default()
         intents.members = True
@@ -56,11 +58,13 @@ class IncidentBot(commands.Bot):
         )
         self.settings = settings
         self._clock = clock
+        self._fence = fence
         self._extensions = tuple(extensions)
         self.incident_commands = app_commands.Group(
             name="incident", description="Declare and run incidents", guild_only=True
         )
         self._services: Services | None = None
+        self._services_closed = False
         self._ops_sync: OpsRepoSync | None = None
         self.ready_once = asyncio.Event()
         self._started = False
@@ -75,8 +79,8 @@ class IncidentBot(commands.Bot):
         return self._services
 
     async def setup_hook(self) -> None:
-        await asyncio.to_thread(upgrade, self.settings.database_path)
-        self._services = build_services(self.settings, self, self._clock)
+        await asyncio.to_thread(upgrade, self.settings.database)
+        self._services = build_services(self.settings, self, self._clock, self._fence)
         ops = self.settings.config.ops_repo
         self._ops_sync = OpsRepoSync(
             ops.url, self.settings.resolve(ops.checkout), ops.branch, ops.pull_every.total_seconds()
@@ -159,7 +163,9 @@ class IncidentBot(commands.Bot):
     async def close(self) -> None:
         if self._ops_sync is not None:
             await self._ops_sync.stop()
-        if self._services is not None:
+        # Once: a replica that stepped down (bot/runtime.py) is closed again when it stops.
+        if self._services is not None and not self._services_closed:
+            self._services_closed = True
             await self._services.close()
         await super().close()
         await stop_heartbeats(self)

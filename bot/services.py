@@ -17,7 +17,7 @@ from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
-from bot.core.outbox import Outbox
+from bot.core.outbox import Fence, Outbox
 from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
@@ -147,17 +147,20 @@ def mitigate_deps(
 
 
 def build_services(
-    settings: Settings, client: discord.Client, clock: Clock | None = None
+    settings: Settings,
+    client: discord.Client,
+    clock: Clock | None = None,
+    fence: Fence | None = None,  # the replica lease's token: effects only while it is current
 ) -> Services:
     config = settings.config
     clock = clock or Clock()
     locks = IncidentLocks()
-    engine = make_engine(settings.database_path)
+    engine = make_engine(settings.database)
     sessions = make_sessions(engine)
-    outbox = Outbox(sessions, clock)
+    outbox = Outbox(sessions, clock, fence)
     out = DiscordOut(client, config.discord.guild_id, role_uses(config))
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
-    timers = TimerService(sessions, clock)
+    timers = TimerService(sessions, clock, fence)
     notices = ChannelNotices(sessions, outbox, out, timers, locks, clock)
     oncall = OnCallService(
         sessions, rotation_source(settings), out, config.permissions, config.zone, clock=clock

@@ -87,10 +87,17 @@ def marker(entry_id: int) -> str:
     return f"outbox:{entry_id}"
 
 
+# The fencing token this replica holds now (bot/replica/), None while it holds none.
+Fence = Callable[[], int | None]
+
+
 class Outbox:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, fence: Fence | None = None
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._fence = fence
         self._verifiers: dict[str, Verifier] = {}
 
     def register_verifier(self, kind: str, verifier: Verifier) -> None:
@@ -125,8 +132,13 @@ class Outbox:
         ``Retry`` leaves it pending (the caller schedules the next try), ``Refused``
         fails it, and any other exception leaves it in doubt and is raised.
         """
-        async with self._sessions.begin() as session:
-            claimed = await queries.claim(session, entry_id, self._clock.now())
+        token = None if self._fence is None else self._fence()
+        if self._fence is not None and token is None:
+            log.warning("outbox entry %s left pending: this replica holds no lease", entry_id)
+            claimed = None
+        else:
+            async with self._sessions.begin() as session:
+                claimed = await queries.claim(session, entry_id, self._clock.now(), token)
         if claimed is None:
             async with self._sessions() as session:
                 current = await queries.get(session, entry_id)
