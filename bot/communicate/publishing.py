@@ -84,6 +84,8 @@ class Publishing:
                     {"post_id": post_id},
                     post.incident_id,
                 )
+        if entry.id in self._sending:
+            return  # this run is sending it now: that call settles the post
         self._sending.add(entry.id)
         try:
             entry = await self.d.outbox.deliver(entry.id, self._send)
@@ -95,6 +97,8 @@ class Publishing:
             return
         finally:
             self._sending.discard(entry.id)
+        if EffectState(entry.state) is EffectState.SENDING:
+            return  # claimed by another live run (a restart settles a dead one's first)
         await self.settle_from(post_id, entry)
 
     async def _send(self, entry: OutboxEntry) -> Mapping[str, Any]:

@@ -1,0 +1,47 @@
+"""Publishing an approved X post while another run of the same publish is under way (two
+timers of one post: a retry's and one a restart left behind). The second finds the row
+claimed; it must leave the post to the one sending it, not call it in doubt."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from tests.e2e.test_communicate import approval_request, approve, declare, overlay, x_posted
+
+__all__ = ["overlay"]  # the communicate module's world configuration
+
+
+async def test_a_second_publish_while_the_first_sends_leaves_the_post_to_it(
+    bot, control, monkeypatch
+):
+    channel = await declare(control, "Bridge relayer stalled", "P0")
+    request = await approval_request(control, channel["id"])
+    publishing = bot.services.comms.publishing
+    send, sending, release = publishing._send, asyncio.Event(), asyncio.Event()
+
+    async def held_send(entry):  # type: ignore[no-untyped-def]
+        sending.set()
+        await release.wait()
+        return await send(entry)
+
+    monkeypatch.setattr(publishing, "_send", held_send)
+    await approve(control, "alice", channel["id"], request)
+    await asyncio.wait_for(sending.wait(), 30)  # the approval's publish has X's request out
+    with sqlite3.connect(bot.settings.database_path) as raw:
+        (post_id,) = raw.execute("SELECT id FROM external_posts").fetchone()
+
+    await publishing.publish(post_id)  # a second timer of the same post meanwhile
+    with sqlite3.connect(bot.settings.database_path) as raw:
+        (state,) = raw.execute("SELECT state FROM external_posts").fetchone()
+    assert state in ("approved", "publishing")  # still the first run's, not "in doubt"
+
+    release.set()
+    await x_posted(control)
+    await bot.services.comms.idle()
+    with sqlite3.connect(bot.settings.database_path) as raw:
+        (state,) = raw.execute("SELECT state FROM external_posts").fetchone()
+    assert state == "posted"
+    assert len(await control.x_posts()) == 1
+    messages = await control.messages(channel["id"])
+    assert not any("may or may not be up" in m["content"] for m in messages)
