@@ -42,8 +42,8 @@ async def register_sandbox_signers(world: Any) -> None:
     """The world's three signer members bind their development addresses through the real
     flow (/signer register, the key signs the challenge, /signer verify), so a newcomer
     can confirm a proposal at once."""
-    from sandbox.chain import register_signers
     from sandbox.control_client import Control
+    from sandbox.signers import register_signers
 
     chain = world.describe().get("chain")
     if not chain:

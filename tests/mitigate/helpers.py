@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sandbox.chain import register_signers
 from sandbox.control_client import Control
+from sandbox.signers import register_signers
 from tests.e2e.helpers import incident_channel_id, text_of
 
 POLL = timedelta(seconds=5)  # the tests' [mitigate.chain] poll_every
