@@ -93,6 +93,8 @@ class ChainWatch(Outages):
         self.cursor: int | None = None
         self.down: str | None = None
         self.checked = False  # stored stop and pending transactions looked at this run
+        self.looks = 0  # looks finished this run (the tests wait on it instead of sleeping)
+        self.looked = asyncio.Event()  # set, and replaced, as each look ends
         self.undelivered: list[int] = []
 
     @property
@@ -125,6 +127,9 @@ class ChainWatch(Outages):
                 log.exception("the chain watch failed")
                 await self.stopped(f"{type(error).__name__}: {error}")
             await self.deliver()
+            self.looks += 1
+            self.looked.set()
+            self.looked = asyncio.Event()
             if not behind:  # behind (after an outage, or a capped RPC): read on at once
                 await self.clock.sleep(self.c.poll_every.total_seconds())
 

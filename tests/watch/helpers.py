@@ -120,8 +120,14 @@ async def ops_notices(control: Control, title: str) -> list[dict[str, Any]]:
     return [m for m in await control.messages(ops) if titled(title)(m)]
 
 
-async def more_looks(clock, looks: int = 4) -> None:  # type: ignore[no-untyped-def]
-    """A few more of the watch's looks (for what must not happen again)."""
+LOOK_BOUND_S = 30.0  # a bound on waiting for one look, not a speed requirement
+
+
+async def more_looks(bot, clock, looks: int = 4, step: timedelta = POLL) -> None:  # type: ignore[no-untyped-def]
+    """A few more of the watch's looks, each waited for until it has ended (for what must
+    not happen again): the clock moves a poll, then the look it lets run is awaited."""
+    watch = bot.services.watch
     for _ in range(looks):
-        clock.advance(POLL)
-        await asyncio.sleep(0.2)
+        ended = watch.looked
+        clock.advance(step)
+        await asyncio.wait_for(ended.wait(), LOOK_BOUND_S)

@@ -4,7 +4,6 @@ declares each once; a reorg that removes a seen transaction is said in its incid
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from sandbox.chain import VAULT
 from tests.mitigate.conftest import cast, cast_send
 from tests.mitigate.helpers import declare, described, propose, signed_up, timeline, titled
 from tests.watch.helpers import POLL as POLL_STEP
-from tests.watch.helpers import first_look, incident_channels, overlay_with, rpc, until
+from tests.watch.helpers import first_look, incident_channels, more_looks, overlay_with, rpc, until
 
 pytestmark = [pytest.mark.chain, pytest.mark.manual_clock]
 
@@ -91,9 +90,7 @@ async def test_a_restart_while_events_arrive_declares_each_once(bot, control, cl
         return cited if len(cited) == 2 else None
 
     await until(control, clock, citations, "both events cited")
-    for _ in range(5):  # more looks after both are in: nothing more is declared or said
-        clock.advance(POLL_STEP)
-        await asyncio.sleep(0.2)
+    await more_looks(bot, clock, 5, POLL_STEP)  # after both are in: nothing more is said
     cited = await citations()
     found = await incident_channels(control)
     assert len(found) == 2, [c["name"] for c in found]

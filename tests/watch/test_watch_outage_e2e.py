@@ -69,7 +69,7 @@ async def outage(bot, control, clock, chain, world, broken: ChainClient, says: s
     status, body = await healthz(world)
     assert status == 503 and "watcher" in body["failing"], body
     assert says in body["watcher"]["state"]
-    await more_looks(clock, 5)  # more failed looks: said once
+    await more_looks(bot, clock, 5)  # more failed looks: said once
     assert len(await stopped()) == 1 and await incident_channels(control) == []
 
     watch.chain = watch.reader.chain = real
@@ -83,7 +83,7 @@ async def outage(bot, control, clock, chain, world, broken: ChainClient, says: s
         return await declared(control, tx)
 
     await until(control, clock, found, "the pause sent during the outage, declared")
-    await more_looks(clock, 3)
+    await more_looks(bot, clock, 3)
     status, body = await healthz(world)
     assert "watcher" not in body.get("failing", []) and body["watcher"]["state"] == "watching"
     assert len(await resumed()) == 1 and len(await stopped()) == 1

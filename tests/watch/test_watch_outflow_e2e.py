@@ -87,7 +87,7 @@ async def test_a_sweep_a_reorg_dropped_counts_no_more(bot, control, clock, chain
     # 600 dropped + 500 now: 500 of 1000, nothing to declare (1100 if the dropped one counted).
     cast_send(chain, key, vault, sweep, token, attacker, str(500 * E18))
     await steps.read_up_to(bot, control, clock, steps.head(chain))
-    await steps.more_looks(clock)
+    await steps.more_looks(bot, clock)
     assert await steps.incident_channels(control) == []
 
 

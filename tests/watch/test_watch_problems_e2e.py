@@ -91,7 +91,7 @@ async def test_a_log_that_does_not_decode_is_said_once_and_declares_nothing(
     body = described(notice)
     assert emitter in body.lower() and "OTHER_PAUSABLE" in body and bad[0] in body
     assert "Paused(address)" in body and "indexed argument" in body
-    await steps.more_looks(clock)
+    await steps.more_looks(bot, clock)
     assert len(await steps.ops_notices(control, UNDECODABLE)) == 1  # once for this cause
     assert len(await steps.incident_channels(control)) == 1  # the pause's, nothing else
 
@@ -161,7 +161,7 @@ async def refused_range(bot, control, clock, chain, url: str) -> None:  # type: 
     assert "block range too large" in described(notice)
     steps.rpc(chain, "anvil_mine", "0x20")  # more to read: the watch widens, is refused again
     await steps.read_up_to(bot, control, clock, steps.head(chain))
-    await steps.more_looks(clock)
+    await steps.more_looks(bot, clock)
     assert len(await steps.ops_notices(control, REFUSED)) == 1
     assert len(await steps.incident_channels(control)) == 1
     watch.chain = watch.reader.chain = real  # before the proxy closes
@@ -211,7 +211,7 @@ async def test_a_duplicated_log_is_said_once_and_declared_once(bot, control, clo
             return any(second in e for e in await timeline(bot, channel["id"])) or None
 
         await steps.until(control, clock, joined, "the next event, duplicated too")
-        await steps.more_looks(clock)
+        await steps.more_looks(bot, clock)
         watch.chain = watch.reader.chain = real  # before the proxy closes
     assert len(await steps.ops_notices(control, "⛓️ Chain watch: an RPC answer")) == 1
     assert len(await steps.incident_channels(control)) == 1
