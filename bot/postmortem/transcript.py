@@ -203,9 +203,7 @@ class TranscriptService:
         read = 0
         for place in places:
             async with self._sessions() as session:
-                after = await queries.newest_id(
-                    session, place.channel_id, place.thread_id, below
-                )
+                after = await queries.newest_id(session, place.channel_id, place.thread_id, below)
             source = place.thread_id or place.channel_id
             async for page in history_after(self._out, source, after, self._limit):
                 rows = [captured(m, incident.id, place) for m in page]
