@@ -245,13 +245,15 @@ async def answer_with(
     work: Awaitable[T],
     render: Callable[[T], dict[str, Any]],
     ephemeral: bool = False,
-    defer_after: float = 2.0,
+    defer_after: float = 1.0,
 ) -> T:
     """Run ``work`` and answer with ``render(result)``; defer first if it takes long.
 
     Discord wants a first answer within 3 s. A quick piece of work is answered
     in one call; a slow one is deferred at ``defer_after`` seconds and answered
     with a follow-up, so the person always sees an answer and never a failure.
+    One second: a deferral that meets a 5xx is retried by discord.py a second later,
+    still inside the 3 s (at 2 s it was not, and the answer was lost).
     """
     task = asyncio.ensure_future(work)
     try:
