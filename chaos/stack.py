@@ -11,12 +11,9 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import threading
-from pathlib import Path
 from typing import Any
 
-from bench.bench_alerts import Stack, _until
+from bench.bench_alerts import Stack, _drain, _until
 
 __all__ = ["Chaos", "Findings", "until"]
 
@@ -71,6 +68,7 @@ class Chaos(Stack):
     """The bench's stack whose bot can be killed with SIGKILL and started again."""
 
     async def __aenter__(self) -> Chaos:
+        self.bot_log = self.root / "bot-1.log"
         await super().__aenter__()
         self.bot = self.processes[-1]
         self.starts = 1
@@ -86,7 +84,7 @@ class Chaos(Stack):
         """Start the bot again on the same files and wait until its gateway and worker run."""
         self.starts += 1
         self.bot = self.spawn("-m", "bot.cli", "run", "--config", str(self.config))
-        _log_to(self.bot, self.root / f"bot-{self.starts}.log")
+        _drain(self.bot, self.root / f"bot-{self.starts}.log")
         await until(self._connected, timeout, "the restarted bot's gateway and worker")
 
     async def ready_down(self, timeout: float = 30) -> None:
@@ -120,15 +118,3 @@ class Chaos(Stack):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-
-
-def _log_to(process: subprocess.Popen, path: Path) -> None:
-    """Copy a child's output to ``path`` (in a thread), so a full pipe never blocks it."""
-
-    def copy() -> None:
-        with path.open("w") as out:
-            for line in iter(process.stdout.readline, ""):
-                out.write(line)
-                out.flush()
-
-    threading.Thread(target=copy, daemon=True).start()
