@@ -225,6 +225,7 @@ def _describe(interaction: discord.Interaction) -> str:
 # ephemerality (Discord ignores the follow-up's own flag): a private answer after a
 # public defer first fills the public message with this, then follows up privately.
 PRIVATE_ANSWER = "The answer is shown only to the person who ran the command."
+ALREADY_ACKNOWLEDGED = 40060  # Discord's code for a second first answer
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
@@ -259,7 +260,7 @@ async def answer_with(
     try:
         result = await asyncio.wait_for(asyncio.shield(task), timeout=defer_after)
     except TimeoutError:
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        await _first_answer(interaction.response.defer(ephemeral=ephemeral, thinking=True))
         result = await task
         answer = {"ephemeral": ephemeral, **render(result)}
         if answer["ephemeral"] and not ephemeral:
@@ -267,8 +268,22 @@ async def answer_with(
         await interaction.followup.send(**answer)
         return result
     # ``render`` may ask for its own ``ephemeral`` (an "already done" answer only for you).
-    await interaction.response.send_message(**{"ephemeral": ephemeral, **render(result)})
+    await _first_answer(
+        interaction.response.send_message(**{"ephemeral": ephemeral, **render(result)})
+    )
     return result
+
+
+async def _first_answer(call: Awaitable[Any]) -> None:
+    """An interaction's first answer. Discord may carry it out and still answer 5xx; the
+    retry then hears 40060 "already acknowledged": it took effect, so go on (was: the
+    command failed there, and a deferred one was never answered)."""
+    try:
+        await call
+    except discord.HTTPException as error:
+        if error.code != ALREADY_ACKNOWLEDGED:
+            raise
+        log.info("an interaction answer took effect before a 5xx; not sent again")
 
 
 def configure_discord(settings: Settings) -> None:

@@ -40,3 +40,34 @@ async def test_a_slow_answer_survives_one_5xx_on_its_deferral(bot, guild, contro
             break
         await asyncio.sleep(0.05)
     assert contents.count("done at last") == 1, contents
+
+
+async def test_a_deferral_carried_out_before_a_5xx_is_followed_up(bot, guild, control: Control):
+    from bot.client import answer_with
+
+    async def slow() -> str:
+        await asyncio.sleep(1.5)
+        return "followed up"
+
+    @bot.tree.command(guild=guild, description="Slow answer")
+    async def slowcoach(interaction: discord.Interaction) -> None:
+        await answer_with(interaction, slow(), lambda text: {"content": text})
+
+    await bot.tree.sync(guild=guild)
+    await control.post(
+        "/_sandbox/faults",
+        {"kind": "server_error_after", "count": 1, "path_prefix": "/interactions/"},
+    )
+    status, answer = await control.post(
+        "/_sandbox/commands",
+        {"user_id": "bob", "channel_id": control.channel_id("general"), "name": "slowcoach"},
+    )
+    assert status == 200, answer
+    contents: list[str] = []
+    for _ in range(100):
+        seen = await control.get(f"/_sandbox/interactions/{answer['interaction_id']}")
+        contents = [r.get("content") for r in seen["responses"]]
+        if "followed up" in contents:
+            break
+        await asyncio.sleep(0.05)
+    assert contents.count("followed up") == 1, contents
