@@ -11,6 +11,23 @@ import discord
 from .conftest import Control
 
 
+async def _answers(control: Control, command: str, awaited: str) -> list[str]:
+    """Run ``command`` as bob; its answers' contents once ``awaited`` is among them."""
+    status, answer = await control.post(
+        "/_sandbox/commands",
+        {"user_id": "bob", "channel_id": control.channel_id("general"), "name": command},
+    )
+    assert status == 200, answer
+    contents: list[str] = []
+    for _ in range(100):
+        seen = await control.get(f"/_sandbox/interactions/{answer['interaction_id']}")
+        contents = [r.get("content") for r in seen["responses"]]
+        if awaited in contents:
+            break
+        await asyncio.sleep(0.05)
+    return contents
+
+
 async def test_a_slow_answer_survives_one_5xx_on_its_deferral(bot, guild, control: Control):
     from bot.client import answer_with
 
@@ -27,19 +44,7 @@ async def test_a_slow_answer_survives_one_5xx_on_its_deferral(bot, guild, contro
         "/_sandbox/faults", {"kind": "server_error", "count": 1, "path_prefix": "/interactions/"}
     )
     assert status == 201
-    status, answer = await control.post(
-        "/_sandbox/commands",
-        {"user_id": "bob", "channel_id": control.channel_id("general"), "name": "slowpoke"},
-    )
-    assert status == 200, answer
-    contents: list[str] = []
-    for _ in range(100):
-        seen = await control.get(f"/_sandbox/interactions/{answer['interaction_id']}")
-        contents = [r.get("content") for r in seen["responses"]]
-        if "done at last" in contents:
-            break
-        await asyncio.sleep(0.05)
-    assert contents.count("done at last") == 1, contents
+    assert (await _answers(control, "slowpoke", "done at last")).count("done at last") == 1
 
 
 async def test_a_deferral_carried_out_before_a_5xx_is_followed_up(bot, guild, control: Control):
@@ -58,16 +63,4 @@ async def test_a_deferral_carried_out_before_a_5xx_is_followed_up(bot, guild, co
         "/_sandbox/faults",
         {"kind": "server_error_after", "count": 1, "path_prefix": "/interactions/"},
     )
-    status, answer = await control.post(
-        "/_sandbox/commands",
-        {"user_id": "bob", "channel_id": control.channel_id("general"), "name": "slowcoach"},
-    )
-    assert status == 200, answer
-    contents: list[str] = []
-    for _ in range(100):
-        seen = await control.get(f"/_sandbox/interactions/{answer['interaction_id']}")
-        contents = [r.get("content") for r in seen["responses"]]
-        if "followed up" in contents:
-            break
-        await asyncio.sleep(0.05)
-    assert contents.count("followed up") == 1, contents
+    assert (await _answers(control, "slowcoach", "followed up")).count("followed up") == 1
