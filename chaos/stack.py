@@ -99,6 +99,11 @@ class Chaos(Stack):
 
         await until(down, timeout, "the killed bot's /healthz to stop answering")
 
+    async def health_any(self) -> dict[str, Any]:
+        """/healthz's body, whatever its status (a 503 names the failing parts)."""
+        async with self.http.get(f"{self.webhook}/healthz") as response:
+            return await response.json(content_type=None)
+
     async def held(self, timeout: float = 30, count: int = 1) -> list[dict[str, Any]]:
         """Until ``count`` requests a hold fault stopped are waiting; those requests."""
 
