@@ -93,7 +93,8 @@ async def run(root: Path) -> Findings:
         found.saw(
             f"{accepted} accepted ({retries} sends repeated), {stored} stored, {done} applied, "
             f"{groups} groups: {incidents} incidents + {states.get('digest', 0)} digest entries "
-            f"({sum(listed.values())} digest lines), {len(channels)} incident channels, "
+            f"({sum(listed.values())} digest lines for {len(listed)} groups), "
+            f"{len(channels)} incident channels, "
             f"{len(pages)} pages"
         )
         found.figures = {
@@ -123,9 +124,11 @@ async def run(root: Path) -> Findings:
             "each incident channel pings its commander exactly once",
             f"{kickoff_pings}",
         )
+        twice = sorted(group for group, n in listed.items() if n > 1)
         found.check(
-            sum(listed.values()) >= states.get("digest", 0),
+            len(listed) == states.get("digest", 0),
             "every digest entry is listed in #ops-alerts",
-            f"{sum(listed.values())} lines",
+            f"{len(listed)} groups listed",
         )
+        found.check(not twice, "no digest entry listed twice", f"groups {twice[:10]}")
     return found
