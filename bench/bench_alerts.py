@@ -15,6 +15,9 @@ is bounded, and each part starts from a fresh world and bot:
    the bot's cost.
 3. **Storm**: 10,000 notifications over 300 alert groups; at the end there
    must be exactly 300 incidents or digest entries and no duplicate channel.
+   With PostgreSQL here (tests/pg/cluster.py finds Debian's server), ingestion runs
+   again with the bot on a throw-away PostgreSQL cluster, reported beside SQLite's
+   (``BENCH_ENGINES=sqlite`` leaves it out).
 4. **Alert → commander pinged**: an isolated alert's send time to the kickoff
    that pings the on-call commander (the world's clock), beside ``/incident
    declare`` → ping and the bare discord.py floor of the triage bench, at 0 ms and
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlalchemy import URL, make_url
 
 from bench.procs import percentile, snowflake_time, spawn, stop, wait_for_line
 from bot.sandbox_run import free_port
@@ -91,10 +95,22 @@ class Stack:
 
     bot_log: Path | None = None  # where the bot's output goes (a subclass sets it); dropped
 
-    def __init__(self, root: Path, overlay: str = "") -> None:
+    def __init__(self, root: Path, overlay: str = "", database: URL | None = None) -> None:
         self.root = root
         self.overlay = OVERLAY + overlay
         self.processes: list[subprocess.Popen] = []
+        self.pg = database  # PostgreSQL (its URL with the password); None: the SQLite file
+        self.env: dict[str, str] = {}
+        if database is not None:
+            bare = URL.create(
+                database.drivername,
+                username=database.username,
+                host=database.host,
+                port=database.port,
+                database=database.database,
+            )
+            self.overlay += f'\n[storage]\ndatabase_url = "{bare.render_as_string()}"\n'
+            self.env["INCIDENT_BOT_DATABASE_PASSWORD"] = str(database.password)
 
     async def __aenter__(self) -> Stack:
         port = free_port(HOST)
@@ -136,6 +152,7 @@ class Stack:
 
     def spawn(self, *args: str) -> subprocess.Popen:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENT_BOT_")}
+        env.update(self.env)
         process = subprocess.Popen(
             [sys.executable, *args],
             cwd=REPO,
@@ -170,6 +187,10 @@ class Stack:
             return response.status, time.perf_counter() - started
 
     def rows(self, query: str) -> list[tuple]:
+        if self.pg is not None:
+            from tests.pg.support import sql_rows
+
+            return sql_rows(self.pg, query)
         with sqlite3.connect(self.database, timeout=30) as db:
             return db.execute(query).fetchall()
 
@@ -209,8 +230,10 @@ async def _until(probe: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 # -- 1. ingestion ------------------------------------------------------------------------------
-async def ingestion(root: Path, total: int, groups: int = 20, in_flight: int = 64) -> dict:
-    async with Stack(root) as stack:
+async def ingestion(
+    root: Path, total: int, groups: int = 20, in_flight: int = 64, database: URL | None = None
+) -> dict:
+    async with Stack(root, database=database) as stack:
         bodies = [
             notification(
                 f"Ingest{n % groups}", f"ingest-{n % 200:05d}", f"Ingest group {n % groups}"
@@ -232,7 +255,8 @@ async def ingestion(root: Path, total: int, groups: int = 20, in_flight: int = 6
         applied_in = time.perf_counter() - started
         accepted = statuses.count(202)
         stored, done = stack.rows(
-            "SELECT count(*), coalesce(sum(state = 'done'), 0) FROM alert_notifications"
+            "SELECT count(*), coalesce(sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0)"
+            " FROM alert_notifications"
         )[0]
         counted = stack.rows("SELECT coalesce(sum(fire_count), 0) FROM alerts")[0][0]
     return {
@@ -246,6 +270,23 @@ async def ingestion(root: Path, total: int, groups: int = 20, in_flight: int = 6
         "accept_rate_per_s": round(accepted / accepted_in, 1),
         "applied_rate_per_s": round(done / applied_in, 1),
     }
+
+
+async def ingestion_on_postgres(root: Path, total: int) -> dict:
+    """The same ingestion with the bot on a throw-away PostgreSQL cluster (or why not)."""
+    if "postgres" not in os.environ.get("BENCH_ENGINES", "sqlite,postgres"):
+        return {"skipped": "BENCH_ENGINES leaves PostgreSQL out"}
+    from tests.pg.cluster import NoPostgres, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except NoPostgres as error:
+        return {"skipped": str(error)}
+    try:
+        cluster.create_database("bench")
+        return await ingestion(root, total, database=make_url(cluster.url_with_password("bench")))
+    finally:
+        cluster.remove()
 
 
 # -- 2. accept latency -------------------------------------------------------------------------
@@ -471,9 +512,10 @@ async def _floor_ping(control: Control, name: str) -> datetime:
 async def run(quick: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp:
         root = Path(tmp)
-        for part in ("ingest", "latency", "storm", "ping0", "ping50"):
+        for part in ("ingest", "ingest-pg", "latency", "storm", "ping0", "ping50"):
             (root / part).mkdir()
         ingest = await ingestion(root / "ingest", total=3_000 if quick else 20_000)
+        ingest_pg = await ingestion_on_postgres(root / "ingest-pg", 3_000 if quick else 20_000)
         latency = await accept_latency(root / "latency", rate=200, seconds=5 if quick else 20)
         floor = await accept_floor(rate=200, seconds=5 if quick else 20)
         storm_result = await storm(root / "storm", total=10_000, groups=300)
@@ -530,6 +572,13 @@ async def run(quick: bool) -> dict:
         "floor (bare aiohttp 202) p50 / p99 at 200 req/s": f"{floor['p50_ms']} / "
         f"{floor['p99_ms']} ms",
         "ingestion applied by the worker (notifications/s)": ingest["applied_rate_per_s"],
+        "ingestion on PostgreSQL beside SQLite (accepted / applied per s)": (
+            f"{ingest_pg['accept_rate_per_s']} / {ingest_pg['applied_rate_per_s']}, lost "
+            f"{ingest_pg['lost']} (SQLite {ingest['accept_rate_per_s']} / "
+            f"{ingest['applied_rate_per_s']})"
+            if "skipped" not in ingest_pg
+            else f"skipped: {ingest_pg['skipped']}"
+        ),
         "storm settled in": f"{storm_result['settled_s']} s, {storm_result['incidents']} "
         f"channels + {storm_result['digest_entries']} digest entries "
         f"in {storm_result['digest_messages']} messages",
@@ -541,8 +590,18 @@ async def run(quick: bool) -> dict:
             f"/incident declare → ping p95 {ping['declare_p95_ms']} ms; "
             f"triage floor p95 {ping['floor_p95_ms']} ms"
         )
+    if "skipped" not in ingest_pg:
+        targets.append(
+            {
+                "name": "notifications lost on PostgreSQL",
+                "value": ingest_pg["lost"],
+                "limit": "0",
+                "ok": ingest_pg["lost"] == 0,
+            }
+        )
     return {
         "ingestion": ingest,
+        "ingestion_postgres": ingest_pg,
         "accept_latency": latency,
         "accept_floor": floor,
         "storm": storm_result,

@@ -25,10 +25,20 @@ from typing import TYPE_CHECKING
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from storage.db import alembic_config, upgrade
+from storage.db import alembic_config, is_postgres, upgrade
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+
+
+# The database is PostgreSQL's to copy: its own tools do it consistently while the bot
+# runs, and the team that runs the server already runs them.
+POSTGRES_REFUSAL = (
+    "[storage] database_url names PostgreSQL: `db backup` and `db restore` copy the SQLite "
+    "file only. Back it up with PostgreSQL's own tools (pg_dump --format=custom, or the "
+    "server's base backups and WAL archive), restore with pg_restore into an empty "
+    "database, then `incident-bot db upgrade`"
+)
 
 
 class BackupError(Exception):
@@ -76,6 +86,8 @@ def run_command(args: argparse.Namespace, load: Callable[[Path], Settings | None
         settings = load(args.config)
         if settings is None:
             return 2
+        if is_postgres(settings.database):
+            raise BackupError(POSTGRES_REFUSAL)
         if args.db_command == "backup":
             print(backup(settings.database_path, args.path))
             return 0

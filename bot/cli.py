@@ -82,6 +82,7 @@ def _load_or_report(path: Path | None) -> Settings | None:
             )
         settings = load_settings(path)
         settings.template_overrides()  # a missing template file is a configuration error too
+        _ = settings.database  # so is a bad INCIDENT_BOT_DATABASE_URL
         return settings
     except ConfigError as error:
         _report([str(p) for p in error.problems])
@@ -93,6 +94,7 @@ def check_config(path: Path) -> int:
     from bot.mitigate.checks import chain_problems
     from bot.services import rotation_source
     from bot.triage.rotation import validate
+    from bot.watch.config import referenced_names as watch_names
     from storage.types import utcnow
 
     settings = _load_or_report(path)
@@ -109,7 +111,9 @@ def check_config(path: Path) -> int:
         problems += found
         if roles is not None:
             problems += resolve_roles(role_uses(settings.config), roles).problems
-    problems += asyncio.run(chain_problems(settings.config.mitigate, os.environ))
+    watched = watch_names(settings.config.watch)
+    problems += asyncio.run(chain_problems(settings.config.mitigate, os.environ, watched))
+    problems += _database_problems(settings)
     rotation = rotation_source(settings).current()
     known = (lambda key: key in members) if members is not None else (lambda key: True)
     problems += [f"rotation: {p}" for p in validate(rotation, utcnow(), known)]
@@ -123,6 +127,17 @@ def check_config(path: Path) -> int:
     )
     print(f"configuration OK: {path} ({len(rotation.shifts)} rotation shifts, {checked})")
     return 0
+
+
+def _database_problems(settings: Settings) -> list[str]:
+    """The database URL (PostgreSQL) or file, reachable and with its migrations current."""
+    from storage.db import schema_problems
+
+    try:
+        target = settings.database
+    except ConfigError as error:
+        return [f"{p.key}: {p.problem}" for p in error.problems]
+    return schema_problems(target)
 
 
 async def _guild_members_and_roles(
@@ -187,10 +202,15 @@ def db_upgrade(path: Path) -> int:
     settings = _load_or_report(path if path.exists() else None)
     if settings is None:
         return 2
-    upgrade(settings.database_path)
-    print(
-        f"{settings.database_path}: schema at revision {current_revision(settings.database_path)}"
-    )
+    from storage.db import SchemaTooNew, describe
+
+    try:
+        target = settings.database
+        upgrade(target)
+    except (ConfigError, SchemaTooNew) as error:
+        print(f"incident-bot db upgrade: {error}", file=sys.stderr)
+        return 2
+    print(f"{describe(target)}: schema at revision {current_revision(target)}")
     return 0
 
 
@@ -206,23 +226,50 @@ def run(path: Path) -> int:
         )
         return 2
     from bot.logs import setup_logging
+    from storage.db import SchemaTooNew, describe, refuse_newer_schema
 
     setup_logging(settings.secrets.values())
+    try:
+        refuse_newer_schema(settings.database)  # before anything starts, with its reason
+    except SchemaTooNew as error:
+        print(f"incident-bot refuses to start: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # unreachable now: the start itself reports it
+        log.warning(
+            "could not read the schema revision of %s (%s)",
+            describe(settings.database),
+            type(error).__name__,
+        )
     return asyncio.run(_run_until_signal(settings))
 
 
 async def _run_until_signal(settings: Settings, ready: asyncio.Event | None = None) -> int:
-    from bot.runtime import BotRuntime, on_signals
+    from sqlalchemy.exc import DBAPIError
 
-    runtime = BotRuntime(settings)
+    from bot.runtime import BotRuntime, LeaseLost, on_signals
+
     stop = asyncio.Event()
     on_signals(stop)
-    await runtime.start()
-    waiter = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({waiter, runtime.finished}, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    await runtime.stop()
-    error = runtime.finished.exception() if runtime.finished in done else None
+    stepped_down = False
+    while True:
+        runtime = BotRuntime(settings)
+        await runtime.start()
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait(
+            {waiter, runtime.finished}, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        await runtime.stop()
+        error = runtime.finished.exception() if runtime.finished in done else None
+        stepped_down = isinstance(error, LeaseLost) or (
+            stepped_down and isinstance(error, OSError | DBAPIError)  # the database is still away
+        )
+        if not stepped_down or stop.is_set():
+            break
+        await asyncio.sleep(settings.config.replica.renew_every.total_seconds())
+        # Stepped down (the lease could not be renewed): the process stays up and starts
+        # over as a standby, its webhook server back as soon as the database answers.
+        log.warning("%s; starting again as a standby", error)
     if error is not None:
         print(f"incident-bot stopped: {_why(error)}", file=sys.stderr)
         log.error("stopped", exc_info=error)
@@ -237,9 +284,26 @@ def _why(error: BaseException) -> str:
         return "Discord refused INCIDENT_BOT_DISCORD_TOKEN (check the bot token)"
     if isinstance(error, discord.PrivilegedIntentsRequired):
         return "enable the Server Members and Message Content intents for the bot in the developer portal"
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import SchemaTooNew
+
+    if isinstance(error, SchemaTooNew):
+        return str(error)
+    if isinstance(error, DBAPIError) or _raised_in(error, "/asyncpg/"):
+        return f"the database could not be reached ({type(error).__name__})"
     if isinstance(error, OSError):
         return f"Discord could not be reached ({error})"
     return f"{type(error).__name__}: {error}"
+
+
+def _raised_in(error: BaseException, where: str) -> bool:
+    trace = error.__traceback__
+    while trace is not None:
+        if where in trace.tb_frame.f_code.co_filename:
+            return True
+        trace = trace.tb_next
+    return False
 
 
 if __name__ == "__main__":

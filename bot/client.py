@@ -20,7 +20,9 @@ from bot.adapters.discord_endpoints import use_endpoints
 from bot.adapters.git import OpsRepoSync
 from bot.core.backoff import Backoff
 from bot.core.clock import Clock
-from bot.errors import ExternalServiceError, UserError
+from bot.core.outbox import Fence
+from bot.core.permissions import record_refusal
+from bot.errors import ExternalServiceError, NotAllowed, UserError
 from bot.services import Services, build_services
 from bot.settings import Settings
 from storage.db import upgrade
@@ -39,6 +41,7 @@ class IncidentBot(commands.Bot):
         extensions: Sequence[str] = PHASES,
         http_trace: aiohttp.TraceConfig | None = None,  # Discord request latency metric
         clock: Clock | None = None,  # the services' clock; tests inject a ManualClock
+        fence: Fence | None = None,  # the replica lease's token (bot/replica/)
     ) -> None:
         intents = discord.Intents.default()
         intents.members = True
@@ -55,11 +58,13 @@ class IncidentBot(commands.Bot):
         )
         self.settings = settings
         self._clock = clock
+        self._fence = fence
         self._extensions = tuple(extensions)
         self.incident_commands = app_commands.Group(
             name="incident", description="Declare and run incidents", guild_only=True
         )
         self._services: Services | None = None
+        self._services_closed = False
         self._ops_sync: OpsRepoSync | None = None
         self.ready_once = asyncio.Event()
         self._started = False
@@ -74,8 +79,8 @@ class IncidentBot(commands.Bot):
         return self._services
 
     async def setup_hook(self) -> None:
-        await asyncio.to_thread(upgrade, self.settings.database_path)
-        self._services = build_services(self.settings, self, self._clock)
+        await asyncio.to_thread(upgrade, self.settings.database)
+        self._services = build_services(self.settings, self, self._clock, self._fence)
         ops = self.settings.config.ops_repo
         self._ops_sync = OpsRepoSync(
             ops.url, self.settings.resolve(ops.checkout), ops.branch, ops.pull_every.total_seconds()
@@ -158,7 +163,9 @@ class IncidentBot(commands.Bot):
     async def close(self) -> None:
         if self._ops_sync is not None:
             await self._ops_sync.stop()
-        if self._services is not None:
+        # Once: a replica that stepped down (bot/runtime.py) is closed again when it stops.
+        if self._services is not None and not self._services_closed:
+            self._services_closed = True
             await self._services.close()
         await super().close()
         await stop_heartbeats(self)
@@ -171,6 +178,15 @@ class IncidentBot(commands.Bot):
         await self.report_error(interaction, cause)
 
     async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
+        if isinstance(error, NotAllowed) and self._services is not None:
+            await record_refusal(
+                self._services.sessions,
+                self._services.clock,
+                str(interaction.user.id),
+                _action(interaction),
+                str(error),
+                str(interaction.channel_id) if interaction.channel_id else None,
+            )
         if isinstance(error, UserError):
             text = str(error)
         elif isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
@@ -216,6 +232,15 @@ async def stop_heartbeats(client: discord.Client, timeout: float = 5.0) -> None:
             )
 
 
+def _action(interaction: discord.Interaction) -> str:
+    """What a refused interaction tried: ``/incident resolve``, or a button's custom id."""
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    data: dict[str, Any] = dict(interaction.data or {})
+    custom_id = data.get("custom_id")
+    return f"button {custom_id}" if custom_id else f"interaction type {interaction.type}"
+
+
 def _describe(interaction: discord.Interaction) -> str:
     command = interaction.command.qualified_name if interaction.command else interaction.data
     return f"interaction {interaction.id} ({command}) by {interaction.user.id}"
@@ -224,11 +249,14 @@ def _describe(interaction: discord.Interaction) -> str:
 # The first follow-up after a defer fills the deferred message and keeps the defer's
 # ephemerality (Discord ignores the follow-up's own flag): a private answer after a
 # public defer first fills the public message with this, then follows up privately.
+MAX_CONTENT = 2000  # characters of a message's content, Discord's limit
 PRIVATE_ANSWER = "The answer is shown only to the person who ran the command."
 ALREADY_ACKNOWLEDGED = 40060  # Discord's code for a second first answer
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    if len(text) > MAX_CONTENT:  # a message quoting what was typed; Discord refuses it whole
+        text = text[: MAX_CONTENT - 1] + "…"
     try:
         if interaction.response.is_done():
             original = await interaction.original_response()

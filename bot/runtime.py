@@ -14,6 +14,7 @@ from bot.alerts.metrics import AlertMetrics, discord_trace
 from bot.alerts.server import AlertServer
 from bot.client import PHASES, IncidentBot, configure_discord, stop_heartbeats
 from bot.core.clock import Clock
+from bot.replica.lease import Replica
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,13 @@ class BotRuntime:
     gateway), so alerts are stored even while the gateway is still connecting;
     the alert worker starts when the bot is ready and first finishes what the
     last run stored.
+
+    Between the webhook server and the gateway stands the replica lease
+    (bot/replica/): a standby stores alerts and says "standby" on ``/healthz``
+    until the lease is its own; only then does it connect, and the timers, the
+    alert worker and the chain watch start with the ready bot. Losing the lease
+    closes the bot at once (``LeaseLost``): ``incident-bot run`` starts over as a
+    standby. With SQLite the lease is taken at once (one replica).
     """
 
     def __init__(
@@ -36,8 +44,13 @@ class BotRuntime:
     ) -> None:
         self.settings = settings
         self.metrics: AlertMetrics | None = None  # the services' registry, once built
+        self.replica = Replica(settings.database, settings.config.replica)
         self.bot = IncidentBot(
-            settings, extensions, http_trace=discord_trace(lambda: self.metrics), clock=clock
+            settings,
+            extensions,
+            http_trace=discord_trace(lambda: self.metrics),
+            clock=clock,
+            fence=self.replica.token,
         )
         self.alert_server: AlertServer | None = None
         self.finished: asyncio.Task[None]
@@ -64,11 +77,47 @@ class BotRuntime:
         if (fixes := self.bot.services.fixes) is not None:
             self.alert_server.mounts.append(fixes.webhook.mount)
         await self.alert_server.start()
+        await self.replica.wait_active()  # standby until the database gives us the lease
+        self.replica.keep()
         self.bot.startup_hooks.append(alerts.start)
         if (watch := self.bot.services.watch) is not None:
             self.bot.startup_hooks.append(watch.start)  # the chain watch ([watch])
+        self.bot.startup_hooks.append(self._announce_takeover)
         self.bot.startup_hooks.append(self._settle_heap)
-        await self.bot.connect()
+        connected = asyncio.create_task(self.bot.connect(), name="gateway")
+        lost = asyncio.create_task(self.replica.lost.wait(), name="lease-lost")
+        await asyncio.wait({connected, lost}, return_when=asyncio.FIRST_COMPLETED)
+        if lost.done():
+            # No Discord call after this: the gateway closes, the timers and workers stop.
+            await self.bot.close()
+            await asyncio.gather(connected, return_exceptions=True)
+            raise LeaseLost(
+                f"replica {self.replica.name} lost the lease to {self.replica.holder or 'nobody'}"
+            )
+        lost.cancel()
+        connected.result()
+
+    async def _announce_takeover(self) -> None:
+        """``#ops-alerts`` hears which replica acts now, once per lease token."""
+        token, previous = self.replica.token(), self.replica.took_over_from
+        if token is None or previous is None:
+            return
+        services = self.bot.services
+        ops = services.discord.text_channel(self.settings.config.discord.ops_alerts_channel)
+        if ops is None or services.notices is None:
+            return
+        async with services.sessions.begin() as session:
+            entry = await services.notices.add(
+                session,
+                f"replica-takeover:{token}",
+                str(ops.id),
+                f"🔁 Replica **{self.replica.name}** took over from **{previous}** "
+                f"(lease token {token}): it now runs the timers, the alert worker and the "
+                "chain watch, and finishes what was left.",
+                title="Replica takeover",
+                label="replica",
+            )
+        await services.notices.deliver(entry.id)
 
     async def _settle_heap(self) -> None:
         """Once ready: what start-up built lives for the process, so the collector skips it.
@@ -80,6 +129,8 @@ class BotRuntime:
         gc.freeze()
 
     def _gateway_state(self) -> str:
+        if not self.replica.single and self.replica.token() is None:
+            return "standby"  # another replica acts (SQLite has no other: states as before)
         if self.bot.is_closed():
             return "closed"
         ws = self.bot.ws
@@ -102,12 +153,19 @@ class BotRuntime:
             await _bounded(self.alert_server.stop(), "stopping the webhook server")
             self.alert_server = None
         await _bounded(self.bot.close(), "closing the bot")
+        if not self.replica.active.is_set() and hasattr(self, "finished"):
+            self.finished.cancel()  # a standby's wait for the lease ends here
+        await _bounded(self.replica.close(), "letting the replica lease go")
         gc.unfreeze()  # what this bot froze may be collected again once it is gone
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self.finished, timeout=10)
         # Again once the gateway task is over: a reconnect under way at close starts a
         # heartbeat thread after close() has looked for them.
         await stop_heartbeats(self.bot)
+
+
+class LeaseLost(Exception):
+    """This replica could not renew the lease in time and stopped acting."""
 
 
 STOP_STEP_TIMEOUT = 20.0

@@ -43,6 +43,18 @@ def add_command(sub: Any) -> None:
         help="the multisig of the test chain: a (signers each send pause(); the timelock "
         "counts them) or b (a Safe v1.4.1 owns the timelock)",
     )
+    sandbox.add_argument(
+        "--demo",
+        action="store_true",
+        help="play a whole P0 on its own (alert to archive), narrated here and in the viewer; "
+        "the world stays up afterwards",
+    )
+    sandbox.add_argument(
+        "--demo-speed",
+        type=float,
+        default=1.0,
+        help="with --demo: the pace, a factor (2 = pauses half as long; 0 = no pauses)",
+    )
 
 
 # -- the sandbox ---------------------------------------------------------------------------
@@ -65,7 +77,12 @@ def sandbox_config(
     }
     described = world.describe()
     if x := described.get("x"):
-        base["x"] = {"api_base": x["api_base"], "handle": x["handle"]}
+        # Links to posts open the viewer's X view (the world redirects /x/<handle>/status/<id>).
+        base["x"] = {
+            "api_base": x["api_base"],
+            "handle": x["handle"],
+            "web_base": f"{world.base_url}/x",
+        }
     if github := described.get("github"):
         base["github"] = {k: github[k] for k in ("api_base", "owner", "repo")}
     if chain := described.get("chain"):
@@ -97,6 +114,16 @@ def sandbox(args: argparse.Namespace) -> int:
         except (OSError, tomllib.TOMLDecodeError) as error:
             print(f"{args.config}: {error}", file=sys.stderr)
             return 2
+    if args.demo and (args.world_only or args.chain_shape != "a"):
+        print("--demo runs the bot in the world, on the chain of shape a", file=sys.stderr)
+        return 2
+    if args.demo_speed < 0:
+        print("--demo-speed must not be negative", file=sys.stderr)
+        return 2
+    if args.demo:
+        from sandbox.demo import DEMO_OVERLAY
+
+        overlay = merge(DEMO_OVERLAY, overlay)
     if args.world_only and args.config_out is None:
         print(
             "--world-only needs --config-out PATH (where to write the bot's configuration)",
@@ -160,12 +187,28 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
                 flush=True,
             )
             waiter = asyncio.create_task(stop.wait())
+            demo = (
+                asyncio.create_task(_demo(world.base_url, args.demo_speed)) if args.demo else None
+            )
             await asyncio.wait({waiter, runtime.finished}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
+            if demo is not None:
+                demo.cancel()
             await runtime.stop()
             return 0
         finally:
             await world.stop()
+
+
+async def _demo(base_url: str, speed: float) -> None:
+    from sandbox.demo import play
+
+    try:
+        await play(base_url, speed, lambda line: print(line, flush=True))
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # the demo stops; the world and the bot stay up
+        print(f"demo: stopped: {error}", flush=True)
 
 
 def write_config(path: Path, config: dict[str, Any], secrets: dict[str, str]) -> None:

@@ -17,7 +17,7 @@ from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
-from bot.core.outbox import Outbox
+from bot.core.outbox import Fence, Outbox
 from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
@@ -28,12 +28,13 @@ from bot.mitigate.base import MitigateDeps
 from bot.mitigate.fixes import FixService
 from bot.mitigate.service import MitigateService
 from bot.mitigate.signers import SignerRegistry
-from bot.postmortem.build import build_postmortem
+from bot.postmortem.build import Parts, build_postmortem
 from bot.postmortem.service import PostmortemService
 from bot.settings import Settings
 from bot.triage.oncall import OnCallService
 from bot.triage.rotation import DEFAULT_HANDOVER, RotationSource, Shift, parse_moment
 from bot.triage.service import IncidentService
+from bot.watch.config import referenced_names as watch_names
 from bot.watch.service import ChainWatch
 from storage.db import make_engine, make_sessions
 
@@ -75,6 +76,8 @@ class Services:
             await self.comms.stop()
         if self.fixes is not None:
             await self.fixes.stop()
+        if self.mitigate.deps is not None and self.mitigate.deps.chain is not None:
+            await self.mitigate.deps.chain.close()
         await self.engine.dispose()
 
 
@@ -112,6 +115,7 @@ def mitigate_deps(
     clock: Clock,
     locks: IncidentLocks,
     outbox: Outbox,
+    notices: ChannelNotices,
 ) -> MitigateDeps:
     """P0 mitigation's dependencies: the chain (when an RPC is configured), the signer
     registry, and the actions' target names (the environment is read here, at start)."""
@@ -123,7 +127,8 @@ def mitigate_deps(
             chain_config.rpc_url, chain_config.chain_id, chain_config.request_timeout
         )
     registry = SignerRegistry(config, sessions, clock, lambda: str(out.guild.id), incidents.actor)
-    names, _problems = target_names(config.mitigate, os.environ)  # check-config reports them
+    watched = watch_names(config.watch)
+    names, _problems = target_names(config.mitigate, os.environ, also=watched)  # check-config says
     return MitigateDeps(
         config,
         sessions,
@@ -133,6 +138,7 @@ def mitigate_deps(
         clock,
         locks,
         outbox,
+        notices,
         registry,
         chain,
         names,
@@ -141,18 +147,21 @@ def mitigate_deps(
 
 
 def build_services(
-    settings: Settings, client: discord.Client, clock: Clock | None = None
+    settings: Settings,
+    client: discord.Client,
+    clock: Clock | None = None,
+    fence: Fence | None = None,  # the replica lease's token: effects only while it is current
 ) -> Services:
     config = settings.config
     clock = clock or Clock()
     locks = IncidentLocks()
-    engine = make_engine(settings.database_path)
+    engine = make_engine(settings.database)
     sessions = make_sessions(engine)
-    outbox = Outbox(sessions, clock)
+    outbox = Outbox(sessions, clock, fence)
     out = DiscordOut(client, config.discord.guild_id, role_uses(config))
-    notices = ChannelNotices(sessions, outbox, out)
     renderer = Renderer(config.zone, overrides=settings.template_overrides())
-    timers = TimerService(sessions, clock)
+    timers = TimerService(sessions, clock, fence)
+    notices = ChannelNotices(sessions, outbox, out, timers, locks, clock)
     oncall = OnCallService(
         sessions, rotation_source(settings), out, config.permissions, config.zone, clock=clock
     )
@@ -185,15 +194,16 @@ def build_services(
     # Communicate's deadlines, by name, for /incident status (triage does not import comms).
     incidents.name_deadline("comms_update_reminder", "next status update due")
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
-    fixes = FixService(settings, comms)  # registers its timers before they start
+    fixes = FixService(settings, comms, notices)  # registers its timers before they start
     alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
-    deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox)
+    deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox, notices)
     mitigate = MitigateService(config, incidents, deps)
     names = {**config.mitigate.addresses, **deps.names}
     watch = ChainWatch(
         config, deps.chain, sessions, incidents, notices, deps.ops_alerts_id, clock, locks, names
     )
-    follow_up = build_follow_up(settings, incidents, sessions, out, renderer, timers, clock, locks)
+    parts = Parts(settings, incidents, sessions, out, renderer, timers, clock, locks)
+    follow_up = build_follow_up(parts)
     follow_up.stats.register(alerts.metrics.registry)  # the follow-up numbers on /metrics
     alerts.gauge_refreshers.append(follow_up.stats.refresh)
     if watch.enabled:
@@ -212,9 +222,7 @@ def build_services(
         locks=locks,
         comms=comms,
         mitigate=mitigate,
-        postmortem=build_postmortem(
-            settings, incidents, sessions, out, renderer, timers, clock, locks
-        ),
+        postmortem=build_postmortem(parts),
         follow_up=follow_up,
         outbox=outbox,
         notices=notices,

@@ -5,6 +5,7 @@ Built once in ``main()`` and passed down; nothing here runs at import time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from sqlalchemy import make_url
 
 from bot.adapters.discord_endpoints import DISCORD_API_BASE, DISCORD_GATEWAY_URL
 from bot.alerts.config import AlertsConfig
@@ -34,7 +36,9 @@ from bot.mitigate.config import MitigateConfig
 from bot.mitigate.fix_config import FixConfig
 from bot.postmortem.config import PostmortemConfig
 from bot.procedure import Procedure, default_procedure
+from bot.replica.config import ReplicaConfig
 from bot.watch.config import WatchConfig
+from storage.db import Target, parse_url
 
 
 class Section(BaseModel):
@@ -54,6 +58,20 @@ class DiscordConfig(Section):
 
 class StorageConfig(Section):
     database: Path = Path("data/incident-bot.sqlite3")
+    # PostgreSQL instead of the file: postgresql+asyncpg://user@host:5432/name, with the
+    # password in INCIDENT_BOT_DATABASE_PASSWORD (or the whole URL in
+    # INCIDENT_BOT_DATABASE_URL), never here. See "Replicas on PostgreSQL" in the guide.
+    database_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = parse_url(value.strip())
+        if url.password is not None:
+            raise ValueError("holds a password: put it in INCIDENT_BOT_DATABASE_PASSWORD instead")
+        return value.strip()
 
 
 class RotationShift(Section):
@@ -161,6 +179,7 @@ class Config(Section):
     postmortem: PostmortemConfig = PostmortemConfig()
     follow_up: FollowUpConfig = FollowUpConfig()
     watch: WatchConfig = WatchConfig()  # the chain watch: admin events, outflows
+    replica: ReplicaConfig = ReplicaConfig()  # the lease between replicas on PostgreSQL
     # Template name → file that replaces it (relative paths: from this file's folder).
     templates: dict[str, Path] = {}
     procedure: Procedure = Field(default_factory=default_procedure)
@@ -226,6 +245,9 @@ class Secrets(BaseSettings):
     # The optional executor: a relayer key with no authority of its own that submits an
     # approved Safe transaction (anyone may). Unset: the bot never sends a transaction.
     chain_executor_key: SecretStr | None = None
+    # PostgreSQL: the password of [storage] database_url, or the whole URL (wins over it).
+    database_password: SecretStr | None = None
+    database_url: SecretStr | None = None
 
     @field_validator(
         "webhook_bearer_tokens", "webhook_hmac_secrets", "github_webhook_secrets", mode="before"
@@ -243,6 +265,9 @@ class Secrets(BaseSettings):
             value = getattr(self, name)
             items = value if isinstance(value, list) else [value]
             found.extend(v.get_secret_value() for v in items if v is not None)
+        if self.database_url is not None:  # its password alone, as a driver error may quote it
+            with contextlib.suppress(Exception):
+                found.append(make_url(self.database_url.get_secret_value()).password or "")
         return [v for v in found if v]
 
 
@@ -262,6 +287,23 @@ class Settings(BaseModel):
     @property
     def database_path(self) -> Path:
         return self.resolve(self.config.storage.database)
+
+    @property
+    def database(self) -> Target:
+        """Where the data lives: PostgreSQL when a URL is configured, else the SQLite file."""
+        if self.secrets.database_url is not None:
+            try:
+                return parse_url(self.secrets.database_url.get_secret_value())
+            except ValueError as error:
+                raise ConfigError(
+                    [ConfigProblem(key="INCIDENT_BOT_DATABASE_URL", problem=str(error))]
+                ) from None
+        if self.config.storage.database_url is None:
+            return self.database_path
+        url = parse_url(self.config.storage.database_url)
+        if self.secrets.database_password is not None:
+            url = url.set(password=self.secrets.database_password.get_secret_value())
+        return url
 
     def template_overrides(self) -> dict[str, Path]:
         """``[templates]`` with paths resolved; ConfigError names any file that is missing."""

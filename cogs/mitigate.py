@@ -4,7 +4,6 @@ on-chain emergency actions (``/mitigate``) with the signer registry (``/signer``
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -16,49 +15,34 @@ from bot.mitigate.killswitch import confirm_custom_id
 from bot.mitigate.playbook import render_playbook
 from bot.mitigate.rules import CONFIRM_EMOJI
 from bot.triage.lifecycle import Status
+from cogs._buttons import RowButton
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from bot.client import IncidentBot
     from bot.mitigate.fixes import FixService
 
 
-class ConfirmKillSwitch(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"mitigate:confirm:(?P<id>\d+)"
-):
+class ConfirmKillSwitch(RowButton, template=r"mitigate:confirm:(?P<id>\d+)"):
     """The kill switch's Confirm button, for the person who ran it (routed by custom_id)."""
 
-    def __init__(self, mitigation_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Confirm",
-                custom_id=confirm_custom_id(mitigation_id),
-                style=discord.ButtonStyle.danger,
-            )
-        )
-        self.mitigation_id = mitigation_id
+    label = "Confirm"
+    style = discord.ButtonStyle.danger
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> ConfirmKillSwitch:
-        return cls(int(match["id"]))
+    @staticmethod
+    def custom_id_of(row_id: int) -> str:
+        return confirm_custom_id(row_id)
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        bot: IncidentBot = interaction.client  # type: ignore[assignment]
-        try:
-            await answer_with(
-                interaction,
-                bot.services.mitigate.killswitch.confirm(
-                    self.mitigation_id, str(interaction.user.id)
-                ),
-                lambda row: {
-                    "content": f"Kill switch #{row.id} confirmed: the command is posted, "
-                    "and the bot checks the effect on-chain."
-                },
-            )
-        except Exception as error:
-            await bot.report_error(interaction, error)
+    def press(self, bot: IncidentBot, user_id: str) -> Awaitable[Any]:
+        return bot.services.mitigate.killswitch.confirm(self.row_id, user_id)
+
+    def answer(self, result: Any) -> dict[str, Any]:  # the confirmed mitigation
+        return {
+            "content": f"Kill switch #{result.id} confirmed: the command is posted, "
+            "and the bot checks the effect on-chain."
+        }
 
 
 class Mitigate(PhaseCog):
@@ -187,7 +171,7 @@ class Mitigate(PhaseCog):
             return
         if self.services.mitigate.deps is None:
             return
-        await self.services.mitigate.proposals.on_reaction(
+        await self.services.mitigate.reactions.on_reaction(
             str(payload.channel_id), str(payload.message_id), str(payload.user_id)
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -13,74 +12,48 @@ from bot.client import answer_with
 from bot.core.durations import format_duration
 from bot.errors import UserError
 from bot.triage.service import ACK_EMOJI, Declared, Duplicate, StatusReport
+from cogs._buttons import RowButton
 from cogs._phase import INCIDENT, PhaseCog
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from bot.client import IncidentBot
     from bot.triage.oncall import Resolved
 
 
-class AckButton(discord.ui.DynamicItem[discord.ui.Button], template=r"incident:ack:(?P<id>\d+)"):
+class AckButton(RowButton, template=r"incident:ack:(?P<id>\d+)"):
     """The kickoff's Acknowledge button; survives restarts (routed by custom_id)."""
 
-    def __init__(self, incident_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(label="Acknowledge", custom_id=f"incident:ack:{incident_id}")
-        )
-        self.incident_id = incident_id
+    label = "Acknowledge"
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> AckButton:
-        return cls(int(match["id"]))
+    @staticmethod
+    def custom_id_of(row_id: int) -> str:
+        return f"incident:ack:{row_id}"
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        bot: IncidentBot = interaction.client  # type: ignore[assignment]
-        try:
-            await answer_with(
-                interaction,
-                bot.services.incidents.acknowledge(
-                    self.incident_id, str(interaction.user.id), "button"
-                ),
-                lambda result: _ack_answer(result[0].commander_id, result[1]),
-            )
-        except Exception as error:
-            await bot.report_error(interaction, error)
+    def press(self, bot: IncidentBot, user_id: str) -> Awaitable[tuple[Any, bool]]:
+        return bot.services.incidents.acknowledge(self.row_id, user_id, "button")
+
+    def answer(self, result: tuple[Any, bool]) -> dict[str, Any]:  # (incident, now)
+        return _ack_answer(result[0].commander_id, result[1])
 
 
-class DeclareAnywayButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"incident:declare-anyway:(?P<id>\d+)"
-):
+class DeclareAnywayButton(RowButton, template=r"incident:declare-anyway:(?P<id>\d+)"):
     """ "Declare anyway" under a held-back duplicate: names its draft row, so it survives
     restarts (routed by custom_id)."""
 
-    def __init__(self, draft_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Declare anyway",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"incident:declare-anyway:{draft_id}",
-            )
-        )
-        self.draft_id = draft_id
+    label = "Declare anyway"
+    style = discord.ButtonStyle.danger
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> DeclareAnywayButton:
-        return cls(int(match["id"]))
+    @staticmethod
+    def custom_id_of(row_id: int) -> str:
+        return f"incident:declare-anyway:{row_id}"
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        bot: IncidentBot = interaction.client  # type: ignore[assignment]
-        try:
-            await answer_with(
-                interaction,
-                bot.services.incidents.declare_anyway(self.draft_id, str(interaction.user.id)),
-                _declared_answer,
-            )
-        except Exception as error:
-            await bot.report_error(interaction, error)
+    def press(self, bot: IncidentBot, user_id: str) -> Awaitable[Declared]:
+        return bot.services.incidents.declare_anyway(self.row_id, user_id)
+
+    def answer(self, result: Declared) -> dict[str, Any]:
+        return _declared_answer(result)
 
 
 def _duplicate_answer(result: Duplicate) -> dict:

@@ -139,7 +139,15 @@ class Anvil:
         self.log_path = log_path
 
     @classmethod
-    def start_sync(cls, tools: NodeTools, log_path: Path, host: str = "127.0.0.1") -> Anvil:
+    def start_sync(
+        cls,
+        tools: NodeTools,
+        log_path: Path,
+        host: str = "127.0.0.1",
+        block_time: float | None = None,
+    ) -> Anvil:
+        """``block_time`` (seconds): mine on that interval, as a real chain does, instead
+        of one block per transaction (anvil's default, instant)."""
         binary = tools.binary("anvil")
         if binary is None:
             raise RuntimeError(tools.missing() or "anvil is missing")
@@ -156,6 +164,7 @@ class Anvil:
                     str(CHAIN_ID),
                     "--mnemonic",
                     MNEMONIC,
+                    *(["--block-time", f"{block_time:g}"] if block_time else []),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -174,8 +183,9 @@ class Anvil:
         raise RuntimeError(f"anvil did not start: {log_path.read_text(errors='replace')[-500:]}")
 
     @classmethod
-    async def start(cls, tools: NodeTools, log_path: Path, host: str = "127.0.0.1") -> Anvil:
-        return await asyncio.to_thread(cls.start_sync, tools, log_path, host)
+    async def start(cls, *args: Any, **kwargs: Any) -> Anvil:
+        """``start_sync`` in a thread (the same arguments)."""
+        return await asyncio.to_thread(cls.start_sync, *args, **kwargs)
 
     def stop_sync(self) -> None:
         if self.process.poll() is None:
@@ -324,8 +334,10 @@ class ChainPart:
         shape: str = "a",
         deployment: Deployment | None = None,
         signer_names: tuple[str, ...] = (),
+        block_time: float | None = None,  # seconds between blocks; None: one per transaction
     ) -> None:
         self.tools = tools or NodeTools()
+        self.block_time = block_time
         self.shape = shape
         self.deployment = deployment
         self.signer_names = signer_names
@@ -342,7 +354,10 @@ class ChainPart:
                 log.info("sandbox chain off: %s", self.unavailable)
                 return
             self.node = await Anvil.start(
-                self.tools, Path(world.options.data_dir) / "anvil.log", world.options.host
+                self.tools,
+                Path(world.options.data_dir) / "anvil.log",
+                world.options.host,
+                self.block_time,
             )
             try:
                 self.deployment = await deploy(self.node.rpc_url, self.tools, self.shape)

@@ -98,6 +98,7 @@ class DeployRoutes:
         router.add_get(f"{repo}/milestones", self.list_milestones)
         router.add_post(f"{repo}/milestones", self.create_milestone)
         router.add_post("/_sandbox/github/deployments", self.control_deploy)
+        router.add_get("/_sandbox/github/deployments", self.control_deployments)
         router.add_post("/_sandbox/github/commits", self.control_commit)
         router.add_get("/_sandbox/github/milestones", self.control_milestones)
         router.add_post("/_sandbox/github/milestones", self.control_add_milestone)
@@ -224,6 +225,30 @@ class DeployRoutes:
             return ref
         name = ref if ref.startswith("refs/") else f"refs/heads/{ref}"
         return self.refs.get(name)
+
+    async def control_deployments(self, request: web.Request) -> web.Response:
+        """``[{id, sha, ref, environment, created_at, statuses:[{state, environment_url,
+        created_at}]}]``: the deployments the world holds, newest first (an addition)."""
+        return web.json_response(
+            [
+                {
+                    "id": d.id,
+                    "sha": d.sha,
+                    "ref": d.ref,
+                    "environment": d.environment,
+                    "created_at": _iso(d.created_at),
+                    "statuses": [
+                        {
+                            "state": s.state,
+                            "environment_url": s.environment_url,
+                            "created_at": _iso(s.created_at),
+                        }
+                        for s in d.statuses
+                    ],
+                }
+                for d in reversed(self.deployments)
+            ]
+        )
 
     async def control_milestones(self, request: web.Request) -> web.Response:
         return web.json_response(

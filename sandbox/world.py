@@ -26,6 +26,7 @@ from .chain import ChainPart
 from .control import ControlApi, role_view
 from .discord.emulator import DiscordEmulator
 from .github import GitHubApi
+from .views import ViewerRoutes
 from .x import XApi
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class World:
         self.app = web.Application()
         self.discord.mount(self.app)
         self.app.add_subapp("/_sandbox", ControlApi(self).app())
+        self.views = ViewerRoutes(self)  # what the viewer reads beyond Discord (issue 17)
+        self.views.mount(self.app)
         self.app.router.add_get("/", self._viewer)
         self.app.router.add_static("/static", STATIC_DIR)  # the viewer's stylesheet and scripts
         self._runner: web.AppRunner | None = None

@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import lease
 from storage.models import OutboxEntry
 
 
@@ -35,13 +36,20 @@ async def of_incident(
     return list(await session.scalars(query.order_by(OutboxEntry.id)))
 
 
-async def claim(session: AsyncSession, entry_id: int, now: datetime) -> OutboxEntry | None:
-    """pending → sending, counted as an attempt; None if it was not pending."""
+async def claim(
+    session: AsyncSession, entry_id: int, now: datetime, token: int | None = None
+) -> OutboxEntry | None:
+    """pending → sending, counted as an attempt; None if it was not pending.
+
+    With a fencing ``token`` (storage/lease.py), only while that token is the lease's
+    current one: a replica that lost the lease claims nothing.
+    """
+    fenced = () if token is None else (lease.current(token),)
     claimed = cast(  # an UPDATE's result is a CursorResult; execute() is typed as Result
         CursorResult[Any],
         await session.execute(
             update(OutboxEntry)
-            .where(OutboxEntry.id == entry_id, OutboxEntry.state == "pending")
+            .where(OutboxEntry.id == entry_id, OutboxEntry.state == "pending", *fenced)
             .values(state="sending", attempts=OutboxEntry.attempts + 1, updated_at=now)
         ),
     )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import lease
 from storage.models import Incident, Timer
 
 OPEN_INCIDENT_STATES = ("declared", "acknowledged", "mitigated")
@@ -44,11 +45,13 @@ async def due(session: AsyncSession, now: datetime, limit: int = 100) -> list[Ti
     )
 
 
-async def claim(session: AsyncSession, timer_id: int) -> bool:
-    """pending → firing, counted as an attempt; False if someone else had it."""
+async def claim(session: AsyncSession, timer_id: int, token: int | None = None) -> bool:
+    """pending → firing, counted as an attempt; False if someone else had it, or if the
+    fencing ``token`` given is no longer the lease's (storage/lease.py)."""
+    fenced = () if token is None else (lease.current(token),)
     claimed = await session.execute(
         update(Timer)
-        .where(Timer.id == timer_id, Timer.state == "pending")
+        .where(Timer.id == timer_id, Timer.state == "pending", *fenced)
         .values(state="firing", attempts=Timer.attempts + 1)
         # The loaded row keeps its attempts as read: the runner counts this one itself.
         .execution_options(synchronize_session=False)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import TranscriptMessage
@@ -57,6 +57,9 @@ async def store(session: AsyncSession, messages: Sequence[Captured]) -> None:
     """
     if not messages:
         return
+    # An upsert is each engine's own construct (the same ON CONFLICT on both).
+    postgres = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
     statement = insert(TranscriptMessage).values([_row(m) for m in messages])
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(

@@ -14,6 +14,7 @@ from storage.watch_models import WatchedTx, WatchState, WatchTransfer
 
 STATE_ID = 1
 UNAUTHORIZED, APPROVED, OUTFLOW = "unauthorized", "approved", "outflow"
+COUNTED = "counted"  # transfers out of a vault, under every limit: counted, nothing declared
 PENDING, DONE, REMOVED = "pending", "done", "removed"
 
 
@@ -22,7 +23,14 @@ async def state(session: AsyncSession) -> WatchState | None:
 
 
 def start_state(session: AsyncSession, cursor: int, cursor_hash: str | None) -> WatchState:
-    row = WatchState(id=STATE_ID, cursor=cursor, cursor_hash=cursor_hash, stopped=False, outages=0)
+    row = WatchState(
+        id=STATE_ID,
+        cursor=cursor,
+        cursor_hash=cursor_hash,
+        origin=cursor,
+        stopped=False,
+        outages=0,
+    )
     session.add(row)
     return row
 
@@ -69,10 +77,14 @@ async def approved_actions(session: AsyncSession, states: Sequence[str]) -> Sequ
     return rows.all()
 
 
-async def transfers(session: AsyncSession, rule: int, after: datetime) -> Sequence[WatchTransfer]:
+async def transfers(
+    session: AsyncSession, token: str, vault: str, after: datetime
+) -> Sequence[WatchTransfer]:
+    """The counted outflows of ``token`` out of ``vault`` in blocks later than ``after``."""
     rows = await session.scalars(
         select(WatchTransfer).where(
-            WatchTransfer.rule == rule,
+            WatchTransfer.token == token.lower(),
+            WatchTransfer.vault == vault.lower(),
             WatchTransfer.block_time > after,
             WatchTransfer.removed.is_(False),
         )

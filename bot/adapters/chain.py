@@ -138,6 +138,10 @@ class ChainClient:
         )
         self._checked = False
 
+    async def close(self) -> None:
+        """Close the HTTP sessions web3 keeps open to the RPC (call once, at stop)."""
+        await self._w3.provider.disconnect()
+
     async def _rpc(self, awaitable: Any) -> Any:
         try:
             return await awaitable

@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts import rules
 from bot.alerts import severity as severities
-from bot.alerts.formats import AlertEvent, BadPayload, Notification, parse
+from bot.alerts.formats import BadPayload
 from bot.alerts.metrics import AlertMetrics
+from bot.alerts.notification import AlertEvent, Notification, parse
 from bot.alerts.rules import GROUP_STATES, GroupState
 from bot.alerts.steps import Schedule
 from bot.alerts.writer import Writer
@@ -37,6 +38,15 @@ log = logging.getLogger(__name__)
 
 APPLY_BATCH = 200
 GroupKey = tuple[str, str]  # (source, group key)
+
+
+_SHARED = ("fingerprint", "name", "status", "labels", "annotations", "url", "starts_at", "ends_at")
+
+
+def shared_fields(source: AlertEvent | Alert) -> dict[str, Any]:
+    """What an alert as received (AlertEvent) and as stored (Alert) have in common: the
+    one conversion between them, each way."""
+    return {name: getattr(source, name) for name in _SHARED}
 
 
 @dataclass
@@ -150,14 +160,7 @@ class Applier:
             alert = batch.alerts.get((key, event.fingerprint))
             if alert is None:
                 alert = Alert(
-                    fingerprint=event.fingerprint,
-                    name=event.name,
-                    status=event.status,
-                    labels=event.labels,
-                    annotations=event.annotations,
-                    url=event.url,
-                    starts_at=event.starts_at,
-                    ends_at=event.ends_at,
+                    **shared_fields(event),
                     fire_count=1 if event.status == "firing" else 0,
                     first_seen=batch.now,
                     last_seen=batch.now,
@@ -262,19 +265,8 @@ class Applier:
             if alert.fingerprint in seen or alert.status != "firing":
                 continue
             seen.add(alert.fingerprint)
-            earlier.append(
-                AlertEvent(
-                    fingerprint=alert.fingerprint,
-                    status=alert.status,
-                    name=alert.name,
-                    labels=alert.labels,
-                    annotations=alert.annotations,
-                    starts_at=alert.starts_at,
-                    ends_at=alert.ends_at,
-                    url=alert.url,
-                    severity=alert.labels.get(self._config.severity_label),
-                )
-            )
+            severity = alert.labels.get(self._config.severity_label)
+            earlier.append(AlertEvent(**shared_fields(alert), severity=severity))
         return [*firing, *earlier]
 
     async def _storm(self, batch: _Batch) -> bool:

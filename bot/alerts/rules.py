@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from bot.alerts.formats import AlertEvent, Notification, clip
+from bot.alerts.notification import AlertEvent, Notification, clip
 from bot.core.backoff import Backoff
 from bot.core.states import StateTable
 from bot.core.text import from_outside, in_code, safe_url

@@ -23,7 +23,7 @@ from bot.triage.lifecycle import OPEN_STATES
 from bot.triage.oncall import OnCallService
 from bot.triage.service import IncidentEvent, IncidentService
 from storage import alerts as queries
-from storage.db import make_engine, make_sessions, ping
+from storage.db import is_postgres, make_engine, make_sessions, ping
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,11 @@ class AlertService:
         # The hot writes (webhook commits, apply rounds) go through one writer thread;
         # the worker reads, and checkpoints the WAL, on connections of its own that
         # never checkpoint on commit (see bot/alerts/writer.py).
-        self.writer = Writer(settings.database_path)
-        self._engine = make_engine(settings.database_path)
-        event.listen(self._engine.sync_engine, "connect", queries.no_autocheckpoint)
+        database = settings.database
+        self.writer = Writer(database)
+        self._engine = make_engine(database)
+        if not is_postgres(database):
+            event.listen(self._engine.sync_engine, "connect", queries.no_autocheckpoint)
         self.worker = AlertWorker(
             config,
             make_sessions(self._engine),
@@ -170,11 +172,15 @@ class AlertService:
             ("worker", self.worker.running),
             ("timers", timers_ok),
         ]
+        if gateway == "standby":
+            # Another replica holds the lease (bot/replica/): this one only stores alerts,
+            # which is healthy as long as the database answers.
+            parts = [("database", body["database"] == "ok")]
         for name, part in self.health_parts.items():
             part_ok, body[name] = part()
             parts.append((name, part_ok))
         failing = [part for part, ok in parts if not ok]
-        body["status"] = "ok" if not failing else "unavailable"
+        body["status"] = "unavailable" if failing else "standby" if gateway == "standby" else "ok"
         body["failing"] = failing
         return not failing, body
 

@@ -12,6 +12,11 @@ process crash but not an OS crash or power loss, and a 2xx promises "on disk".
 The group commit shares that one fsync among every request in the batch. The
 connection never checkpoints on commit: a webhook's 202 must not wait for a
 checkpoint's fsyncs. The worker checkpoints between rounds instead.
+
+On PostgreSQL the same jobs run on a pooled asyncpg connection, one transaction
+each (storage/alerts/pg.py gives them the connection's shape): the server has
+row locks and its own WAL and group commit, so there is no thread, no pragma and
+no checkpoint; the lock still orders this process's writes as on SQLite.
 """
 
 from __future__ import annotations
@@ -21,33 +26,45 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import URL, Connection
 
 from storage import alerts as queries
+from storage.alerts.pg import PgConnection
+from storage.db import Target, make_engine
 
 T = TypeVar("T")
 
 
 class Writer:
-    def __init__(self, path: Path, lock: asyncio.Lock | None = None) -> None:
-        self.path = path
+    def __init__(self, target: Target, lock: asyncio.Lock | None = None) -> None:
         self.lock = lock or asyncio.Lock()
+        self._engine = make_engine(target) if isinstance(target, URL) else None
+        self.path = target if isinstance(target, Path) else None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-writer")
         self._connection: sqlite3.Connection | None = None
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """``job(connection)`` inside one immediate transaction, committed before returning."""
         async with self.lock:
+            if self._engine is not None:
+                async with self._engine.begin() as connection:
+                    return await connection.run_sync(_as_sqlite(job))
             return await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._transaction, job
             )
 
     async def read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """``job(connection)`` on the writer's connection, outside any transaction."""
+        if self._engine is not None:
+            async with self._engine.connect() as connection:
+                return await connection.run_sync(_as_sqlite(job))
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._read, job)
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
+            assert self.path is not None
             self._connection = queries.connect_writer(self.path)
         return self._connection
 
@@ -65,3 +82,14 @@ class Writer:
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
+        if self._engine is not None:
+            await self._engine.dispose()
+
+
+def _as_sqlite(job: Callable[[sqlite3.Connection], T]) -> Callable[[Connection], T]:
+    """The job, given the PostgreSQL connection in the shape it was written for."""
+
+    def run(connection: Connection) -> T:
+        return job(cast(Any, PgConnection(connection)))
+
+    return run

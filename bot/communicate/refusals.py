@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from bot.communicate.base import Deps
+from bot.core.permissions import record_refusal
 from bot.errors import ExternalServiceError, UserError
 from storage import communicate as queries
 
@@ -27,7 +28,11 @@ class ReactionRefusals:
     async def refuse(
         self, channel_id: str, message_id: str, user_id: str, emoji: str, reason: str
     ) -> bool:
-        """Remove the reaction and tell the person once; True if they were told now."""
+        """Remove the reaction and tell the person once; True if they were told now.
+        Every refused reaction is recorded (the ``audit`` table), told or not."""
+        await record_refusal(
+            self.d.sessions, self.d.clock, user_id, f"{emoji} reaction", reason, channel_id
+        )
         try:
             await self.d.discord.remove_reaction(channel_id, message_id, emoji, user_id)
         except (ExternalServiceError, UserError) as error:

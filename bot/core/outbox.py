@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -74,15 +74,30 @@ Effect = Callable[[OutboxEntry], Awaitable[Mapping[str, Any] | None]]
 Verifier = Callable[[OutboxEntry], Awaitable[Mapping[str, Any] | None]]
 
 
+def not_before(entry: OutboxEntry) -> datetime | None:
+    """When a pending entry may be tried again, if the other side said (``Retry``'s
+    ``not_before``: a 429's reset, ``Retry-After``); kept on the row until it is."""
+    if entry.state != EffectState.PENDING or "not_before" not in (entry.result or {}):
+        return None
+    return datetime.fromisoformat(entry.result["not_before"])
+
+
 def marker(entry_id: int) -> str:
     """A tag the effect carries (a footer, a hidden comment) so a verifier can find it."""
     return f"outbox:{entry_id}"
 
 
+# The fencing token this replica holds now (bot/replica/), None while it holds none.
+Fence = Callable[[], int | None]
+
+
 class Outbox:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, fence: Fence | None = None
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._fence = fence
         self._verifiers: dict[str, Verifier] = {}
 
     def register_verifier(self, kind: str, verifier: Verifier) -> None:
@@ -117,8 +132,13 @@ class Outbox:
         ``Retry`` leaves it pending (the caller schedules the next try), ``Refused``
         fails it, and any other exception leaves it in doubt and is raised.
         """
-        async with self._sessions.begin() as session:
-            claimed = await queries.claim(session, entry_id, self._clock.now())
+        token = None if self._fence is None else self._fence()
+        if self._fence is not None and token is None:
+            log.warning("outbox entry %s left pending: this replica holds no lease", entry_id)
+            claimed = None
+        else:
+            async with self._sessions.begin() as session:
+                claimed = await queries.claim(session, entry_id, self._clock.now(), token)
         if claimed is None:
             async with self._sessions() as session:
                 current = await queries.get(session, entry_id)
@@ -128,7 +148,10 @@ class Outbox:
         try:
             result = await effect(claimed)
         except Retry as error:
-            return await self._settle(claimed, EffectState.PENDING, error=str(error))
+            wait = error.not_before if error.not_before > timedelta(0) else None
+            return await self._settle(
+                claimed, EffectState.PENDING, error=str(error), not_before=wait
+            )
         except Refused as error:
             return await self._settle(claimed, EffectState.FAILED, error=str(error))
         except BaseException as error:
@@ -178,6 +201,7 @@ class Outbox:
         state: EffectState,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
+        not_before: timedelta | None = None,
     ) -> OutboxEntry:
         async with self._sessions.begin() as session:
             row = await queries.get(session, entry.id)
@@ -191,4 +215,6 @@ class Outbox:
                 row.last_error = None
             elif error is not None:
                 row.last_error = error[:2000]
+            if state is EffectState.PENDING:  # a Retry: what the other side asked is kept
+                row.result = {"not_before": (now + not_before).isoformat()} if not_before else {}
         return row

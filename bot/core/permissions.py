@@ -8,11 +8,18 @@ only by its id, so a role created or renamed later to a configured name grants n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core.clock import Clock
 from bot.errors import NotAllowed
 from bot.settings import Config, Permissions
+from storage.audit import add_refusal
+
+log = logging.getLogger(__name__)
 
 ANYONE, COMMANDER, PAGED = "anyone", "commander", "paged"
 KEYWORDS = frozenset({ANYONE, COMMANDER, PAGED})
@@ -69,6 +76,25 @@ def require(
     rule: list[str] = getattr(permissions, action)
     if not allowed(rule, actor, commander_id, paged):
         raise NotAllowed(f"Only {describe(rule)} may {doing or action.replace('_', ' ')}.")
+
+
+async def record_refusal(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    user_id: str,
+    action: str,
+    reason: str,
+    channel_id: str | None = None,
+) -> None:
+    """A refusal (``NotAllowed`` answered to a command or button, a reaction taken off) as
+    one ``audit`` row: who, what, where, and the reason they were told. Every refusal comes
+    through here once (the bot's one error handler, the reaction refusals), so no phase
+    records its own. Best effort: a refusal is answered even if the row cannot be written."""
+    try:
+        async with sessions.begin() as session:
+            await add_refusal(session, clock.now(), user_id, action, reason, channel_id)
+    except Exception:
+        log.exception("could not record %s's refusal of %s", user_id, action)
 
 
 # -- resolving role names to ids, at start -------------------------------------------------

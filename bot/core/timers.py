@@ -39,10 +39,14 @@ RETRY = Backoff(initial=timedelta(seconds=2), cap=timedelta(seconds=60))
 
 class TimerService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock | None = None,
+        fence: Callable[[], int | None] | None = None,  # the lease's token (bot/replica/)
     ) -> None:
         self._sessions = sessions
         self._clock = clock or Clock()
+        self._fence = fence
         self._handlers: dict[str, Handler] = {}
         self._on_failure: dict[str, FailureHandler] = {}
         self._wake = asyncio.Event()
@@ -119,9 +123,12 @@ class TimerService:
 
     async def _fire_due(self) -> datetime | None:
         now = self._clock.now()
+        token = None if self._fence is None else self._fence()
+        if self._fence is not None and token is None:
+            return None  # not the active replica (any more): the one holding the lease fires
         async with self._sessions() as session:
             for timer in await queries.due(session, now):
-                if await queries.claim(session, timer.id):
+                if await queries.claim(session, timer.id, token):
                     await session.commit()
                     task = asyncio.create_task(self._fire(timer), name=f"timer-{timer.id}")
                     self._inflight.add(task)

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.adapters.discord_out import DiscordOut
-from bot.core.clock import Clock
-from bot.core.locks import IncidentLocks
-from bot.core.render import Renderer
-from bot.core.timers import TimerService
 from bot.errors import ExternalServiceError
 from bot.follow_up.archive import Archive
 from bot.follow_up.closeout import CloseOut
@@ -19,23 +12,15 @@ from bot.follow_up.reminders import Reminders
 from bot.follow_up.service import FollowUpService
 from bot.follow_up.stats import StatsService
 from bot.follow_up.tracker import PlanTracker
+from bot.postmortem.build import Parts
 from bot.postmortem.service import PostmortemService
-from bot.settings import Settings
-from bot.triage.service import IncidentService
 from storage.models import Incident
 
 
-def build_follow_up(
-    settings: Settings,
-    incidents: IncidentService,
-    sessions: async_sessionmaker[AsyncSession],
-    out: DiscordOut,
-    renderer: Renderer,
-    timers: TimerService,
-    clock: Clock,
-    locks: IncidentLocks,
-) -> FollowUpService:
-    config = settings.config
+def build_follow_up(parts: Parts) -> FollowUpService:
+    incidents, sessions, out, renderer = parts.incidents, parts.sessions, parts.out, parts.renderer
+    timers, clock, locks = parts.timers, parts.clock, parts.locks
+    config = parts.settings.config
     section = config.follow_up
     service = FollowUpService(config, incidents)
 
@@ -56,7 +41,6 @@ def build_follow_up(
             return None
         return f"https://discord.com/channels/{guild}/{incident.channel_id}"
 
-    token = settings.secrets.ops_repo_token
     postmortem = config.postmortem
     service.tracker = PlanTracker(
         sessions,
@@ -65,12 +49,10 @@ def build_follow_up(
         label,
         link,
         config.ops_repo.url,
-        settings.resolve(section.checkout)
-        if section.checkout is not None
-        else settings.resolve(config.data_dir) / "follow-up-repo",
+        parts.checkout(section.checkout, "follow-up-repo"),
         postmortem.branch or config.ops_repo.branch,
         (postmortem.author_name, postmortem.author_email),
-        token.get_secret_value() if token is not None else None,
+        parts.ops_repo_token(),
     )
     service.items = ActionItems(sessions, out, clock, locks, today, label, service.tracker)
     service.today = today

@@ -4,7 +4,7 @@ the calldata encoded, and the effect check resolved to a contract."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,13 +39,14 @@ def referenced_names(config: MitigateConfig) -> set[str]:
 
 
 def target_names(
-    config: MitigateConfig, environ: Mapping[str, str]
+    config: MitigateConfig, environ: Mapping[str, str], also: Iterable[str] = ()
 ) -> tuple[dict[str, str], list[str]]:
     """NAME → address: ``[mitigate.addresses]``, else the environment variable NAME; with a
-    problem line for each environment value that is no address."""
+    problem line for each environment value that is no address. ``also``: names other
+    phases use (the chain watch's contracts and outflow rules)."""
     names = dict(config.addresses)
     problems = []
-    for name in sorted(referenced_names(config) - set(names)):
+    for name in sorted((referenced_names(config) | set(also)) - set(names)):
         value = environ.get(name)
         if value is None:
             continue

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.adapters.github import Deployment, DeploymentStatus
 from bot.mitigate.deployments import Deployments
+from bot.mitigate.hotfix import quietly
 from storage import fixes as queries
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,21 @@ PATH = "/github/webhook"
 
 def _answer(code: int, **body: Any) -> web.Response:
     return web.json_response(body, status=code)
+
+
+MAX_ID = 2**63 - 1  # GitHub's ids are positive 64-bit integers (and so are the columns)
+
+
+def _bad_ids(deployment: Any, status: Any) -> str | None:
+    """Why the two ids are no GitHub ids (a float, Infinity, a bool, 0, past 64 bits), or
+    None; a shape that is no object at all is left to the parse that follows."""
+    for name, part in (("deployment", deployment), ("deployment_status", status)):
+        if not isinstance(part, dict) or "id" not in part:
+            continue
+        value = part["id"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+            return f"{name}.id must be a positive 64-bit integer, not {str(value)[:40]}"
+    return None
 
 
 def signature_ok(secrets: Sequence[str], body: bytes, header: str | None) -> bool:
@@ -72,6 +88,9 @@ class DeployWebhook:
             return _answer(202, status="ignored", reason=f"event {event or 'none'} is not followed")
         try:
             payload = json.loads(body)
+            bad = _bad_ids(payload["deployment"], payload["deployment_status"])
+            if bad:
+                return _answer(400, error=bad)
             deployment = Deployment.from_api(payload["deployment"])
             status = DeploymentStatus.from_api(payload["deployment_status"])
             repository = str(payload.get("repository", {}).get("full_name") or "")
@@ -99,7 +118,7 @@ class DeployWebhook:
             return _answer(202, status="ignored", reason="seen before, or nothing to say")
         # The post after the answer: GitHub waits 10 s at most, Discord may be slow.
         task = asyncio.create_task(
-            self._deployments.posts.deliver(entry_id), name=f"deploy-status-{status.id}"
+            quietly(self._deployments.notices.deliver(entry_id)), name=f"deploy-status-{status.id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._done)

@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapters.github import Deployment, DeploymentStatus, GitHubError, GitHubUnavailable
+from bot.adapters.notices import ChannelNotices
 from bot.communicate.base import Deps
 from bot.core.backoff import Backoff
 from bot.core.text import in_code, safe_url
 from bot.errors import Conflict, UserError
 from bot.mitigate.fix_config import FixConfig
-from bot.mitigate.fix_posts import FixPosts, Post
 from bot.mitigate.fix_rules import Report, report_of
-from bot.mitigate.hotfix import POLL, Hotfixes
+from bot.mitigate.hotfix import POLL, Hotfixes, Post, quietly
 from bot.triage.lifecycle import is_open
 from storage import fixes as queries
 from storage import incidents as incident_queries
@@ -44,8 +44,10 @@ KINDS = {
 
 
 class Deployments:
-    def __init__(self, deps: Deps, fix: FixConfig, posts: FixPosts, hotfixes: Hotfixes) -> None:
-        self.d, self.fix, self.posts, self.hotfixes = deps, fix, posts, hotfixes
+    def __init__(
+        self, deps: Deps, fix: FixConfig, notices: ChannelNotices, hotfixes: Hotfixes
+    ) -> None:
+        self.d, self.fix, self.notices, self.hotfixes = deps, fix, notices, hotfixes
         self.backoff = Backoff(initial=fix.retry_initial, cap=fix.retry_max)
         deps.timers.register(POLL, self.on_poll)
 
@@ -62,7 +64,7 @@ class Deployments:
         entry_id = await self.record_status(incident_id, deployment, status, via)
         if entry_id is None:
             return False
-        await self.posts.deliver(entry_id)
+        await quietly(self.notices.deliver(entry_id))
         return True
 
     async def record_status(
@@ -108,7 +110,7 @@ class Deployments:
         key = f"hand:{incident.id}:{at}"
         entry_id = await self._record(incident.id, row, Report.PRODUCTION_READY, user_id, key)
         if entry_id is not None:
-            await self.posts.deliver(entry_id)
+            await quietly(self.notices.deliver(entry_id))
         return link
 
     async def _record(
@@ -134,9 +136,7 @@ class Deployments:
             post = Post(
                 key, incident_id, incident.channel_id, text, title, row.url or title, mention
             )
-            entry = self.posts.add(session, post)
-            await session.flush()
-            return entry.id
+            return (await post.add(self.notices, session)).id
 
     def _words(
         self, row: FixDeployment, report: Report, incident: Incident, actor: str | None
@@ -176,7 +176,7 @@ class Deployments:
         github = self.d.github
         if incident is None or not is_open(incident.status) or branch is None or github is None:
             return  # resolved: the deploys are no longer the incident's
-        await self.posts.redeliver(incident_id)  # what Discord refused for now, before
+        await quietly(self.notices.deliver_pending(incident_id))  # Discord's outage, before
         fails, told = int(timer.payload.get("fails", 0)), bool(timer.payload.get("told"))
         now = self.d.clock.now()
         limit = github.rate_limit
@@ -192,17 +192,15 @@ class Deployments:
         except GitHubError as error:
             fails += 1
             if not told and incident.channel_id is not None:
-                await self.posts.post(
-                    Post(
-                        f"poll-failing:{incident_id}:{timer.id}",
-                        incident_id,
-                        incident.channel_id,
-                        f"⚠️ GitHub does not answer the bot ({error}). It keeps looking for the "
-                        "hotfix's deploys, with backoff, and posts them here when GitHub answers.",
-                        "Deploys not followed for now",
-                        str(error),
-                    )
-                )
+                await Post(
+                    f"poll-failing:{incident_id}:{timer.id}",
+                    incident_id,
+                    incident.channel_id,
+                    f"⚠️ GitHub does not answer the bot ({error}). It keeps looking for the "
+                    "hotfix's deploys, with backoff, and posts them here when GitHub answers.",
+                    "Deploys not followed for now",
+                    str(error),
+                ).post(self.notices)
             due = now + self.backoff.delay(fails)
             if isinstance(error, GitHubUnavailable) and error.retry_at is not None:
                 due = max(due, error.retry_at)

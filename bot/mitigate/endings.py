@@ -6,8 +6,7 @@ from __future__ import annotations
 from bot.core.permissions import require
 from bot.errors import Conflict, NotAllowed
 from bot.mitigate import rules
-from bot.mitigate.base import TIMER_KINDS, MitigateDeps
-from bot.mitigate.posts import AMBER, RED, Poster
+from bot.mitigate.base import AMBER, RED, TIMER_KINDS, MitigateDeps
 from bot.mitigate.proposals import Proposals, footer
 from bot.mitigate.rules import MitigationState
 from storage import mitigate as queries
@@ -16,9 +15,8 @@ from storage.models import Timer
 
 
 class Endings:
-    def __init__(self, deps: MitigateDeps, poster: Poster, proposals: Proposals) -> None:
+    def __init__(self, deps: MitigateDeps, proposals: Proposals) -> None:
         self.d = deps
-        self.poster = poster
         self.proposals = proposals
 
     async def cancel(self, channel_id: str, actor_id: str) -> Mitigation:
@@ -50,7 +48,7 @@ class Endings:
                 actor_id,
                 {"mitigation_id": row.id},
             )
-            await self.poster.queue(
+            await self.d.post(
                 session,
                 f"mitigation:{row.id}:cancelled",
                 incident.id,
@@ -76,7 +74,7 @@ class Endings:
                 if row.state == MitigationState.PROPOSED
                 else "approved: run the command"
             )
-            await self.poster.queue(
+            await self.d.post(
                 session,
                 f"mitigation:{row.id}:remind:{timer.id}",
                 row.incident_id,
@@ -106,7 +104,7 @@ class Endings:
                 {"mitigation_id": row.id},
             )
             if incident.channel_id:
-                await self.poster.queue(
+                await self.d.post(
                     session,
                     f"mitigation:{row.id}:expired",
                     row.incident_id,

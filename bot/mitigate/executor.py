@@ -17,8 +17,7 @@ from pydantic import SecretStr
 
 from bot.core.outbox import EffectState, Retry
 from bot.errors import ExternalServiceError, UserError
-from bot.mitigate.base import EXECUTE, MitigateDeps
-from bot.mitigate.posts import AMBER, RED, Poster
+from bot.mitigate.base import AMBER, EXECUTE, RED, MitigateDeps
 from bot.mitigate.proposals import footer
 from bot.mitigate.rules import MitigationState
 from storage import mitigate as queries
@@ -33,9 +32,8 @@ class NotSent(Exception):
 
 
 class Executor:
-    def __init__(self, deps: MitigateDeps, poster: Poster, key: SecretStr) -> None:
+    def __init__(self, deps: MitigateDeps, key: SecretStr) -> None:
         self.d = deps
-        self.poster = poster
         self._key = key
         deps.outbox.register_verifier(EXECUTE, self._look_up)
 
@@ -106,7 +104,7 @@ class Executor:
                 None,
                 {"mitigation_id": mitigation_id},
             )
-            await self.poster.queue(
+            await self.d.post(
                 session,
                 f"mitigation:{mitigation_id}:executor:{what}",
                 incident_id,

@@ -10,11 +10,11 @@ from bot.adapters.github import GitHubClient
 from bot.communicate.base import Deps
 from bot.mitigate.deploy_hook import DeployWebhook
 from bot.mitigate.deployments import Deployments
-from bot.mitigate.fix_posts import FixPosts
 from bot.mitigate.hotfix import GitHubBusy, Hotfixes
 from bot.mitigate.ticket import Ticket, Tickets
 
 if TYPE_CHECKING:
+    from bot.adapters.notices import ChannelNotices
     from bot.communicate import CommsService
     from bot.settings import Settings
 
@@ -37,15 +37,14 @@ def product_client(settings: Settings) -> GitHubClient | None:
 
 
 class FixService:
-    def __init__(self, settings: Settings, comms: CommsService) -> None:
+    def __init__(self, settings: Settings, comms: CommsService, notices: ChannelNotices) -> None:
         fix = settings.config.fix
         self.github = product_client(settings)
         # The comms phase's dependencies, with the product repository's client.
         deps: Deps = replace(comms.deps, github=self.github)
         self.deps = deps
-        self.posts = FixPosts(deps)
-        self.hotfixes = Hotfixes(deps, fix, self.posts, settings.config.github.api_base)
-        self.deployments = Deployments(deps, fix, self.posts, self.hotfixes)
+        self.hotfixes = Hotfixes(deps, fix, notices, settings.config.github.api_base)
+        self.deployments = Deployments(deps, fix, notices, self.hotfixes)
         self.tickets = Tickets(comms.deps, fix, comms.github_issues)
         secrets = [s.get_secret_value() for s in settings.secrets.github_webhook_secrets]
         self.webhook = DeployWebhook(lambda: secrets, self.deployments, self.hotfixes.repository)

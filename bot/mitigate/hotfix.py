@@ -12,18 +12,18 @@ command says why and nothing is recorded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from bot.adapters.github import GitHubRejected, GitHubUnavailable
+from bot.adapters.notices import ChannelNotices
 from bot.communicate.base import Deps
 from bot.core.backoff import Backoff
 from bot.core.outbox import EffectState, Refused, Retry
-from bot.errors import Conflict, UserError
+from bot.errors import Conflict, ExternalServiceError, UserError
 from bot.mitigate.fix_config import FixConfig
-from bot.mitigate.fix_posts import FixPosts, Post
 from bot.mitigate.fix_rules import NOT_CONFIGURED, branch_names, branch_url
 from bot.triage.lifecycle import is_open
 from storage import fixes as queries
@@ -53,13 +53,54 @@ class Hotfix:
         return cls(row.name, row.url, row.base, row.sha, created)
 
 
+@dataclass(frozen=True)
+class Post:
+    """A message the fix's work posts in the incident channel, once (bot/adapters/notices.py)."""
+
+    key: str  # what it reports: one post per key
+    incident_id: int
+    channel_id: str
+    content: str
+    title: str  # the embed's
+    detail: str
+    mention: str | None = None  # a user pinged by it (the commander asked a question)
+
+    async def add(self, notices: ChannelNotices, session: Any) -> OutboxEntry:
+        """Its notice in ``session``'s transaction (deliver it after the commit)."""
+        key = f"fix-post:{self.key}"
+        return await notices.add(session, key, self.channel_id, self.content, **self._notice())
+
+    async def post(self, notices: ChannelNotices) -> None:
+        """Add it (unless it was said already) and post it now; Discord unavailable, it
+        stays pending and the deploy poll posts it (``deliver_pending``)."""
+        key = f"fix-post:{self.key}"
+        await quietly(notices.post(key, self.channel_id, self.content, **self._notice()))
+
+    def _notice(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "description": self.detail[:4000],
+            "label": f"incident #{self.incident_id} · {self.key}",
+            "mention_users": (self.mention,) if self.mention else (),
+            "incident_id": self.incident_id,
+        }
+
+
+async def quietly(delivering: Awaitable[object]) -> None:
+    """A fix post delivered now if Discord takes it; else left pending for the poll."""
+    try:
+        await delivering
+    except ExternalServiceError as error:
+        log.warning("a fix post waits for Discord: %s", error)
+
+
 class GitHubBusy(Exception):
     """GitHub is unavailable: the bot retries with backoff (a timer) and says so once."""
 
 
 class Hotfixes:
-    def __init__(self, deps: Deps, fix: FixConfig, posts: FixPosts, api_base: str) -> None:
-        self.d, self.fix, self.posts = deps, fix, posts
+    def __init__(self, deps: Deps, fix: FixConfig, notices: ChannelNotices, api_base: str) -> None:
+        self.d, self.fix, self.notices = deps, fix, notices
         self.api_base = api_base
         self.retry = Backoff(initial=fix.retry_initial, cap=fix.retry_max)
         deps.timers.register(BRANCH_RETRY, self.on_retry)
@@ -241,30 +282,26 @@ class Hotfixes:
         except UserError as error:
             await self._tell(incident, f"refused:{timer.id}", str(error))
             return
-        await self.posts.post(
-            Post(
-                f"hotfix:{incident_id}",
-                incident_id,
-                incident.channel_id,
-                self.message(made),
-                "Hotfix branch",
-                made.url,
-            )
-        )
+        await Post(
+            f"hotfix:{incident_id}",
+            incident_id,
+            incident.channel_id,
+            self.message(made),
+            "Hotfix branch",
+            made.url,
+        ).post(self.notices)
 
     async def _tell(self, incident: Incident, key: str, why: str) -> None:
         assert incident.channel_id is not None
-        await self.posts.post(
-            Post(
-                f"hotfix-failed:{incident.id}:{key}",
-                incident.id,
-                incident.channel_id,
-                f"⚠️ No hotfix branch was made: {why}. Make it by hand "
-                f"(`git checkout -b {self.fix.branch_prefix}…`) or run `/mitigate hotfix` again.",
-                "Hotfix branch not made",
-                why,
-            )
-        )
+        await Post(
+            f"hotfix-failed:{incident.id}:{key}",
+            incident.id,
+            incident.channel_id,
+            f"⚠️ No hotfix branch was made: {why}. Make it by hand "
+            f"(`git checkout -b {self.fix.branch_prefix}…`) or run `/mitigate hotfix` again.",
+            "Hotfix branch not made",
+            why,
+        ).post(self.notices)
 
     def message(self, made: Hotfix) -> str:
         return self.d.renderer.render(

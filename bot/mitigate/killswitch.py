@@ -10,9 +10,8 @@ from bot.core.permissions import allowed, describe
 from bot.errors import Conflict, NotAllowed, NotFound, UserError
 from bot.mitigate import rules
 from bot.mitigate.actions import build, new_mitigation
-from bot.mitigate.base import EXPIRE, WATCH, MitigateDeps
+from bot.mitigate.base import RED, WATCH, MitigateDeps
 from bot.mitigate.config import KILLSWITCH
-from bot.mitigate.posts import RED, Poster
 from bot.mitigate.proposals import Proposals, footer
 from bot.mitigate.rules import MitigationState
 from storage import mitigate as queries
@@ -24,9 +23,8 @@ def confirm_custom_id(mitigation_id: int) -> str:
 
 
 class KillSwitch:
-    def __init__(self, deps: MitigateDeps, poster: Poster, proposals: Proposals) -> None:
+    def __init__(self, deps: MitigateDeps, proposals: Proposals) -> None:
         self.d = deps
-        self.poster = poster
         self.proposals = proposals
 
     async def prepare(self, channel_id: str, actor_id: str, address_text: str) -> Mitigation:
@@ -62,21 +60,11 @@ class KillSwitch:
                 1,
                 account,
             )
-            session.add(row)
-            await session.flush()
-            fresh = await queries.existing_incident(session, incident.id)
-            self.d.record(
-                session,
-                fresh,
-                "mitigation_proposed",
+            text = (
                 f"<@{actor_id}> prepared the kill switch for {account} "
-                f"(`{action.function}` on {action.target}); awaiting their confirmation",
-                actor_id,
-                {"mitigation_id": row.id, "account": account},
+                f"(`{action.function}` on {action.target}); awaiting their confirmation"
             )
-            self.d.timers.schedule(
-                session, EXPIRE, row.deadline, incident.id, {"mitigation_id": row.id}
-            )
+            await self.proposals.open(session, row, text, {"account": account})
         return row
 
     async def confirm(self, mitigation_id: int, actor_id: str) -> Mitigation:
@@ -108,7 +96,7 @@ class KillSwitch:
                 actor_id,
                 {"mitigation_id": fresh.id},
             )
-            await self.poster.queue(
+            await self.d.post(
                 session,
                 f"mitigation:{fresh.id}:killswitch",
                 fresh.incident_id,

@@ -1,5 +1,7 @@
-"""``/mitigate pause``: the proposal, the bound signers' ✅, approval, reminders, expiry and
-cancellation (shape a: each signer sends the call; the timelock counts them on-chain).
+"""``/mitigate pause``: the proposal, what every proposal shares (refusals, simulation, the
+row and its deadline timers) and the command the signers run (shape a: each signer sends
+the call; the timelock counts them on-chain). The signers' ✅ are counted in reactions.py;
+reminders, expiry and cancellation are in endings.py.
 
 The chain is read (simulation, the head block) before anything is written; the rows change
 under the incident's lock; every post is an outbox entry queued in the same transaction.
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,12 +21,11 @@ from bot.core.permissions import require
 from bot.errors import Conflict, ExternalServiceError, UserError
 from bot.mitigate import rules
 from bot.mitigate.actions import BuiltAction, build, new_mitigation
-from bot.mitigate.base import EXPIRE, REMIND, WATCH, MitigateDeps
+from bot.mitigate.base import EXPIRE, RED, REMIND, MitigateDeps
 from bot.mitigate.config import PAUSE
-from bot.mitigate.posts import AMBER, RED, Poster
 from bot.mitigate.rules import CONFIRM_EMOJI, MitigationState
 from storage import mitigate as queries
-from storage.mitigate_models import Mitigation, MitigationConfirmation
+from storage.mitigate_models import Mitigation
 from storage.models import Incident
 
 if TYPE_CHECKING:
@@ -39,9 +40,8 @@ def footer(mitigation: Mitigation) -> str:
 
 
 class Proposals:
-    def __init__(self, deps: MitigateDeps, poster: Poster) -> None:
+    def __init__(self, deps: MitigateDeps) -> None:
         self.d = deps
-        self.poster = poster
         self.safe: SafeProposals | None = None  # shape (b), set by the service
 
     # -- refusing --------------------------------------------------------------------------
@@ -175,28 +175,44 @@ class Proposals:
                 head,
                 threshold,
             )
-            session.add(row)
-            await session.flush()
-            fresh = await queries.existing_incident(session, incident.id)
-            self.d.record(
-                session,
-                fresh,
-                "mitigation_proposed",
+            text = (
                 f"<@{actor_id}> proposed {action.label}: `{action.function}` on {action.target} "
                 f"({threshold} of {config.signers} signers, by "
-                f"{row.deadline:%Y-%m-%d %H:%M} UTC)",
-                actor_id,
-                {"mitigation_id": row.id, "calldata": action.calldata},
+                f"{row.deadline:%Y-%m-%d %H:%M} UTC)"
             )
+            await self.open(session, row, text, {"calldata": action.calldata}, now)
             await self._queue_proposal(
                 session, row, action, [s.member_id for s in signers], channel_id
             )
-            for at in rules.reminder_times(now, row.deadline, config.reminders):
-                self.d.timers.schedule(session, REMIND, at, incident.id, {"mitigation_id": row.id})
-            self.d.timers.schedule(
-                session, EXPIRE, row.deadline, incident.id, {"mitigation_id": row.id}
-            )
         return row
+
+    async def open(
+        self,
+        session: AsyncSession,
+        row: Mitigation,
+        text: str,
+        data: dict[str, Any],
+        reminders_from: datetime | None = None,
+    ) -> Incident:
+        """Add the new ``row`` with its "proposed" timeline event (``text``, ``data``) and
+        its deadline's timer, plus the reminders of one that waits on signers (from
+        ``reminders_from``); the incident, as ``session`` has it."""
+        session.add(row)
+        await session.flush()
+        incident = await queries.existing_incident(session, row.incident_id)
+        data = {"mitigation_id": row.id, **data}
+        self.d.record(session, incident, "mitigation_proposed", text, row.proposed_by, data)
+        if reminders_from is not None:
+            for at in rules.reminder_times(
+                reminders_from, row.deadline, self.d.config.mitigate.reminders
+            ):
+                self.d.timers.schedule(
+                    session, REMIND, at, row.incident_id, {"mitigation_id": row.id}
+                )
+        self.d.timers.schedule(
+            session, EXPIRE, row.deadline, row.incident_id, {"mitigation_id": row.id}
+        )
+        return incident
 
     def command(self, row: Mitigation) -> str:
         rpc = rules.command_rpc(self.d.config.mitigate.chain.command_rpc_url)
@@ -229,7 +245,7 @@ class Proposals:
                 "shows the effect.",
             ]
         )
-        await self.poster.queue(
+        await self.d.post(
             session,
             f"mitigation:{row.id}:proposal",
             row.incident_id,
@@ -242,167 +258,3 @@ class Proposals:
             mention_users=tuple(signer_ids),
             message_of=row.id,
         )
-
-    # -- reactions -------------------------------------------------------------------------
-    async def mitigation_of_message(self, channel_id: str, message_id: str) -> Mitigation | None:
-        async with self.d.sessions() as session:
-            unrecorded = await queries.unrecorded_proposals_in(session, channel_id)
-        async with self.d.sessions() as session:  # a new read: sees an id stored meanwhile
-            row = await queries.mitigation_by_message(session, message_id)
-        if row is not None or not unrecorded:  # not unrecorded: no proposal here waits for its id
-            return row
-        # A ✅ can arrive before the message's id is stored: its footer names the proposal.
-        found = _FOOTER.match(await self.d.discord.own_message_footer(channel_id, message_id) or "")
-        if found is None:
-            return None
-        async with self.d.sessions() as session:
-            row = await queries.mitigation(session, int(found["id"]))
-        if row is None or row.message_id not in (None, message_id):
-            return None
-        return row
-
-    async def on_reaction(
-        self, channel_id: str, message_id: str, user_id: str, reacted_at: datetime | None = None
-    ) -> str | None:
-        """A ✅ on a proposal: counted once for a bound signer; anything else recorded and
-        (for people) removed with a reason. What happened, or None if no proposal."""
-        row = await self.mitigation_of_message(channel_id, message_id)
-        if row is None:
-            return None
-        now = reacted_at or self.d.clock.now()
-        if user_id == self.d.discord.bot_user_id:
-            await self._note(
-                row, None, "the bot's own ✅ does not count", "mitigate_reaction_ignored"
-            )
-            return "ignored"
-        signer = await self.d.signers.of_member(user_id)
-        reason = None
-        if signer is None:
-            reason = "only bound signers count (`/signer register`)"
-        elif row.state == MitigationState.PROPOSED and now >= row.deadline:
-            reason = "the proposal's deadline has passed"
-        elif row.state in (MitigationState.EXPIRED, MitigationState.CANCELLED):
-            reason = f"the proposal is {row.state}"
-        if reason is not None:
-            await self._refuse_reaction(row, channel_id, message_id, user_id, reason)
-            return "refused"
-        assert signer is not None
-        if row.safe_tx:
-            await self._note(
-                row,
-                user_id,
-                "✅ recorded as intent; a Safe owner signs with `/mitigate sign`",
-                "mitigate_intent",
-            )
-            return "intent"
-        if row.state != MitigationState.PROPOSED:
-            await self._note(
-                row, user_id, "✅ after approval: already approved", "mitigate_reaction_ignored"
-            )
-            return "ignored"
-        async with self.d.changing(row.incident_id) as session:
-            fresh = await queries.mitigation(session, row.id)
-            assert fresh is not None
-            counted = await queries.confirmations(session, row.id, "reaction")
-            incident = await queries.existing_incident(session, row.incident_id)
-            if fresh.state != MitigationState.PROPOSED:
-                return "ignored"
-            if any(c.address == signer.address for c in counted):
-                self.d.record(
-                    session,
-                    incident,
-                    "mitigate_reaction_ignored",
-                    f"<@{user_id}>'s second ✅ on mitigation #{row.id} counts once",
-                    user_id,
-                    {"mitigation_id": row.id},
-                )
-                return "ignored"
-            session.add(
-                MitigationConfirmation(
-                    mitigation_id=row.id,
-                    via="reaction",
-                    member_id=user_id,
-                    address=signer.address,
-                    at=now,
-                )
-            )
-            count = len(counted) + 1
-            self.d.record(
-                session,
-                incident,
-                "mitigation_confirmed",
-                f"<@{user_id}> ({signer.address}) confirmed mitigation #{row.id}: "
-                f"{count} of {fresh.threshold}",
-                user_id,
-                {"mitigation_id": row.id, "address": signer.address},
-            )
-            if count < fresh.threshold:
-                return "counted"
-            fresh.state = rules.MITIGATIONS.check(fresh.state, MitigationState.APPROVED)
-            fresh.approved_at = now
-            self.d.record(
-                session,
-                incident,
-                "mitigation_approved",
-                f"Mitigation #{row.id} approved by {count} bound signers: they run the command",
-                None,
-                {"mitigation_id": row.id},
-            )
-            signer_ids = [s.member_id for s in await self.d.signers.list()]
-            await self.poster.queue(
-                session,
-                f"mitigation:{row.id}:approved",
-                row.incident_id,
-                channel_id,
-                f"✅ Approved: {count} of {fresh.threshold} signers",
-                "Each signer now runs, with their own wallet:\n"
-                f"```\n{self.command(fresh)}\n```\n"
-                "The bot watches the chain and says each confirmation as it lands.",
-                footer(fresh),
-                content=" ".join(f"<@{m}>" for m in signer_ids) + " run the command now.",
-                colour=AMBER,
-                mention_users=tuple(signer_ids),
-            )
-            self.d.timers.schedule(session, WATCH, now, row.incident_id, {"mitigation_id": row.id})
-        return "approved"
-
-    async def _note(self, row: Mitigation, user_id: str | None, text: str, kind: str) -> None:
-        async with self.d.changing(row.incident_id) as session:
-            incident = await queries.existing_incident(session, row.incident_id)
-            who = f"<@{user_id}>" if user_id else "The bot"
-            self.d.record(
-                session,
-                incident,
-                kind,
-                f"{who} on mitigation #{row.id}: {text}",
-                user_id,
-                {"mitigation_id": row.id},
-            )
-
-    async def _refuse_reaction(
-        self, row: Mitigation, channel_id: str, message_id: str, user_id: str, reason: str
-    ) -> None:
-        async with self.d.changing(row.incident_id) as session:
-            incident = await queries.existing_incident(session, row.incident_id)
-            self.d.record(
-                session,
-                incident,
-                "mitigate_reaction_refused",
-                f"<@{user_id}>'s ✅ on mitigation #{row.id} does not count: {reason}",
-                user_id,
-                {"mitigation_id": row.id, "reason": reason},
-            )
-            await self.poster.queue(
-                session,
-                f"mitigation:{row.id}:refused:{user_id}:{reason[:40]}",
-                row.incident_id,
-                channel_id,
-                f"{CONFIRM_EMOJI} removed",
-                f"{self.d.discord.plain_name(user_id)}'s {CONFIRM_EMOJI} was removed: {reason}.",
-                footer(row),
-                colour=AMBER,
-            )
-        try:
-            await self.d.discord.remove_reaction(channel_id, message_id, CONFIRM_EMOJI, user_id)
-        except (UserError, ExternalServiceError) as error:
-            log.warning("mitigation %s: could not remove a ✅: %s", row.id, error)

@@ -15,8 +15,7 @@ from bot.adapters.chain import ChainClient, calldata
 from bot.errors import Conflict, ExternalServiceError, NotFound, UserError
 from bot.mitigate import rules, safe
 from bot.mitigate.actions import BuiltAction, new_mitigation, resolve
-from bot.mitigate.base import EXECUTE, EXPIRE, REMIND, WATCH, MitigateDeps
-from bot.mitigate.posts import AMBER, RED, Poster
+from bot.mitigate.base import AMBER, EXECUTE, RED, WATCH, MitigateDeps
 from bot.mitigate.proposals import Proposals, footer
 from bot.mitigate.rules import MitigationState
 from storage import mitigate as queries
@@ -25,9 +24,8 @@ from storage.models import Incident
 
 
 class SafeProposals:
-    def __init__(self, deps: MitigateDeps, poster: Poster, proposals: Proposals) -> None:
+    def __init__(self, deps: MitigateDeps, proposals: Proposals) -> None:
         self.d = deps
-        self.poster = poster
         self.proposals = proposals
 
     async def live(self, chain: ChainClient, address: str) -> tuple[list[str], int, int]:
@@ -81,18 +79,11 @@ class SafeProposals:
                 "typed_data": typed,
                 "owners": owners,
             }
-            session.add(row)
-            await session.flush()
-            fresh = await queries.existing_incident(session, incident.id)
-            self.d.record(
-                session,
-                fresh,
-                "mitigation_proposed",
+            text = (
                 f"<@{actor_id}> proposed {action.label} through the Safe {address}: "
-                f"safeTxHash {local} ({threshold} of {len(owners)} owners, read live)",
-                actor_id,
-                {"mitigation_id": row.id, "safe_tx_hash": local},
+                f"safeTxHash {local} ({threshold} of {len(owners)} owners, read live)"
             )
+            await self.proposals.open(session, row, text, {"safe_tx_hash": local}, now)
             body = json.dumps(typed, indent=1)
             description = "\n".join(
                 [
@@ -109,7 +100,7 @@ class SafeProposals:
                     f"```json\n{body}\n```",
                 ]
             )
-            await self.poster.queue(
+            await self.d.post(
                 session,
                 f"mitigation:{row.id}:proposal",
                 incident.id,
@@ -120,11 +111,6 @@ class SafeProposals:
                 content=f"Safe owners: a P0 emergency action needs {threshold} signatures.",
                 colour=RED,
                 message_of=row.id,
-            )
-            for at in rules.reminder_times(now, row.deadline, config.reminders):
-                self.d.timers.schedule(session, REMIND, at, incident.id, {"mitigation_id": row.id})
-            self.d.timers.schedule(
-                session, EXPIRE, row.deadline, incident.id, {"mitigation_id": row.id}
             )
         return row
 
@@ -240,7 +226,7 @@ class SafeProposals:
             None,
             {"mitigation_id": row.id},
         )
-        await self.poster.queue(
+        await self.d.post(
             session,
             f"mitigation:{row.id}:approved",
             row.incident_id,

@@ -6,21 +6,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.mitigate.base import EXECUTE, EXPIRE, POST, REMIND, WATCH, MitigateDeps
+from bot.mitigate.base import EXECUTE, EXPIRE, REMIND, WATCH, MitigateDeps
 from bot.mitigate.endings import Endings
 from bot.mitigate.executor import Executor
 from bot.mitigate.killswitch import KillSwitch
 from bot.mitigate.playbook import FilledPlaybook, PlaybookFacts, playbook_for
-from bot.mitigate.posts import Poster
 from bot.mitigate.proposals import Proposals
+from bot.mitigate.reactions import Reactions
 from bot.mitigate.safe_flow import SafeProposals
 from bot.mitigate.watch import Watcher
+from storage import mitigate as queries
 
 if TYPE_CHECKING:
     from bot.mitigate.signers import SignerRegistry
     from bot.settings import Config
     from bot.triage.service import IncidentService
-    from storage.models import Incident
+    from storage.models import Incident, OutboxEntry
 
 
 class MitigateService:
@@ -31,20 +32,32 @@ class MitigateService:
         self._incidents = incidents
         self.deps = deps
         if deps is not None:
-            self.poster = Poster(deps)
-            self.proposals = Proposals(deps, self.poster)
-            self.proposals.safe = SafeProposals(deps, self.poster, self.proposals)
-            self.killswitch = KillSwitch(deps, self.poster, self.proposals)
-            self.watcher = Watcher(deps, self.poster)
-            deps.timers.register(POST, self.poster.on_timer)
+            deps.notices.on_posted(self._store_message_id)
+            self.proposals = Proposals(deps)
+            self.proposals.safe = SafeProposals(deps, self.proposals)
+            self.reactions = Reactions(deps, self.proposals)
+            self.killswitch = KillSwitch(deps, self.proposals)
+            self.watcher = Watcher(deps)
             deps.timers.register(WATCH, self.watcher.on_timer)
-            self.endings = Endings(deps, self.poster, self.proposals)
+            self.endings = Endings(deps, self.proposals)
             deps.timers.register(REMIND, self.endings.on_remind)
             deps.timers.register(EXPIRE, self.endings.on_expire)
             incidents.name_deadline(EXPIRE, "mitigation deadline")
             if deps.executor_key is not None:
-                self.executor = Executor(deps, self.poster, deps.executor_key)
+                self.executor = Executor(deps, deps.executor_key)
                 deps.timers.register(EXECUTE, self.executor.on_timer)
+
+    async def _store_message_id(self, entry: OutboxEntry) -> None:
+        """A proposal's message is posted: its id, for the ✅ reactions on it."""
+        mitigation_id = (entry.payload.get("data") or {}).get("message_of")
+        message_id = entry.result.get("message_id")
+        if mitigation_id is None or message_id is None or entry.incident_id is None:
+            return
+        assert self.deps is not None
+        async with self.deps.changing(entry.incident_id) as session:
+            row = await queries.mitigation(session, int(mitigation_id))
+            if row is not None and row.message_id is None:
+                row.message_id = str(message_id)
 
     @property
     def signers(self) -> SignerRegistry:

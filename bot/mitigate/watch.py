@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.adapters.chain import ChainClient, SeenTx, SimulationFailed
 from bot.errors import ExternalServiceError
 from bot.mitigate import rules
-from bot.mitigate.base import WATCH, MitigateDeps
+from bot.mitigate.base import GREEN, OPS, RED, WATCH, MitigateDeps
 from bot.mitigate.config import KILLSWITCH
-from bot.mitigate.posts import GREEN, OPS, RED, Poster
 from bot.mitigate.proposals import footer
 from bot.mitigate.rules import MitigationState, ResolvedEffect, short
 from storage import mitigate as queries
@@ -40,9 +39,8 @@ class Look:
 
 
 class Watcher:
-    def __init__(self, deps: MitigateDeps, poster: Poster) -> None:
+    def __init__(self, deps: MitigateDeps) -> None:
         self.d = deps
-        self.poster = poster
 
     async def on_timer(self, timer: Timer) -> None:
         mitigation_id = int(timer.payload["mitigation_id"])
@@ -138,7 +136,7 @@ class Watcher:
                         if single
                         else f"⛓️ {count} of {fresh.threshold} on-chain"
                     )
-                    await self.poster.queue(
+                    await self.d.post(
                         session,
                         f"mitigation:{row.id}:tx:{tx.tx_hash}",
                         row.incident_id,
@@ -184,7 +182,7 @@ class Watcher:
             f"**tx** `{tx.tx_hash}`\n**block** {tx.block}\n"
             f"**effect** {effect.describe()}, read back at block {tx.block}."
         )
-        await self.poster.queue(
+        await self.d.post(
             session,
             f"mitigation:{row.id}:applied",
             row.incident_id,
@@ -194,7 +192,7 @@ class Watcher:
             footer(row),
             colour=GREEN,
         )
-        await self.poster.queue(
+        await self.d.post(
             session,
             f"mitigation:{row.id}:applied:ops",
             row.incident_id,
@@ -229,7 +227,7 @@ class Watcher:
             "Treat the account as still live: use another path now."
         )
         for where, key in ((channel, "failed"), (OPS, "failed:ops")):
-            await self.poster.queue(
+            await self.d.post(
                 session,
                 f"mitigation:{row.id}:{key}",
                 row.incident_id,

@@ -1,6 +1,10 @@
-"""The postmortem phase put together (called once by ``bot.services.build_services``)."""
+"""The postmortem phase put together (called once by ``bot.services.build_services``), and
+``Parts``: what the later phases (postmortem, follow-up) are built from."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,16 +24,32 @@ from bot.settings import Settings
 from bot.triage.service import IncidentService
 
 
-def build_postmortem(
-    settings: Settings,
-    incidents: IncidentService,
-    sessions: async_sessionmaker[AsyncSession],
-    out: DiscordOut,
-    renderer: Renderer,
-    timers: TimerService,
-    clock: Clock,
-    locks: IncidentLocks,
-) -> PostmortemService:
+@dataclass(frozen=True)
+class Parts:
+    settings: Settings
+    incidents: IncidentService
+    sessions: async_sessionmaker[AsyncSession]
+    out: DiscordOut
+    renderer: Renderer
+    timers: TimerService
+    clock: Clock
+    locks: IncidentLocks
+
+    def checkout(self, configured: Path | None, default: str) -> Path:
+        """A phase's clone of the ops repository: ``configured``, else ``default`` in the
+        data directory."""
+        if configured is not None:
+            return self.settings.resolve(configured)
+        return self.settings.resolve(self.settings.config.data_dir) / default
+
+    def ops_repo_token(self) -> str | None:
+        token = self.settings.secrets.ops_repo_token
+        return token.get_secret_value() if token is not None else None
+
+
+def build_postmortem(parts: Parts) -> PostmortemService:
+    settings, incidents, sessions, out = parts.settings, parts.incidents, parts.sessions, parts.out
+    renderer, timers, clock, locks = parts.renderer, parts.timers, parts.clock, parts.locks
     config = settings.config
     section = config.postmortem
     service = PostmortemService(config, incidents)
@@ -60,17 +80,14 @@ def build_postmortem(
         config.discord.ops_alerts_channel,
     )
     incidents.subscribe(service.deadline.on_event)
-    token = settings.secrets.ops_repo_token
     service.publishing = PublishService(
         section,
         sessions,
         clock,
         locks,
         config.ops_repo.url,
-        settings.resolve(section.checkout)
-        if section.checkout is not None
-        else settings.resolve(config.data_dir) / "postmortem-repo",
+        parts.checkout(section.checkout, "postmortem-repo"),
         section.branch or config.ops_repo.branch,
-        token.get_secret_value() if token is not None else None,
+        parts.ops_repo_token(),
     )
     return service

@@ -19,6 +19,7 @@ from bot.core.outbox import Outbox
 from bot.core.permissions import Actor
 from bot.core.render import Renderer
 from bot.core.states import StateTable
+from bot.core.text import in_code
 from bot.core.timers import TimerService
 from bot.errors import ExternalServiceError, UserError
 from bot.procedure import Severity
@@ -122,7 +123,9 @@ class TriageDeps:
             return self.config.procedure.severity(name)
         except KeyError:
             names = ", ".join(self.config.procedure.severity_names)
-            raise UserError(f"`{name}` is not a severity here; choose one of {names}.") from None
+            raise UserError(
+                f"`{in_code(name)}` is not a severity here; choose one of {names}."
+            ) from None
 
     def actor(self, user_id: str) -> Actor:
         return Actor(user_id, self.discord.role_names(user_id))

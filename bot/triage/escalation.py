@@ -15,13 +15,14 @@ A failing escalation or reminder is said in #ops-alerts (bot/triage/alarms.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.discord_out import Embed
-from bot.core.outbox import EffectState, Refused, Retry, marker
+from bot.adapters.notices import find_posted, post_once
+from bot.core.outbox import EffectState, marker
 from bot.errors import ExternalServiceError, UserError
 from bot.procedure import Severity
 from bot.triage import rules
@@ -217,39 +218,38 @@ class EscalationClock:
 
     async def _send_page(self, entry: OutboxEntry) -> Mapping[str, Any] | None:
         payload = entry.payload
-        if entry.attempts > 1:
-            found = await self._find_page(entry)  # an earlier try may have reached Discord
-            if found is not None:
-                return found
-        async with self.d.sessions() as session:
-            incident = await session.get(Incident, entry.incident_id)
-        if incident is None or not rules.awaiting_ack(incident.status, incident.acknowledged_at):
-            return {"skipped": "acknowledged or closed before the page went out"}
-        user = payload["target_kind"] == "user"
-        try:
-            message_id = await self.d.discord.send(
-                payload["channel_id"],
-                content=payload["content"],
-                embed=Embed(
-                    title=f"Escalation level {payload['level']}",
-                    description="Acknowledge with ✅ on the pinned kickoff or `/incident ack`.",
-                    footer=page_footer(incident.id, entry.id),
-                ),
-                mention_users=(payload["target_id"],) if user else (),
-                mention_roles=() if user else (payload["target_id"],),
-            )
-        except UserError as error:
-            if entry.attempts <= 1:
-                await self._tell_ops(incident, payload["level"], error)
-            raise Refused(str(error)) from error
-        except ExternalServiceError as error:
-            # Discord may have acted before failing: look before trying again. If the
-            # look fails too, the entry stays in doubt and the timer's retry looks again.
-            found = await self._find_page(entry)
-            if found is not None:
-                return found
-            raise Retry(str(error)) from error
-        return {"message_id": message_id}
+        assert entry.incident_id is not None
+        incident_id = entry.incident_id
+
+        async def send() -> str | Mapping[str, Any]:
+            async with self.d.sessions() as session:
+                incident = await session.get(Incident, incident_id)
+            if incident is None or not rules.awaiting_ack(
+                incident.status, incident.acknowledged_at
+            ):
+                return {"skipped": "acknowledged or closed before the page went out"}
+            user = payload["target_kind"] == "user"
+            try:
+                return await self.d.discord.send(
+                    payload["channel_id"],
+                    content=payload["content"],
+                    embed=Embed(
+                        title=f"Escalation level {payload['level']}",
+                        description="Acknowledge with ✅ on the pinned kickoff or `/incident ack`.",
+                        footer=page_footer(incident_id, entry.id),
+                    ),
+                    mention_users=(payload["target_id"],) if user else (),
+                    mention_roles=() if user else (payload["target_id"],),
+                )
+            except UserError as error:
+                if entry.attempts <= 1:
+                    await self._tell_ops(incident, payload["level"], error)
+                raise
+
+        # Discord may have acted before failing: post_once looks before trying again. If
+        # the look fails too, the entry stays in doubt and the timer's retry looks again.
+        footer = page_footer(incident_id, entry.id)
+        return await post_once(self.d.discord, entry, payload["channel_id"], footer, send)
 
     async def _tell_ops(self, incident: Incident, level: int, error: UserError) -> None:
         """An automatic page Discord refused (a missing permission, say) is told in the
@@ -265,12 +265,8 @@ class EscalationClock:
 
     async def _find_page(self, entry: OutboxEntry) -> Mapping[str, Any] | None:
         assert entry.incident_id is not None
-        message_id = await self.d.discord.find_own_message(
-            entry.payload["channel_id"],
-            page_footer(entry.incident_id, entry.id),
-            newest_first=True,
-        )
-        return {"message_id": message_id} if message_id else None
+        footer = page_footer(entry.incident_id, entry.id)
+        return await find_posted(self.d.discord, entry.payload["channel_id"], footer)
 
     async def _settle_page(self, entry: OutboxEntry) -> None:
         page_id = entry.payload["page_id"]
@@ -305,10 +301,17 @@ class EscalationClock:
             )
 
     # -- the response time ---------------------------------------------------------------
-    async def on_response_reminder(self, timer: Timer) -> None:
-        """Remind once: the notice and its timeline entry are committed, then posted."""
+    async def _notice_once(
+        self,
+        timer: Timer,
+        what: str,
+        add: Callable[[AsyncSession, Incident], Awaitable[OutboxEntry | None]],
+    ) -> None:
+        """The response clock's notice ``what``: ``add`` records it with its timeline entry,
+        under the lock, while the incident awaits acknowledgement (None: nothing to say);
+        then it is posted (a run after a failed post posts the one recorded)."""
         assert timer.incident_id is not None
-        key = f"response-reminder:{timer.incident_id}"
+        key = f"response-{what}:{timer.incident_id}"
         async with self.d.locks.hold(timer.incident_id), self.d.sessions.begin() as session:
             incident = await session.get(Incident, timer.incident_id)
             entry = await outbox_queries.by_key(session, key)
@@ -318,68 +321,72 @@ class EscalationClock:
                 ):
                     return
                 assert incident.channel_id is not None
-                level = self.d.severity(incident.severity)
-                assert level.respond_within is not None
-                due = incident.declared_at + level.respond_within
-                commander = incident.commander_id
-                who = f"<@{commander}>" if commander else "Nobody has acknowledged yet:"
-                entry = await self.d.notices.add(
-                    session,
-                    key,
-                    incident.channel_id,
-                    f"⏰ {who} the {level.name} response time ({level.response_time}) runs out "
-                    f"<t:{int(due.timestamp())}:R>. "
-                    "Acknowledge with ✅ on the kickoff or `/incident ack`.",
-                    title="Response time",
-                    label=f"Incident {incident.id} · reminder",
-                    mention_users=(commander,) if commander else (),
-                    incident_id=incident.id,
-                )
-                record(
-                    session,
-                    incident,
-                    "response_reminder",
-                    f"Reminder: response time runs out at {due:%H:%M} UTC",
-                    at=self.d.now(),
-                )
+                entry = await add(session, incident)
+                if entry is None:
+                    return
             entry_id = entry.id
         await self.d.notices.deliver(entry_id)
 
+    async def on_response_reminder(self, timer: Timer) -> None:
+        """Remind once: the notice and its timeline entry are committed, then posted."""
+
+        async def add(session: AsyncSession, incident: Incident) -> OutboxEntry:
+            assert incident.channel_id is not None
+            level = self.d.severity(incident.severity)
+            assert level.respond_within is not None
+            due = incident.declared_at + level.respond_within
+            commander = incident.commander_id
+            who = f"<@{commander}>" if commander else "Nobody has acknowledged yet:"
+            entry = await self.d.notices.add(
+                session,
+                f"response-reminder:{incident.id}",
+                incident.channel_id,
+                f"⏰ {who} the {level.name} response time ({level.response_time}) runs out "
+                f"<t:{int(due.timestamp())}:R>. "
+                "Acknowledge with ✅ on the kickoff or `/incident ack`.",
+                title="Response time",
+                label=f"Incident {incident.id} · reminder",
+                mention_users=(commander,) if commander else (),
+                incident_id=incident.id,
+            )
+            record(
+                session,
+                incident,
+                "response_reminder",
+                f"Reminder: response time runs out at {due:%H:%M} UTC",
+                at=self.d.now(),
+            )
+            return entry
+
+        await self._notice_once(timer, "reminder", add)
+
     async def on_response_breach(self, timer: Timer) -> None:
         """Record the breach and its notice together; a run after a failed post posts it."""
-        assert timer.incident_id is not None
-        key = f"response-breach:{timer.incident_id}"
-        async with self.d.locks.hold(timer.incident_id), self.d.sessions.begin() as session:
-            incident = await session.get(Incident, timer.incident_id)
-            entry = await outbox_queries.by_key(session, key)
-            if entry is None:
-                if incident is None or not rules.awaiting_ack(
-                    incident.status, incident.acknowledged_at
-                ):
-                    return
-                if incident.response_breached_at is not None:
-                    return  # recorded by a run before notices existed
-                assert incident.channel_id is not None
-                level = self.d.severity(incident.severity)
-                incident.response_breached_at = self.d.now()
-                record(
-                    session,
-                    incident,
-                    "response_breach",
-                    f"Response time breached: {level.name} must be answered "
-                    f"{level.response_time.lower()}",
-                    at=self.d.now(),
-                )
-                entry = await self.d.notices.add(
-                    session,
-                    key,
-                    incident.channel_id,
-                    f"🚨 The {level.name} response time ({level.response_time}) has passed "
-                    "without an acknowledgement. Recorded in the timeline.",
-                    title="Response time breached",
-                    colour=0xED4245,
-                    label=f"Incident {incident.id} · breach",
-                    incident_id=incident.id,
-                )
-            entry_id = entry.id
-        await self.d.notices.deliver(entry_id)
+
+        async def add(session: AsyncSession, incident: Incident) -> OutboxEntry | None:
+            if incident.response_breached_at is not None:
+                return None  # recorded by a run before notices existed
+            assert incident.channel_id is not None
+            level = self.d.severity(incident.severity)
+            incident.response_breached_at = self.d.now()
+            record(
+                session,
+                incident,
+                "response_breach",
+                f"Response time breached: {level.name} must be answered "
+                f"{level.response_time.lower()}",
+                at=self.d.now(),
+            )
+            return await self.d.notices.add(
+                session,
+                f"response-breach:{incident.id}",
+                incident.channel_id,
+                f"🚨 The {level.name} response time ({level.response_time}) has passed "
+                "without an acknowledgement. Recorded in the timeline.",
+                title="Response time breached",
+                colour=0xED4245,
+                label=f"Incident {incident.id} · breach",
+                incident_id=incident.id,
+            )
+
+        await self._notice_once(timer, "breach", add)

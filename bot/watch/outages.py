@@ -5,18 +5,23 @@ resumes (the outage's number is in the key, and it is stored: a restart says not
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.notices import NOTICE, ChannelNotices
 from bot.core.outbox import EffectState
 from bot.errors import ExternalServiceError
+from bot.watch.rules import Problem
 from storage import outbox as outbox_queries
 from storage import watch as queries
 
 log = logging.getLogger(__name__)
-RED, BLUE = 0xED4245, 0x5865F2
+RED, BLUE, AMBER = 0xED4245, 0x5865F2, 0xFEE75C
+TITLES = {
+    "undecodable": "⛓️ Chain watch: a log that does not decode",
+    "range": "⛓️ Chain watch: a block range the RPC refused",
+}
 
 
 class Outages:
@@ -48,6 +53,28 @@ class Outages:
             incident_id=incident_id,
         )
         self.undelivered.append(entry.id)
+
+    async def report(self, problems: Sequence[Problem]) -> None:
+        """What the watch refused or could not read: logged each time, and said in
+        #ops-alerts once per cause (the notice's key is the cause: stored, so a restart or
+        the same cause again says nothing twice)."""
+        if not problems:
+            return
+        for problem in problems:
+            log.warning("chain watch: %s", problem.text)
+        channel = self.ops_channel()
+        if not channel:
+            return
+        async with self.sessions.begin() as session:
+            for problem in {p.cause: p for p in problems}.values():
+                await self.notice(
+                    session,
+                    f"problem:{problem.cause}"[:180],
+                    channel,
+                    TITLES.get(problem.cause.split(":")[0], "⛓️ Chain watch: an RPC answer refused"),
+                    problem.text[:4000],
+                    AMBER,
+                )
 
     async def stopped(self, reason: str) -> None:
         self.down = reason

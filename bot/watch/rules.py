@@ -72,6 +72,12 @@ EVENTS: dict[str, EventSpec] = {
 }
 BY_TOPIC: dict[bytes, EventSpec] = {s.topic: s for s in EVENTS.values()}
 EXECUTION_SUCCESS = EVENTS["ExecutionSuccess(bytes32,uint256)"].topic
+TRANSFER_TOPIC = EVENTS[TRANSFER].topic
+
+
+def address_word(address: str) -> bytes:
+    """An address as an indexed topic holds it (32 bytes, left-padded)."""
+    return bytes(12) + bytes.fromhex(address.removeprefix("0x"))
 
 
 class Undecodable(ValueError):
@@ -217,9 +223,10 @@ def behind(cursor: int, head: int, confirmations: int, limit: int) -> int:
     return lag if lag > limit else 0
 
 
-def rewind_to(cursor: int, depth: int) -> int:
-    """Where the cursor goes back to after a reorg: ``depth`` blocks (never below 0)."""
-    return max(0, cursor - depth)
+def rewind_to(cursor: int, depth: int, origin: int | None = None) -> int:
+    """Where the cursor goes back to after a reorg: ``depth`` blocks, never before the
+    watch's ``origin`` (the block before the first it read) nor below 0."""
+    return max(0, cursor - depth, origin or 0)
 
 
 @dataclass(frozen=True)
@@ -234,32 +241,74 @@ class RawLog:
     removed: bool = False
 
 
+@dataclass(frozen=True)
+class Problem:
+    """Something the watch refused or could not read, said once per ``cause`` (a stable key:
+    the same cause seen again is not said again)."""
+
+    cause: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def undecodable(raw: RawLog, error: Undecodable, name: str, link: str) -> Problem:
+    """A log with a watched topic that does not decode: said once per contract and topic."""
+    topic = "0x" + raw.topics[0].hex() if raw.topics else "none"
+    spec = BY_TOPIC.get(raw.topics[0]) if raw.topics else None
+    return Problem(
+        f"undecodable:{raw.address.lower()}:{topic}",
+        f"Log {raw.index} of tx {raw.tx_hash} (block {raw.block}) on **{name}** "
+        f"({raw.address}) has the topic of {spec.signature if spec else topic} but does "
+        f"not decode as it: {error}. Probably another contract's event with the same "
+        "topic: it is not counted as that event and declares nothing. Said once for this "
+        f"contract and topic.\n{link}",
+    )
+
+
 @dataclass
 class Screened:
     """A batch of logs, cleaned: the ones to apply, and what was refused and why."""
 
     logs: list[RawLog] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def screen(
-    logs: Iterable[RawLog], first: int, last: int, watched: Mapping[str, set[bytes]]
+    logs: Iterable[RawLog],
+    first: int,
+    last: int,
+    watched: Mapping[str, set[bytes]],
+    vaults: Mapping[str, set[bytes]] | None = None,
 ) -> Screened:
     """Drop what the RPC should not have answered, each said: a log outside the range asked
-    for, from a contract or topic not asked for, flagged removed, or a duplicate."""
+    for, from a contract or topic not asked for, flagged removed, or a duplicate. A token's
+    ``Transfer`` that is not out of one of its ``vaults`` (token → address words) is an
+    ordinary transfer: dropped, unsaid."""
     out = Screened()
     seen: set[tuple[str, int]] = set()
     for log in logs:
         where = f"log {log.index} of tx {log.tx_hash}"
         topics = watched.get(log.address.lower())
+        sources = (vaults or {}).get(log.address.lower())
         if log.removed:
-            out.problems.append(f"{where}: the RPC flagged it removed")
+            out.problems.append(Problem("rpc:removed", f"{where}: the RPC flagged it removed"))
         elif not first <= log.block <= last:
-            out.problems.append(f"{where}: block {log.block} is outside {first}..{last}")
+            text = f"{where}: block {log.block} is outside {first}..{last}"
+            out.problems.append(Problem("rpc:outside", text))
         elif topics is None or not log.topics or log.topics[0] not in topics:
-            out.problems.append(f"{where}: not a watched contract and event")
+            text = f"{where}: not a watched contract and event"
+            out.problems.append(Problem("rpc:unwatched", text))
         elif (log.tx_hash, log.index) in seen:
-            out.problems.append(f"{where}: duplicated in the answer")
+            out.problems.append(Problem("rpc:duplicate", f"{where}: duplicated in the answer"))
+        elif (
+            sources is not None
+            and log.topics[0] == TRANSFER_TOPIC
+            and len(log.topics) >= 2
+            and log.topics[1] not in sources
+        ):
+            continue  # a transfer of the token that is not out of a watched vault
         else:
             seen.add((log.tx_hash, log.index))
             out.logs.append(log)
@@ -267,6 +316,29 @@ def screen(
 
 
 # -- outflows ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Outflow:
+    """A ``[[watch.outflows]]`` rule with its addresses resolved (``index``: its place in
+    the list, as the stored transfers name it)."""
+
+    index: int
+    token: str
+    vault: str
+    limit: int
+    window: timedelta
+    token_name: str
+    vault_name: str
+
+
+def outflow_rule(rules: Iterable[Outflow], token: str, args: Mapping[str, Any]) -> Outflow | None:
+    """The rule a decoded ``Transfer`` of ``token`` counts for: out of that rule's vault."""
+    source = str(args.get("from", "")).lower()
+    for rule in rules:
+        if rule.token.lower() == token.lower() and rule.vault.lower() == source:
+            return rule
+    return None
+
+
 def outflow_total(
     transfers: Iterable[tuple[datetime, int]], at: datetime, window: timedelta
 ) -> int:

@@ -26,7 +26,7 @@ from bot.errors import ExternalServiceError, UserError
 from bot.settings import Config
 from bot.triage.lifecycle import record
 from bot.triage.service import Declared, IncidentService
-from bot.watch import rules
+from bot.watch import outflows, rules
 from bot.watch.outages import Outages
 from bot.watch.reading import Reader, TxSeen
 from storage import watch as queries
@@ -35,6 +35,12 @@ from storage.watch_models import WatchedTx
 
 log = logging.getLogger(__name__)
 APPROVED_STATES = ("approved", "applied", "failed")  # a mitigation the signers carried out
+ADMIN_TITLE, OUTFLOW_TITLE = "Unauthorized admin action", "Outflow over limit"
+
+
+def headline(event: dict[str, Any]) -> str:
+    """The first event, as a declaration's summary names it."""
+    return event["text"] if event["event"] == "outflow" else f"{event['text']} on {event['name']}"
 
 
 def resolve(value: str, names: dict[str, str]) -> str | None:
@@ -74,11 +80,19 @@ class ChainWatch(Outages):
                 rules.EVENTS[e].topic for e in contract.events
             )
             self.label[address.lower()] = name
-        self.reader = Reader(chain, self.watched, self.c.max_range) if chain else None
+        self.outflows, problems = outflows.resolved(self.c, lambda value: resolve(value, names))
+        self.problems.extend(problems)
+        for rule in self.outflows:
+            self.watched.setdefault(rule.token.lower(), set()).add(rules.TRANSFER_TOPIC)
+            self.label.setdefault(rule.token.lower(), rule.token_name)
+            self.label.setdefault(rule.vault.lower(), rule.vault_name)
+        vaults = outflows.vault_words(self.outflows)
+        self.reader = Reader(chain, self.watched, self.c.max_range, vaults) if chain else None
         self.task: asyncio.Task[None] | None = None
         self.head: int | None = None
         self.cursor: int | None = None
         self.down: str | None = None
+        self.checked = False  # stored stop and pending transactions looked at this run
         self.undelivered: list[int] = []
 
     @property
@@ -100,8 +114,9 @@ class ChainWatch(Outages):
     async def _run(self) -> None:
         await self.left_by_last_run()
         while True:
+            behind = False
             try:
-                await self.tick()
+                behind = await self.tick()
             except asyncio.CancelledError:
                 raise
             except (ExternalServiceError, UserError) as error:
@@ -110,7 +125,8 @@ class ChainWatch(Outages):
                 log.exception("the chain watch failed")
                 await self.stopped(f"{type(error).__name__}: {error}")
             await self.deliver()
-            await self.clock.sleep(self.c.poll_every.total_seconds())
+            if not behind:  # behind (after an outage, or a capped RPC): read on at once
+                await self.clock.sleep(self.c.poll_every.total_seconds())
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"cursor": self.cursor, "head": self.head}
@@ -125,7 +141,9 @@ class ChainWatch(Outages):
         return problem is None, body
 
     # -- one look ---------------------------------------------------------------------------
-    async def tick(self) -> None:
+    async def tick(self) -> bool:
+        """One look: the next confirmed range read and applied; True when more confirmed
+        blocks are already waiting (the loop reads on without waiting a poll)."""
         if self.chain is None or self.reader is None:
             raise UserError("no chain is configured ([mitigate.chain] rpc_url)")
         head = await self.chain.block_number()
@@ -138,22 +156,23 @@ class ChainWatch(Outages):
                 cursor = max(cursor, 0)
                 found = await self.chain.header(cursor)
                 state = queries.start_state(session, cursor, found[0] if found else None)
-            cursor, cursor_hash = state.cursor, state.cursor_hash
-        await self.resumed()
-        await self._finish_pending()
+            cursor, cursor_hash, origin = state.cursor, state.cursor_hash, state.origin
+        if self.down is not None or not self.checked:  # at start, and after any failure
+            await self.resumed()
+            await self._finish_pending()
+            self.checked = True
         here = await self.chain.header(cursor) if cursor <= head else None
         if cursor > head or (cursor_hash and (here is None or here[0] != cursor_hash)):
-            cursor = await self._reorg(cursor)
+            cursor = await self._reorg(cursor, origin)
         span = rules.next_range(cursor, head, self.c.confirmations, self.c.max_range)
         self.cursor = cursor
         if span is None:
-            return
+            return False
         # The last block's hash is read before its logs: a reorg in between leaves a hash
         # the next look finds changed (and reads again), never a new hash over old logs.
         before = await self.chain.header(span[1])
         batch = await self.reader.read(*span)
-        for problem in batch.problems:
-            log.warning("chain watch: %s", problem)
+        await self.report(batch.problems)
         for seen in batch.txs:
             await self.apply(seen)
         last = before if batch.last == span[1] else await self.chain.header(batch.last)
@@ -163,13 +182,14 @@ class ChainWatch(Outages):
             state.cursor, state.cursor_hash = batch.last, last[0] if last else None
             state.updated_at = self.clock.now()
         self.cursor = batch.last
+        return batch.last > cursor and batch.last < head - self.c.confirmations
 
-    async def _reorg(self, cursor: int) -> int:
+    async def _reorg(self, cursor: int, origin: int | None) -> int:
         """The chain under the cursor changed: every transaction seen since ``reorg_depth``
         blocks back is looked up again; one no longer mined is said removed in its incident.
         The cursor goes back, so what moved to another block is read again (and found)."""
         assert self.chain is not None
-        back = rules.rewind_to(cursor, self.c.reorg_depth)
+        back = rules.rewind_to(cursor, self.c.reorg_depth, origin)
         log.warning("chain watch: reorg under block %s; reading again from %s", cursor, back + 1)
         async with self.sessions() as session:
             rows = list(await queries.since_block(session, back + 1))
@@ -190,6 +210,8 @@ class ChainWatch(Outages):
         return back
 
     async def _removed(self, row: WatchedTx, moved_to: str | None) -> None:
+        """Said in its incident, once; a transaction no longer mined counts no more toward
+        an outflow limit. Nothing is deleted."""
         where = (
             f"is now in another block ({moved_to})"
             if moved_to
@@ -199,52 +221,62 @@ class ChainWatch(Outages):
             f"Reorg: tx {row.tx_hash} (block {row.block}, {row.block_hash}) {where}. "
             "What was recorded of it stays in this incident."
         )
-        await self._in_incident(row, "chain_watch_reorg", text, f"reorg:{row.tx_hash}", "⚠️ Reorg")
-
-    async def _in_incident(
-        self, row: WatchedTx, kind: str, text: str, key: str, title: str
-    ) -> None:
         async with self.sessions.begin() as session:
             fresh = await queries.tx(session, row.tx_hash)
-            assert fresh is not None
-            if moved := fresh.state != queries.REMOVED and kind == "chain_watch_reorg":
-                fresh.state = queries.REMOVED
+            if fresh is None or fresh.state == queries.REMOVED:
+                return
+            fresh.state = queries.REMOVED
+            if moved_to is None:
+                await outflows.forget(session, fresh.tx_hash)
             incident = await session.get(Incident, fresh.incident_id) if fresh.incident_id else None
-            if incident is not None and (moved or kind != "chain_watch_reorg"):
-                record(
-                    session, incident, kind, text, None, {"tx": row.tx_hash}, None, self.clock.now()
+            if incident is None:
+                return
+            data = {"tx": row.tx_hash}
+            record(session, incident, "chain_watch_reorg", text, None, data, None, self.clock.now())
+            if incident.channel_id:
+                await self.notice(
+                    session,
+                    f"reorg:{row.tx_hash}",
+                    incident.channel_id,
+                    "⚠️ Reorg",
+                    text,
+                    incident_id=incident.id,
                 )
-                if incident.channel_id:
-                    await self.notice(
-                        session, key, incident.channel_id, title, text, incident_id=incident.id
-                    )
 
     # -- classifying ------------------------------------------------------------------------
-    def decoded(self, seen: TxSeen) -> list[dict[str, Any]]:
-        events = []
+    def decoded(
+        self, seen: TxSeen
+    ) -> tuple[list[dict[str, Any]], list[outflows.Counted], list[rules.Problem]]:
+        """The admin events, the transfers out of watched vaults, and the logs that do not
+        decode (another contract's event with the same topic): said, never counted."""
+        events, transfers, problems = [], [], []
         for raw in seen.logs:
             try:
                 spec, args = rules.decode_log(raw.topics, raw.data)
             except rules.Undecodable as error:
-                log.warning(
-                    "chain watch: log %s of tx %s not decoded: %s", raw.index, raw.tx_hash, error
-                )
+                name = self.label.get(raw.address.lower(), raw.address)
+                problems.append(rules.undecodable(raw, error, name, self.link(raw.tx_hash)))
                 continue
-            events.append(
-                {
-                    "contract": raw.address,
-                    "name": self.label.get(raw.address.lower(), raw.address),
-                    "event": spec.signature,
-                    "text": rules.describe(spec, args),
-                    "log_index": raw.index,
-                }
-            )
-        return events
+            event = {
+                "contract": raw.address,
+                "name": self.label.get(raw.address.lower(), raw.address),
+                "event": spec.signature,
+                "text": rules.describe(spec, args),
+                "log_index": raw.index,
+            }
+            if spec.signature != rules.TRANSFER:
+                events.append(event)
+            elif rule := rules.outflow_rule(self.outflows, raw.address, args):
+                event["rule"] = rule.index
+                transfers.append(outflows.Counted(rule, raw.index, int(args["value"]), event))
+        return events, transfers, problems
 
     async def apply(self, seen: TxSeen) -> None:
-        """Record the transaction (once: its hash is unique), then settle it."""
-        events = self.decoded(seen)
-        if not events:
+        """Record the transaction (once: its hash is unique) and its transfers out of
+        watched vaults, then settle it. Transfers under every limit are only counted."""
+        events, transfers, problems = self.decoded(seen)
+        await self.report(problems)
+        if not events and not transfers:
             return
         async with self.sessions.begin() as session:
             if await queries.tx(session, seen.tx_hash) is not None:
@@ -256,6 +288,17 @@ class ChainWatch(Outages):
                 for m in await queries.approved_actions(session, APPROVED_STATES)
             ]
             match = rules.approved_match(seen.to, seen.calldata, seen.receipt_logs, actions)
+            over = await outflows.count(session, seen.tx_hash, seen.at, transfers)
+            kind = (
+                queries.APPROVED
+                if match
+                else queries.UNAUTHORIZED
+                if events
+                else queries.OUTFLOW
+                if over
+                else queries.COUNTED
+            )
+            shown = over + events + [t.event for t in transfers]
             session.add(
                 WatchedTx(
                     tx_hash=seen.tx_hash,
@@ -264,10 +307,10 @@ class ChainWatch(Outages):
                     block=seen.block,
                     block_hash=seen.block_hash,
                     block_time=seen.at,
-                    kind=queries.APPROVED if match else queries.UNAUTHORIZED,
-                    state=queries.PENDING,
-                    contracts=sorted({e["contract"] for e in events}),
-                    events=events,
+                    kind=kind,
+                    state=queries.DONE if kind == queries.COUNTED else queries.PENDING,
+                    contracts=sorted({e["contract"] for e in shown}),
+                    events=shown,
                     incident_id=match.incident_id if match else None,
                     mitigation_id=match.mitigation_id if match else None,
                     seen_at=self.clock.now(),
@@ -307,14 +350,14 @@ class ChainWatch(Outages):
                 incident_id = rules.same_attack(
                     row.sender, row.contracts, row.block_time, attacks, self.c.group_window
                 )
-        joined = incident_id is not None and row.kind == queries.UNAUTHORIZED
+        joined = incident_id is not None and row.kind != queries.APPROVED
+        what = OUTFLOW_TITLE if row.kind == queries.OUTFLOW else ADMIN_TITLE
         if incident_id is None:
-            first = row.events[0]
             declared = await self.incidents.declare(
                 None,
-                "Unauthorized admin action",
+                what,
                 self.c.severity,
-                f"{first['text']} on {first['name']} by {row.sender}, tx {row.tx_hash} "
+                f"{headline(row.events[0])} by {row.sender}, tx {row.tx_hash} "
                 f"in block {row.block}: {self.link(row.tx_hash)}",
                 request_key=f"chain:{row.tx_hash}",
                 source="chain",
@@ -338,11 +381,11 @@ class ChainWatch(Outages):
             else:
                 kind = "chain_watch_event"
                 text = (
-                    ("Same attack: " if joined else "Unauthorized admin action: ")
+                    ("Same attack: " if joined else f"{what}: ")
                     + "; ".join(f"{e['text']} on {e['name']}" for e in fresh.events)
                     + f", by {fresh.sender}, tx {fresh.tx_hash}, block {fresh.block}"
                 )
-                title = "🚨 Unauthorized admin action" + (" (same attack)" if joined else "")
+                title = f"🚨 {what}" + (" (same attack)" if joined else "")
             data = {"tx": fresh.tx_hash, "block": fresh.block, "sender": fresh.sender}
             record(session, incident, kind, text, None, data, None, self.clock.now())
             if title and incident.channel_id:

@@ -24,6 +24,8 @@ const S = {
   used: new Map(),       // message id -> {actor, label}: "X used /command" for replies made here
   pending: new Map(),    // interaction id -> {seen, until, ctx}: follow-ups still possible
   commands: [],
+  view: null,            // {name, route} while a world view (X, GitHub, ops, chain) is shown
+  incidents: {},         // channel id -> {incident, severity, state} (GET /_sandbox/incidents)
 };
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -107,6 +109,8 @@ function linkHtml(url, innerHtml) {
     if (innerHtml == null) return channelChip(m[2], m[3]);
     return `<a href="#${esc(m[2])}" data-channel="${esc(m[2])}"${m[3] ? ` data-jump="${esc(m[3])}"` : ""} title="${esc(url)}">${innerHtml}</a>`;
   }
+  const view = typeof viewHash === "function" ? viewHash(url) : null;  // a page of this world: its view
+  if (view) return `<a href="#${esc(view)}" title="${esc(url)}">${innerHtml ?? esc(url)}</a>`;
   return `<a href="${esc(url)}" target="_blank" rel="noopener noreferrer" title="${esc(url)}">${innerHtml ?? esc(url)}</a>`;
 }
 const WORDCHAR = /[\p{L}\p{N}_]/u;

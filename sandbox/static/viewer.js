@@ -28,7 +28,9 @@ function log(headHtml, bodyHtml, error) {
   div.innerHTML = `<div class="head"><span class="when">${esc(new Date().toLocaleTimeString())}</span>${headHtml}</div>${bodyHtml || ""}`;
   $("entries").prepend(div);
   while ($("entries").children.length > 200) $("entries").lastChild.remove();
+  WORLD.saveLog();
 }
+WORLD.init({ api, toast });
 
 async function loadWorld() {
   let world;
@@ -78,8 +80,8 @@ function renderChannels() {
   S.world.channels.forEach((c) => (byParent[c.parent_id || ""] ||= []).push(c));
   const sorted = (list) => (list || []).slice().sort((a, b) => a.position - b.position || (a.id.length - b.id.length) || (a.id < b.id ? -1 : 1));
   const isThread = (c) => c.type === 10 || c.type === 11 || c.type === 12;
-  const item = (c, cls) => `<div class="chan ${cls || ""}${S.current === c.id ? " on" : ""}" data-channel="${esc(c.id)}" title="${esc(c.name + (c.topic ? " — " + c.topic : ""))}">` +
-    `<span class="hash">${isThread(c) ? ICONS.thread : c.type === 2 ? "♪" : "#"}</span><span class="n">${esc(c.name)}</span></div>` +
+  const item = (c, cls) => `<div class="chan ${cls || ""}${S.incidents[c.id] ? " inc" : ""}${S.current === c.id && !S.view ? " on" : ""}" data-channel="${esc(c.id)}" title="${esc(c.name + (c.topic ? " — " + c.topic : ""))}">` +
+    `<span class="hash">${isThread(c) ? ICONS.thread : c.type === 2 ? "♪" : "#"}</span><span class="n">${esc(c.name)}</span>${WORLD.badge(c.id)}</div>` +
     sorted(byParent[c.id]).filter(isThread).map((t) => item(t, "thread")).join("");
   const top = sorted(byParent[""]);
   const html = top.filter((c) => c.type !== 4 && !isThread(c)).map((c) => item(c)).join("") +
@@ -91,9 +93,11 @@ function renderChannels() {
 function fromHash() {
   const h = decodeURIComponent(location.hash.replace(/^#/, ""));
   if (!h || !S.world) return false;
+  const view = WORLD.routeOf(h);
+  if (view) { WORLD.show(view); return true; }
   const c = S.channels[h] || S.world.channels.find((x) => x.name === h || x.name === h.replace(/^#/, ""));
   if (!c) return false;
-  if (c.id !== S.current) select(c.id);
+  if (c.id !== S.current || S.view) select(c.id);
   return true;
 }
 
@@ -120,7 +124,8 @@ function togglePins() {
 
 function select(id) {
   if (!S.channels[id]) return;
-  const changed = S.current !== id;
+  const changed = S.current !== id || !!S.view;
+  WORLD.hide();
   S.current = id;
   if (changed) { S.messages = []; S.byId = {}; S.renderSig = ""; S.scrollToEnd = true; $("messages").innerHTML = ""; $("pinList").style.display = "none"; }
   if (location.hash.slice(1) !== id) history.replaceState(null, "", "#" + id);
@@ -140,7 +145,7 @@ function updateRelativeTimes() {
 }
 
 async function refresh() {
-  if (!S.current || !S.world) return;
+  if (!S.current || !S.world || S.view) return;
   const id = S.current;
   let messages;
   try { messages = await api("GET", `/_sandbox/channels/${id}/messages`); } catch (e) { return; }
@@ -309,6 +314,7 @@ $("compose").onsubmit = async (ev) => {
   const text = $("text").value.trim();
   if (!text || !S.current) return;
   $("text").value = "";
+  WORLD.optionsHint();
   const actor = S.actor, channel = S.current;
   try {
     if (text.startsWith("/")) {
@@ -368,6 +374,6 @@ document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { $("mod
 window.addEventListener("hashchange", fromHash);
 
 loadWorld().then(refresh);
-setInterval(() => { refresh(); pollPending(); }, 1500);
+setInterval(async () => { refresh(); pollPending(); if (await WORLD.poll()) renderChannels(); }, 1500);
 setInterval(loadWorld, 5000);
 }

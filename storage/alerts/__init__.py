@@ -206,8 +206,12 @@ async def count_incidents(session: AsyncSession, statuses: list[str]) -> int:
 
 # -- the WAL ------------------------------------------------------------------------------------
 async def checkpoint(session: AsyncSession) -> None:
-    """Move the WAL into the database; PASSIVE neither waits for nor blocks the writers."""
-    await session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
+    """Move the WAL into the database; PASSIVE neither waits for nor blocks the writers.
+
+    SQLite only: PostgreSQL checkpoints its own WAL.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
 
 
 def no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:

@@ -17,12 +17,22 @@ from typing import TypeVar
 from storage.models import Alert, AlertGroup
 
 
+class DbTime(str):
+    """SQLAlchemy's SQLite text for a moment, which still knows the moment (PostgreSQL
+    takes the naive UTC datetime itself: storage/alerts/pg.py)."""
+
+    moment: datetime
+
+
 def db_time(moment: datetime | None) -> str | None:
     """How ``storage.types.UTCDateTime`` stores a moment (SQLAlchemy's SQLite format)."""
     if moment is None:
         return None
     naive = moment.astimezone(UTC).replace(tzinfo=None)
-    return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # The year zero-padded as SQLAlchemy writes it: strftime's %Y writes year 200 as "200".
+    text = DbTime(f"{naive.year:04d}-" + naive.strftime("%m-%d %H:%M:%S.%f"))
+    text.moment = naive
+    return text
 
 
 # -- the writer's connection ---------------------------------------------------------------------
@@ -61,6 +71,17 @@ def in_transaction(connection: sqlite3.Connection, job: Callable[[sqlite3.Connec
 
 # -- notifications (the webhook's writes) ------------------------------------------------------
 NotificationRow = tuple[str, str, str | None]  # source, body, replay key
+_INSERT_NOTIFICATION = (
+    "INSERT INTO alert_notifications (source, received_at, body, state, replay_key) "
+    "VALUES (?, ?, ?, 'pending', ?)"
+)
+_INSERT_NOTIFICATION_WITH_ID = (
+    "INSERT INTO alert_notifications (id, source, received_at, body, state, replay_key) "
+    "VALUES (?, ?, ?, ?, 'pending', ?)"
+)
+_DRAW_IDS = (  # PostgreSQL only
+    "SELECT nextval(pg_get_serial_sequence('alert_notifications', 'id')) FROM generate_series(1, ?)"
+)
 
 
 def insert_notifications(
@@ -95,15 +116,23 @@ def insert_notifications(
         answers.append(None)
         fresh.append((number, row))
     if fresh:
-        connection.executemany(
-            "INSERT INTO alert_notifications (source, received_at, body, state, replay_key) "
-            "VALUES (?, ?, ?, 'pending', ?)",
-            [(source, received_at, body, key) for _, (source, body, key) in fresh],
-        )
-        # The transaction holds SQLite's write lock: the batch's rowids are the last ones.
-        last = int(connection.execute("SELECT max(id) FROM alert_notifications").fetchone()[0])
-        first = last - len(fresh) + 1
-        ids = {number: first + offset for offset, (number, _) in enumerate(fresh)}
+        stored = [(source, received_at, body, key) for _, (source, body, key) in fresh]
+        if getattr(connection, "returns_ids", False):
+            # PostgreSQL: other replicas insert at the same time, so "the last ids" mean
+            # nothing; the batch's ids are drawn from the sequence first, in one round trip.
+            drawn = connection.execute(_DRAW_IDS, (len(stored),)).fetchall()
+            new_ids = [int(row[0]) for row in drawn]
+            connection.executemany(
+                _INSERT_NOTIFICATION_WITH_ID,
+                [(row_id, *row) for row_id, row in zip(new_ids, stored, strict=True)],
+            )
+            ids = {number: row_id for (number, _), row_id in zip(fresh, new_ids, strict=True)}
+        else:
+            connection.executemany(_INSERT_NOTIFICATION, stored)
+            # The transaction holds SQLite's write lock: the batch's rowids are the last ones.
+            last = int(connection.execute("SELECT max(id) FROM alert_notifications").fetchone()[0])
+            first = last - len(fresh) + 1
+            ids = {number: first + offset for offset, (number, _) in enumerate(fresh)}
         for number, _ in fresh:
             answers[number] = (ids[number], True)
         for number, answer in enumerate(answers):

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.alerts.formats import BadPayload, check, clean_title, labels_fingerprint, parse
+from bot.alerts.formats import BadPayload, check
+from bot.alerts.notification import clean_title, labels_fingerprint, parse
 from tests.alerts.conftest import payload
 
 
@@ -129,11 +130,11 @@ def test_titles_are_one_readable_line():
 
 
 def test_one_clip_for_summaries_notes_and_messages():
-    from bot.alerts import formats, rules, worker
+    from bot.alerts import notification, rules, worker
 
-    assert not hasattr(worker, "_clip") and not hasattr(formats, "_clip")
+    assert not hasattr(worker, "_clip") and not hasattr(notification, "_clip")
     assert not hasattr(rules, "_clip")
-    assert rules.clip is formats.clip  # the worker's messages are clipped in rules
-    assert formats.clip("  x  ", 10) == "x"
-    assert formats.clip(" \n ", 10) is None
-    assert formats.clip("a" * 20, 10) == "a" * 9 + "…"
+    assert rules.clip is notification.clip  # the worker's messages are clipped in rules
+    assert notification.clip("  x  ", 10) == "x"
+    assert notification.clip(" \n ", 10) is None
+    assert notification.clip("a" * 20, 10) == "a" * 9 + "…"

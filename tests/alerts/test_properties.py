@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from bot.alerts.formats import SOURCES, parse
+from bot.alerts.formats import SOURCES
+from bot.alerts.notification import parse
 from tests.alerts.conftest import TOKEN, ServerThread, payload
 
 VALID = {

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.alerts import rules
-from bot.alerts.formats import AlertEvent, Notification
+from bot.alerts.notification import AlertEvent, Notification
 from bot.alerts.rules import GROUP_STATES, GroupState, request_key
 from bot.errors import Conflict
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.core.clock import ManualClock
-from bot.core.outbox import EffectState, Outbox, Refused, Retry
+from bot.core.outbox import EffectState, Outbox, Refused, Retry, not_before
 from storage import outbox as queries
 from storage.db import make_engine, make_sessions, upgrade
 
@@ -110,3 +111,29 @@ async def test_without_a_verifier_a_crash_leaves_it_in_doubt(outbox):
         await queries.claim(session, entry_id, box._clock.now())
     [doubtful] = await box.recover()
     assert doubtful.id == entry_id and doubtful.state == EffectState.IN_DOUBT
+
+
+async def test_what_the_other_side_asked_to_wait_is_kept_with_the_pending_entry(outbox):
+    box, sessions = outbox
+    entry_id = await _add(box, sessions)
+    asked = timedelta(seconds=900)
+
+    async def rate_limited(entry):
+        raise Retry("X answered 429", not_before=asked)
+
+    now = box._clock.now()
+    assert not_before(await box.deliver(entry_id, rate_limited)) == now + asked
+    async with sessions() as session:  # on the row: a restart, another replica sees it
+        stored = await queries.get(session, entry_id)
+    assert stored is not None and not_before(stored) == now + asked
+
+    async def unavailable(entry):
+        raise Retry("Discord answered 503")  # asks nothing: nothing to wait for
+
+    assert not_before(await box.deliver(entry_id, unavailable)) is None
+
+    async def sent(entry):
+        return {"message_id": "42"}
+
+    done = await box.deliver(entry_id, sent)
+    assert done.result == {"message_id": "42"} and not_before(done) is None

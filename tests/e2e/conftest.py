@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import URL
 
 from bot.core.clock import Clock, ManualClock
 from bot.runtime import BotRuntime
@@ -85,10 +87,34 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         await bounded(world.stop(), "stopping the world")
 
 
-def bot_settings(world: World, data_dir: Path, overlay: dict[str, Any]) -> Settings:
+# INCIDENT_BOT_TEST_ENGINE=postgres runs the e2e world's bot on PostgreSQL (a database of
+# its own per test on the throw-away cluster of tests/pg); tests/e2e/test_on_postgres.py
+# runs a chosen few that way in every run.
+ENGINE_ENV = "INCIDENT_BOT_TEST_ENGINE"
+
+
+@pytest.fixture
+def engine() -> str:
+    """The bot's database engine: "sqlite" (the file) or "postgres"; a module may override."""
+    return os.environ.get(ENGINE_ENV, "sqlite")
+
+
+def bot_settings(
+    world: World, data_dir: Path, overlay: dict[str, Any], database: URL | None = None
+) -> Settings:
     config = sandbox_config(world, data_dir, HOST, world.webhook_port, overlay)  # type: ignore[attr-defined]
     config["discord"]["guild_ready_timeout"] = 0.1
-    return Settings(config=parse_config(config), secrets=secrets_model(sandbox_secrets(world)))
+    secrets = sandbox_secrets(world)
+    if database is not None:
+        config["storage"]["database_url"] = URL.create(
+            database.drivername,
+            username=database.username,
+            host=database.host,
+            port=database.port,
+            database=database.database,
+        ).render_as_string()
+        secrets["INCIDENT_BOT_DATABASE_PASSWORD"] = str(database.password)
+    return Settings(config=parse_config(config), secrets=secrets_model(secrets))
 
 
 class BotHandle:
@@ -100,9 +126,11 @@ class BotHandle:
         data_dir: Path,
         overlay: dict[str, Any],
         clock: Clock | None = None,
+        database: URL | None = None,  # PostgreSQL; None: the SQLite file in data_dir
     ) -> None:
         self.world, self.data_dir, self.overlay = world, data_dir, overlay
         self.clock = clock
+        self.database = database
         self.runtime: BotRuntime | None = None
 
     @property
@@ -117,7 +145,7 @@ class BotHandle:
 
     async def start(self) -> None:
         self.runtime = BotRuntime(
-            bot_settings(self.world, self.data_dir, self.overlay), clock=self.clock
+            bot_settings(self.world, self.data_dir, self.overlay, self.database), clock=self.clock
         )
         await self.runtime.start()
         await self.runtime.wait_ready(timeout=20)
@@ -134,9 +162,14 @@ class BotHandle:
 
 @pytest.fixture
 async def bot(
-    world: World, tmp_path: Path, overlay: dict[str, Any], clock: Clock | None
+    world: World, tmp_path: Path, overlay: dict[str, Any], clock: Clock | None, engine: str
 ) -> AsyncIterator[BotHandle]:
-    handle = BotHandle(world, tmp_path / "bot-data", overlay, clock)
+    database = None
+    if engine == "postgres":
+        from tests.pg.support import fresh_database
+
+        database = fresh_database("e2e")
+    handle = BotHandle(world, tmp_path / "bot-data", overlay, clock, database)
     await handle.start()
     try:
         yield handle

@@ -94,6 +94,10 @@ async def webhook(bot, control):
 
 
 def rows(bot, query: str, *args: Any) -> list[tuple]:
+    if bot.database is not None:  # the bot on PostgreSQL (tests/e2e/test_alerts_on_postgres.py)
+        from tests.pg.support import sql_rows
+
+        return sql_rows(bot.database, query, *args)
     with sqlite3.connect(bot.settings.database_path) as db:
         return db.execute(query, args).fetchall()
 

@@ -485,6 +485,31 @@ async def test_raising_the_severity_after_the_secondary_was_paged_goes_on_to_the
     assert len(pages) == 1  # bob is not paged again at a restarted level 1
 
 
+# discord.py sleeps 1 s, then 3 s, before retrying a 500 (real time): a bound on waiting
+# for a retried message that a loaded machine does not reach.
+RETRIED = 60.0
+
+
+async def quiet_channel(control: Control, channel_id: str) -> str:
+    """Wait for the transcript's first read of a new incident channel (a GET of its
+    messages, soon after the declaration; late on a loaded machine), so that a fault set
+    for the channel's messages hits the page and not that read; the moment to look from."""
+    path = f"/channels/{channel_id}/messages"
+
+    async def read() -> str | None:
+        calls = await control.requests()
+        done = any(c["method"] == "GET" and c["path"] == path for c in calls)
+        return calls[-1]["at"] if done else None
+
+    return await control.wait_for(read, what="the transcript's first read of the channel")
+
+
+async def refused_post(control: Control, path: str, since: str) -> bool:
+    """Discord (the emulator) answered a message posted at ``path`` with a 500."""
+    calls = await control.requests(since=since)
+    return any(c["method"] == "POST" and c["path"] == path and c["status"] == 500 for c in calls)
+
+
 @pytest.mark.manual_clock
 async def test_an_acknowledgement_is_answered_in_time_while_discord_retries_a_page(
     bot, control, clock
@@ -493,21 +518,19 @@ async def test_an_acknowledgement_is_answered_in_time_while_discord_retries_a_pa
     channel = await incident_channel(control)
     incident = await bot.services.incidents.in_channel(channel["id"])
     alice, bob = await control.user_id("alice"), await control.user_id("bob")
-    before = (await control.requests())[-1]["at"]
-    # discord.py retries a 500 after 1 s, then 3 s: the page is in flight for 4 s.
+    before = await quiet_channel(control, channel["id"])
+    # discord.py retries a 500 after 1 s, then 3 s: the page is in flight for 1 s at least
+    # (4 s unless the kickoff's edit, after the acknowledgement, takes the second 500).
     path = f"/channels/{channel['id']}/messages"
     await control.fault("server_error", count=2, path_prefix=f"/api/v10{path}")
     clock.advance(timedelta(seconds=2))
-
-    async def refused_page():
-        calls = await control.requests(since=before)
-        return any(c["status"] == 500 and c["path"] == path for c in calls)
-
-    await control.wait_for(refused_page, what="the page refused once")
+    await control.wait_for(lambda: refused_post(control, path, before), what="the page refused")
     answer = await control.command(alice, channel["id"], "incident", "ack")
     assert "acknowledged and is commanding this incident" in text_of(answer)
     assert (await bot.services.incidents.get(incident.id)).acknowledged_at is not None
-    await control.wait_for_message(channel["id"], is_page(f"<@{bob}>"), what="the retried page")
+    await control.wait_for_message(
+        channel["id"], is_page(f"<@{bob}>"), timeout=RETRIED, what="the retried page"
+    )
     pages = [m for m in await control.messages(channel["id"]) if f"<@{bob}>" in m["content"]]
     assert len(pages) == 1
 
@@ -555,21 +578,18 @@ async def test_a_page_is_recorded_before_its_message_is_sent(bot, control, clock
     channel = await incident_channel(control)
     incident = await bot.services.incidents.in_channel(channel["id"])
     bob = await control.user_id("bob")
-    before = (await control.requests())[-1]["at"]
+    before = await quiet_channel(control, channel["id"])
     path = f"/channels/{channel['id']}/messages"
     await control.fault("server_error", count=2, path_prefix=f"/api/v10{path}")
     clock.advance(timedelta(seconds=2))
-
-    async def refused_page():
-        calls = await control.requests(since=before)
-        return any(c["status"] == 500 and c["path"] == path for c in calls)
-
-    await control.wait_for(refused_page, what="the page refused once")
+    await control.wait_for(lambda: refused_post(control, path, before), what="the page refused")
     # While Discord has the request: the page and its outbox entry are committed already.
     pages, entries = await page_rows(bot, incident.id)
     assert [(p.target_id, p.level, p.state) for p in pages] == [(bob, 1, "pending")]
     assert [(e.key, e.state) for e in entries] == [(f"page:{incident.id}:1", "sending")]
-    await control.wait_for_message(channel["id"], is_page(f"<@{bob}>"), what="the page")
+    await control.wait_for_message(
+        channel["id"], is_page(f"<@{bob}>"), timeout=RETRIED, what="the page"
+    )
     await timer_settled(bot, control, incident.id, level=1)
     pages, entries = await page_rows(bot, incident.id)
     assert [p.state for p in pages] == ["sent"] and [e.state for e in entries] == ["done"]

@@ -49,3 +49,22 @@ def test_check_config_reads_a_target_from_the_environment(tmp_path, chain, capsy
     err = capsys.readouterr().err
     assert f"PRAETOR_TIMELOCK: {chain.others[1][0]} has no contract code" in err
     assert "POSTERN_KILL_SWITCH" not in err
+
+
+def test_check_config_resolves_the_watchs_names_from_the_environment(
+    tmp_path, chain, capsys, monkeypatch
+):
+    """A [watch] contract named only by an environment variable is resolved (and checked for
+    code) as a mitigation target is; a name set nowhere is said, not silently unwatched."""
+    monkeypatch.delenv("INCIDENT_BOT_DISCORD_TOKEN", raising=False)
+    monkeypatch.setenv("WATCHED_VAULT", chain.others[2][0])  # no code there
+    path = write(tmp_path, chain.rpc_url, 31337, {})
+    with path.open("a") as handle:
+        handle.write(
+            '[watch.contracts.vault]\naddress = "WATCHED_VAULT"\n'
+            '[watch.contracts.other]\naddress = "NOWHERE_SET"\n'
+        )
+    assert check_config(path) == 2
+    err = capsys.readouterr().err
+    assert f"WATCHED_VAULT: {chain.others[2][0]} has no contract code" in err
+    assert "watch: NOWHERE_SET is watched but not configured" in err

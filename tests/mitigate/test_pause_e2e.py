@@ -151,3 +151,38 @@ async def test_a_cancelled_proposal_counts_no_more_check_marks(bot, control, clo
     events = await timeline(bot, channel)
     assert any(e.startswith("mitigation_cancelled") for e in events)
     assert not any(e.startswith("mitigation_confirmed") for e in events)
+
+
+async def test_the_on_chain_confirmations_are_posted_before_mitigation_applied(
+    bot, control, clock, chain
+):
+    # Both transactions land before the watch looks: one look queues "1 of 2", "2 of 2"
+    # and "Mitigation applied" together. The first post is refused once by Discord (a
+    # 500, which discord.py retries after a second); the later ones wait for it.
+    info = await signed_up(control)
+    channel = await declare(control, "Vault drained")
+    proposal = await propose(control, channel)
+    bob, carol = info["signers"][0], info["signers"][1]
+    await control.react(bob["user_id"], channel, proposal["id"], "✅")
+    await control.react(carol["user_id"], channel, proposal["id"], "✅")
+    await control.wait_for_message(channel, titled("✅ Approved"), what="approval")
+    timelock = info["contracts"]["PRAETOR_TIMELOCK"]
+    cast_send(chain, bob["private_key"], timelock, "pause()")
+    cast_send(chain, carol["private_key"], timelock, "pause()")
+    await control.fault(
+        "server_error", count=1, path_prefix=f"/api/v10/channels/{channel}/messages"
+    )
+    await watched(control, clock, channel, titled("✅ Mitigation applied"), "Mitigation applied")
+    await control.wait_for(
+        lambda: _titles(control, channel, "⛓️ 2 of 2 on-chain"), what="2 of 2 on-chain"
+    )
+    titles = await _titles(control, channel)
+    order = [t for t in titles if t.startswith(("⛓️", "✅ Mitigation applied"))]
+    assert order == ["⛓️ 1 of 2 on-chain", "⛓️ 2 of 2 on-chain", "✅ Mitigation applied"]
+
+
+async def _titles(control, channel: str, wanted: str | None = None) -> list[str]:  # type: ignore[no-untyped-def]
+    """The channel's embed titles in the order Discord took the messages."""
+    messages = sorted(await control.messages(channel), key=lambda m: int(m["id"]))
+    titles = [e.get("title") or "" for m in messages for e in m["embeds"]]
+    return titles if wanted is None or wanted in titles else []

@@ -140,3 +140,34 @@ def test_the_markup_renderer(tmp_path: Path):
     e = out["embed"]
     assert "P1 · &lt;Down&gt;" in e and "<strong>Status:</strong>" in e and "@Bob Okafor" in e
     assert "Incident #1" in e and "#e67e22" in e
+
+
+GFM_HARNESS = r"""
+const fs = require("fs"), vm = require("vm");
+const ctx = { console, Intl, Date, BigInt };
+vm.createContext(ctx);
+vm.runInContext(fs.readFileSync(process.argv[2], "utf8") + ";globalThis.T = { gfm, S };", ctx);
+const { gfm, S } = ctx.T;
+Object.assign(S, { world: { users: [], roles: [], channels: [] } });
+console.log(JSON.stringify(gfm(fs.readFileSync(0, "utf8"))));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_ops_repository_markdown_renders_tables_and_hides_comments(tmp_path: Path):
+    script = tmp_path / "viewer.js"
+    script.write_text(_script(), encoding="utf-8")
+    harness = tmp_path / "gfm.js"
+    harness.write_text(GFM_HARNESS, encoding="utf-8")
+    text = (
+        "<!-- incident-bot:1:2 -->\n# Plan tracker\n\n| Action | Owner |\n|---|---|\n"
+        "| Rotate <keys> | **Bob** |\n\nAfter the table."
+    )
+    done = subprocess.run(
+        [NODE, str(harness), str(script)], input=text, capture_output=True, text=True, check=True
+    )
+    html = json.loads(done.stdout)
+    assert "incident-bot:1:2" not in html and 'class="h1"' in html
+    assert "<th>Action</th><th>Owner</th>" in html
+    assert "<td>Rotate &lt;keys&gt;</td><td><strong>Bob</strong></td>" in html
+    assert "After the table." in html and "<script" not in html

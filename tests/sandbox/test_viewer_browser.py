@@ -4,6 +4,7 @@ command in the page's box, and the bot's real command gets the options they mean
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -26,6 +27,7 @@ CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
 )
 WAIT_S = 20.0  # a bound on waiting for the page, not a speed requirement
+START_S = 90.0  # a bound on chromium's start (a cold start on a busy machine is slow)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
@@ -50,6 +52,14 @@ class Page:
             raise AssertionError(f"{expression!r} raised {answer['exceptionDetails']}")
         return answer["result"].get("value")
 
+    async def screenshot(self, path: Path) -> Path:
+        """A PNG of the tab as it is now (kept as a test artefact)."""
+        shot = await _call(
+            self.ws, self._ids, "Page.captureScreenshot", {"format": "png"}, self.session_id
+        )
+        await asyncio.to_thread(_write, path, base64.b64decode(shot["data"]))
+        return path
+
     async def until(self, expression: str) -> Any:
         """The value of ``expression`` once it is truthy (re-evaluated as the page polls)."""
         loop = asyncio.get_running_loop()
@@ -59,6 +69,11 @@ class Page:
                 raise AssertionError(f"the page never made {expression!r} true")
             await asyncio.sleep(0.1)
         return value
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 async def _call(ws, ids, method: str, params: dict, session_id: str | None = None) -> dict:
@@ -76,16 +91,21 @@ async def _call(ws, ids, method: str, params: dict, session_id: str | None = Non
     raise AssertionError(f"the browser went away during {method}")
 
 
-@pytest.fixture
-async def page(world: World, tmp_path: Path) -> AsyncIterator[Page]:
+@contextlib.asynccontextmanager
+async def open_page(base_url: str, fragment: str, profile: Path) -> AsyncIterator[Page]:
+    """Debian's chromium, headless, on ``base_url/#fragment`` (a fresh profile in ``profile``)."""
     process = await asyncio.create_subprocess_exec(
         str(CHROMIUM),
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        "--disable-quic",
         "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
         "--remote-debugging-port=0",
-        f"--user-data-dir={tmp_path / 'chromium'}",
+        f"--user-data-dir={profile}",
         "about:blank",
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
@@ -94,26 +114,37 @@ async def page(world: World, tmp_path: Path) -> AsyncIterator[Page]:
         assert process.stderr is not None
         endpoint = None
         while endpoint is None:
-            line = await asyncio.wait_for(process.stderr.readline(), WAIT_S)
+            line = await asyncio.wait_for(process.stderr.readline(), START_S)
             assert line, "chromium exited before listening"
             found = re.search(rb"DevTools listening on (ws://\S+)", line)
             endpoint = found.group(1).decode() if found else None
-        ops = world.discord.state.find_channel("ops-alerts")
-        async with aiohttp.ClientSession() as session, session.ws_connect(endpoint) as ws:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(endpoint, max_msg_size=0) as ws,
+        ):
             ids = itertools.count(1)
             target = await _call(ws, ids, "Target.createTarget", {"url": "about:blank"})
             attached = await _call(
                 ws, ids, "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
             )
             tab = Page(ws, attached["sessionId"])
+            metrics = {"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+            await _call(ws, ids, "Emulation.setDeviceMetricsOverride", metrics, tab.session_id)
             await _call(
-                ws, ids, "Page.navigate", {"url": f"{world.base_url}/#{ops.id}"}, tab.session_id
+                ws, ids, "Page.navigate", {"url": f"{base_url}/#{fragment}"}, tab.session_id
             )
             yield tab
     finally:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+
+
+@pytest.fixture
+async def page(world: World, tmp_path: Path) -> AsyncIterator[Page]:
+    ops = world.discord.state.find_channel("ops-alerts")
+    async with open_page(world.base_url, str(ops.id), tmp_path / "chromium") as tab:
+        yield tab
 
 
 async def _declare_command(bot: RecordingBot, guild: discord.Object, seen: list) -> None:
@@ -189,3 +220,61 @@ async def test_a_line_that_cannot_be_read_is_refused_in_the_page(
         "/incident declare Deposits slow"
     )
     assert seen == []
+
+
+async def _input(page: Page, text: str) -> None:
+    await page.evaluate(
+        f"document.getElementById('text').value = {json.dumps(text)};"
+        "document.getElementById('text').dispatchEvent(new Event('input')); true"
+    )
+
+
+_OFFERED = "[...document.querySelectorAll('#optbar button.opt')].map((b) => b.textContent)"
+
+
+async def test_the_command_box_offers_choices_and_the_bots_suggestions_and_the_log_stays(
+    bot, guild, control: Control, page: Page
+):
+    seen: list = []
+    group = app_commands.Group(name="incident", description="Incidents", guild_ids=[guild.id])
+
+    async def services(interaction: discord.Interaction, current: str) -> list:
+        return [app_commands.Choice(name=f"{current}-service", value=f"{current}-svc")]
+
+    @group.command(description="Declare")
+    @app_commands.choices(severity=[app_commands.Choice(name=p, value=p) for p in ("P1", "P2")])
+    @app_commands.autocomplete(service=services)
+    async def declare(
+        interaction: discord.Interaction, severity: app_commands.Choice[str], service: str
+    ) -> None:
+        seen.append((severity.value, service))
+        await interaction.response.send_message(f"declared for {service} ({severity.value})")
+
+    bot.tree.add_command(group)
+    await bot.tree.sync(guild=guild)
+    await page.until("typeof S !== 'undefined' && !!S.world && S.commands.length > 0")
+
+    # A choice option offers its choices, as Discord's client lists them.
+    await _input(page, "/incident declare severity:")
+    assert await page.until(f"{_OFFERED}.length === 2 && {_OFFERED}") == ["P1", "P2"]
+    await page.evaluate("document.querySelector('#optbar button.opt').click(); true")
+    assert await page.evaluate("document.getElementById('text').value") == (
+        "/incident declare severity:P1 "
+    )
+    # An autocomplete option asks the bot, with what is typed so far.
+    await _input(page, "/incident declare severity:P1 service:bri")
+    assert await page.until(f"{_OFFERED}.includes('bri-service') && {_OFFERED}") == ["bri-service"]
+    await page.evaluate("document.querySelector('#optbar button.opt').click(); true")
+    assert await page.evaluate("document.getElementById('text').value") == (
+        "/incident declare severity:P1 service:bri-svc "
+    )
+    await page.evaluate("document.getElementById('compose').requestSubmit(); true")
+    await page.until("document.getElementById('entries').textContent.includes('declared for')")
+    assert seen == [("P1", "bri-svc")]
+
+    # The activity panel keeps its history across a reload.
+    await page.evaluate("window.beforeReload = true; location.reload(); true")
+    await page.until("!window.beforeReload && typeof S !== 'undefined' && !!S.world")
+    assert "declared for bri-svc (P1)" in await page.evaluate(
+        "document.getElementById('entries').textContent"
+    )

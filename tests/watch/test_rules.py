@@ -53,7 +53,7 @@ def test_screen_refuses_duplicates_out_of_range_unwatched_and_removed_logs():
     batch = [log(0), log(0), log(1, block=9), log(2, address=A), log(3, removed=True), log(4)]
     screened = rules.screen(batch, 5, 6, watched)
     assert [entry.index for entry in screened.logs] == [0, 4]
-    problems = " | ".join(screened.problems)
+    problems = " | ".join(str(p) for p in screened.problems)
     assert "duplicated" in problems and "outside 5..6" in problems
     assert "not a watched contract" in problems and "flagged it removed" in problems
 
@@ -91,3 +91,5 @@ def test_ranges_are_bounded_and_wait_for_confirmations():
     assert rules.next_range(100, 104, 3, 500) == (101, 101)
     assert rules.behind(100, 200, 0, 50) == 100 and rules.behind(100, 140, 0, 50) == 0
     assert rules.rewind_to(10, 64) == 0 and rules.rewind_to(100, 64) == 36
+    # Never before where the watch began: older events are history, not news.
+    assert rules.rewind_to(100, 64, origin=80) == 80 and rules.rewind_to(100, 64, 10) == 36

@@ -13,7 +13,7 @@ from sandbox.chain import VAULT
 from tests.mitigate.conftest import cast, cast_send
 from tests.mitigate.helpers import declare, described, propose, signed_up, timeline, titled
 from tests.watch.helpers import POLL as POLL_STEP
-from tests.watch.helpers import first_look, incident_channels, overlay_with, until
+from tests.watch.helpers import first_look, incident_channels, overlay_with, rpc, until
 
 pytestmark = [pytest.mark.chain, pytest.mark.manual_clock]
 
@@ -26,12 +26,6 @@ def world(chain_world):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def overlay() -> dict[str, Any]:
     return overlay_with()
-
-
-def rpc(chain, method: str, *params: str) -> str:  # type: ignore[no-untyped-def]
-    done = cast("rpc", method, *params, "--rpc-url", chain.rpc_url)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().strip('"')
 
 
 async def test_the_bots_own_approved_pause_opens_nothing_and_lands_in_its_timeline(

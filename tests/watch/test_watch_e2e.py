@@ -11,8 +11,15 @@ from bot.errors import WrongChannel
 from sandbox.chain import VAULT
 from tests.e2e.helpers import text_of
 from tests.mitigate.conftest import cast_send
-from tests.mitigate.helpers import described, timeline, titled
-from tests.watch.helpers import first_look, incident_channels, overlay_with, until
+from tests.mitigate.helpers import described, timeline
+from tests.watch.helpers import (
+    cited_and_paged,
+    first_channel,
+    first_look,
+    incident_channels,
+    overlay_with,
+    until,
+)
 
 pytestmark = [pytest.mark.chain, pytest.mark.manual_clock]
 
@@ -36,21 +43,9 @@ async def test_the_attackers_pause_opens_a_p0_citing_its_tx_and_pages_the_comman
     assert attacker["address"] == chain.attacker[0]
     tx = cast_send(chain, attacker["private_key"], chain.contracts[VAULT], "pause()")
 
-    async def opened() -> dict[str, Any] | None:
-        found = await incident_channels(control)
-        return found[0] if found else None
-
-    channel = await until(control, clock, opened, "the P0 channel")
+    channel = await first_channel(control, clock)
     assert "unauthorized-admin-action" in channel["name"]
-    alice = await control.user_id("alice")
-
-    async def alert() -> dict[str, Any] | None:
-        messages = await control.messages(channel["id"])
-        paged = any(f"<@{alice}>" in (m["content"] or "") for m in messages)
-        cited = [m for m in messages if tx in described(m) and titled("🚨")(m)]
-        return cited[0] if cited and paged else None
-
-    message = await until(control, clock, alert, "the event, cited, and the commander paged")
+    message = await cited_and_paged(control, clock, channel["id"], tx)
     body = described(message)
     assert f"https://explorer.example/tx/{tx}" in body
     assert chain.attacker[0] in body and "Paused(account=" in body

@@ -1,20 +1,30 @@
-"""The chain watch when its RPC answers for the wrong chain (or not at all): /healthz names
+"""The chain watch when its RPC answers for the wrong chain or not at all: /healthz names
 the watcher, #ops-alerts hears once that watching stopped and once that it resumed, and an
 event sent meanwhile is declared after it resumes (nothing is missed)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.adapters.chain import ChainClient
+from bot.sandbox_run import free_port
 from sandbox.chain import VAULT
 from tests.mitigate.conftest import cast_send
-from tests.mitigate.helpers import described, titled
-from tests.watch.helpers import POLL, incident_channels, overlay_with, until
+from tests.mitigate.helpers import described
+from tests.watch.helpers import (
+    declared,
+    first_look,
+    incident_channels,
+    more_looks,
+    ops_notices,
+    overlay_with,
+    rpc,
+    until,
+)
 
 pytestmark = [pytest.mark.chain, pytest.mark.manual_clock]
 
@@ -29,53 +39,71 @@ def overlay() -> dict[str, Any]:
     return overlay_with()
 
 
-async def test_a_wrong_chain_stops_the_watch_once_and_it_resumes_without_missing_an_event(
-    bot, control, clock, chain
-):
+async def healthz(world) -> tuple[int, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The bot's own ``GET /healthz``, as a load balancer reads it."""
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(f"http://127.0.0.1:{world.webhook_port}/healthz") as answer,
+    ):
+        return answer.status, await answer.json()
+
+
+async def outage(bot, control, clock, chain, world, broken: ChainClient, says: str) -> None:  # type: ignore[no-untyped-def]
+    """The watch reads through ``broken`` while the attacker pauses the vault amid more
+    blocks, then through the real RPC again: stopped and resumed each said once in
+    #ops-alerts (``says`` in the first), /healthz naming the watcher meanwhile, the pause
+    declared after (nothing missed), and nothing declared twice."""
     watch = bot.services.watch
-    ops = await control.channel_id("ops-alerts")
-
-    async def watching() -> Any:
-        return watch.cursor is not None or None
-
-    await until(control, clock, watching, "the first look")
+    await first_look(bot, control, clock)
     real = watch.chain
-    wrong = ChainClient(chain.rpc_url, 999, timedelta(seconds=5))
-    watch.chain = watch.reader.chain = wrong
+    watch.chain = watch.reader.chain = broken
+    rpc(chain, "anvil_mine", "0x5")
     tx = cast_send(chain, chain.attacker[1], chain.contracts[VAULT], "pause()")
+    rpc(chain, "anvil_mine", "0x5")
 
     async def stopped() -> Any:
-        found = [m for m in await control.messages(ops) if titled("⛓️ Chain watch stopped")(m)]
-        return found or None
+        return await ops_notices(control, "⛓️ Chain watch stopped") or None
 
     [notice] = await until(control, clock, stopped, "#ops-alerts told the watch stopped")
-    assert "chain 31337, not the configured chain 999" in described(notice)
-    ok, body = await bot.services.alerts.health("connected")
-    assert not ok and "watcher" in body["failing"]
-    assert "999" in body["watcher"]["state"]
-    for _ in range(5):  # more failed looks: said once
-        clock.advance(POLL)
-        await asyncio.sleep(0.1)
-    assert len(await stopped()) == 1
-    assert await incident_channels(control) == []
+    assert says in described(notice)
+    status, body = await healthz(world)
+    assert status == 503 and "watcher" in body["failing"], body
+    assert says in body["watcher"]["state"]
+    await more_looks(clock, 5)  # more failed looks: said once
+    assert len(await stopped()) == 1 and await incident_channels(control) == []
 
     watch.chain = watch.reader.chain = real
 
     async def resumed() -> Any:
-        return [
-            m for m in await control.messages(ops) if titled("⛓️ Chain watch resumed")(m)
-        ] or None
+        return await ops_notices(control, "⛓️ Chain watch resumed") or None
 
     await until(control, clock, resumed, "#ops-alerts told the watch resumed")
 
-    async def declared() -> Any:
-        for channel in await incident_channels(control):
-            for message in await control.messages(channel["id"]):
-                if tx in described(message) and titled("🚨")(message):
-                    return channel
-        return None
+    async def found() -> Any:
+        return await declared(control, tx)
 
-    await until(control, clock, declared, "the event sent during the outage, declared")
-    ok, body = await bot.services.alerts.health("connected")
-    assert "watcher" not in body["failing"] and body["watcher"]["state"] == "watching"
+    await until(control, clock, found, "the pause sent during the outage, declared")
+    await more_looks(clock, 3)
+    status, body = await healthz(world)
+    assert "watcher" not in body.get("failing", []) and body["watcher"]["state"] == "watching"
     assert len(await resumed()) == 1 and len(await stopped()) == 1
+    assert len(await incident_channels(control)) == 1
+
+
+async def test_a_wrong_chain_stops_the_watch_once_and_it_resumes_without_missing_an_event(
+    bot, control, clock, chain, world
+):
+    wrong = ChainClient(chain.rpc_url, 999, timedelta(seconds=5))
+    await outage(
+        bot, control, clock, chain, world, wrong, "chain 31337, not the configured chain 999"
+    )
+
+
+async def test_an_rpc_fully_down_is_said_once_each_way_and_no_event_is_missed(
+    bot, control, clock, chain, world
+):
+    nobody = f"http://127.0.0.1:{free_port('127.0.0.1')}"  # nothing listens there
+    down = ChainClient(nobody, 31337, timedelta(seconds=2))
+    await outage(
+        bot, control, clock, chain, world, down, f"The chain's RPC at {nobody} could not be reached"
+    )
