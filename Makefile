@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint format bench install node sysdeps clean check-config
+.PHONY: run test lint format bench chaos install node sysdeps clean check-config
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ format: install
 
 bench: install node
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The drills (issue 15): the bot killed, starved and restarted from outside; a table, and
+# chaos/results/*.json. CHAOS_ARGS names drills (e.g. `make chaos CHAOS_ARGS=storm`).
+chaos: install node
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -93,6 +93,8 @@ def notification(group: str, fingerprint: str, title: str, severity: str = "crit
 class Stack:
     """A world process and a bot process on fresh files; this process sends the alerts."""
 
+    bot_log: Path | None = None  # where the bot's output goes (a subclass sets it); dropped
+
     def __init__(self, root: Path, overlay: str = "", database: URL | None = None) -> None:
         self.root = root
         self.overlay = OVERLAY + overlay
@@ -135,7 +137,7 @@ class Stack:
         self.webhook, self.token = hook["base_url"], hook["bearer_token"]
         config = tomllib.loads(self.config.read_text())
         self.database = Path(config["storage"]["database"])
-        _drain(self.spawn("-m", "bot.cli", "run", "--config", str(self.config)))
+        _drain(self.spawn("-m", "bot.cli", "run", "--config", str(self.config)), self.bot_log)
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
         await _until(self._connected, 60, "the bot's gateway")
         return self
@@ -203,12 +205,14 @@ class Stack:
         await _until(quiet, timeout, "the alert worker to settle")
 
 
-def _drain(process: subprocess.Popen) -> None:
-    """Keep reading a child's output (in a thread), so a full pipe never blocks it."""
+def _drain(process: subprocess.Popen, to: Path | None = None) -> None:
+    """Keep reading a child's output (in a thread), so a full pipe never blocks it; the
+    lines go to the file ``to`` when given."""
 
     def read() -> None:
-        for _ in iter(process.stdout.readline, ""):
-            pass
+        with open(to or os.devnull, "w") as out:
+            for line in iter(process.stdout.readline, ""):
+                out.write(line)
 
     threading.Thread(target=read, daemon=True).start()
 

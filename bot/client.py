@@ -251,6 +251,7 @@ def _describe(interaction: discord.Interaction) -> str:
 # public defer first fills the public message with this, then follows up privately.
 MAX_CONTENT = 2000  # characters of a message's content, Discord's limit
 PRIVATE_ANSWER = "The answer is shown only to the person who ran the command."
+ALREADY_ACKNOWLEDGED = 40060  # Discord's code for a second first answer
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
@@ -273,19 +274,21 @@ async def answer_with(
     work: Awaitable[T],
     render: Callable[[T], dict[str, Any]],
     ephemeral: bool = False,
-    defer_after: float = 2.0,
+    defer_after: float = 1.0,
 ) -> T:
     """Run ``work`` and answer with ``render(result)``; defer first if it takes long.
 
     Discord wants a first answer within 3 s. A quick piece of work is answered
     in one call; a slow one is deferred at ``defer_after`` seconds and answered
     with a follow-up, so the person always sees an answer and never a failure.
+    One second: a deferral that meets a 5xx is retried by discord.py a second later,
+    still inside the 3 s (at 2 s it was not, and the answer was lost).
     """
     task = asyncio.ensure_future(work)
     try:
         result = await asyncio.wait_for(asyncio.shield(task), timeout=defer_after)
     except TimeoutError:
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        await _first_answer(interaction.response.defer(ephemeral=ephemeral, thinking=True))
         result = await task
         answer = {"ephemeral": ephemeral, **render(result)}
         if answer["ephemeral"] and not ephemeral:
@@ -293,8 +296,22 @@ async def answer_with(
         await interaction.followup.send(**answer)
         return result
     # ``render`` may ask for its own ``ephemeral`` (an "already done" answer only for you).
-    await interaction.response.send_message(**{"ephemeral": ephemeral, **render(result)})
+    await _first_answer(
+        interaction.response.send_message(**{"ephemeral": ephemeral, **render(result)})
+    )
     return result
+
+
+async def _first_answer(call: Awaitable[Any]) -> None:
+    """An interaction's first answer. Discord may carry it out and still answer 5xx; the
+    retry then hears 40060 "already acknowledged": it took effect, so go on (was: the
+    command failed there, and a deferred one was never answered)."""
+    try:
+        await call
+    except discord.HTTPException as error:
+        if error.code != ALREADY_ACKNOWLEDGED:
+            raise
+        log.info("an interaction answer took effect before a 5xx; not sent again")
 
 
 def configure_discord(settings: Settings) -> None:

@@ -7,6 +7,7 @@ listed in sandbox/README.md.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from . import alerts
 from .discord.errors import DiscordError
 from .discord.interactions import ControlError, Interaction
 from .discord.model import Channel, Message, Role, User, emoji_text, iso, parse_emoji
-from .faults import GATEWAY_KINDS, KINDS
+from .faults import GATEWAY_KINDS, HOLD_KINDS, KINDS
 
 if TYPE_CHECKING:
     from .world import World
@@ -121,6 +122,8 @@ class ControlApi:
                 web.get("/requests", self.requests),
                 web.post("/faults", self.add_fault),
                 web.get("/faults", self.list_faults),
+                web.get("/holds", self.list_holds),
+                web.post("/holds/release", self.release_holds),
                 web.get("/settings", self.get_settings),
                 web.put("/settings", self.put_settings),
                 web.get("/rate-limits", self.get_rate_limits),
@@ -434,6 +437,17 @@ class ControlApi:
         prefix = body.get("path_prefix")
         if prefix is not None and (not isinstance(prefix, str) or kind in GATEWAY_KINDS):
             raise ControlError(400, "path_prefix is a string, for rest kinds only")
+        method, pattern = body.get("method"), body.get("path_pattern")
+        for value, name in ((method, "method"), (pattern, "path_pattern")):
+            if value is not None and (not isinstance(value, str) or kind not in HOLD_KINDS):
+                raise ControlError(400, f"{name} is a string, for hold kinds only")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ControlError(
+                    400, f"path_pattern is not a regular expression: {error}"
+                ) from None
         applied = 0
         gateway = self.discord.gateway
         if kind == "disconnect":
@@ -441,13 +455,26 @@ class ControlApi:
         elif kind == "reconnect":
             applied = gateway.reconnect(count)
         if count > applied:
-            self.discord.faults.add(kind, count - applied, prefix)
+            self.discord.faults.add(kind, count - applied, prefix, method, pattern)
         return web.json_response(
             {"applied_now": applied, "pending": self.discord.faults.describe()}, status=201
         )
 
     async def list_faults(self, request: web.Request) -> web.Response:
         return web.json_response({"pending": self.discord.faults.describe()})
+
+    async def list_holds(self, request: web.Request) -> web.Response:
+        return web.json_response({"held": self.discord.faults.describe_held()})
+
+    async def release_holds(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        held_id, drop = body.get("id"), body.get("drop", False)
+        if held_id is not None and (isinstance(held_id, bool) or not isinstance(held_id, int)):
+            raise ControlError(400, "id is an integer (omit it to release every held request)")
+        if not isinstance(drop, bool):
+            raise ControlError(400, "drop is true or false")
+        released = self.discord.faults.release(held_id, drop)
+        return web.json_response({"released": [h.describe() for h in released]})
 
     async def get_settings(self, request: web.Request) -> web.Response:
         return web.json_response(

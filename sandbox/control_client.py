@@ -167,11 +167,32 @@ class Control:
     async def requests(self, since: str | None = None) -> list[dict[str, Any]]:
         return await self.request("GET", "requests", **({"since": since} if since else {}))
 
-    async def fault(self, kind: str, count: int = 1, path_prefix: str | None = None) -> Any:
+    async def fault(
+        self,
+        kind: str,
+        count: int = 1,
+        path_prefix: str | None = None,
+        method: str | None = None,
+        path_pattern: str | None = None,
+    ) -> Any:
         body: dict[str, Any] = {"kind": kind, "count": count}
         if path_prefix:
             body["path_prefix"] = path_prefix
+        if method:
+            body["method"] = method
+        if path_pattern:
+            body["path_pattern"] = path_pattern
         return await self.request("POST", "faults", json=body)
+
+    async def holds(self) -> list[dict[str, Any]]:
+        """Requests a ``hold`` or ``hold_after`` fault stopped (``released`` says which wait)."""
+        return (await self.request("GET", "holds"))["held"]
+
+    async def release(self, held_id: int | None = None, drop: bool = False) -> Any:
+        body: dict[str, Any] = {"drop": drop}
+        if held_id is not None:
+            body["id"] = held_id
+        return await self.request("POST", "holds/release", json=body)
 
     async def x_posts(self) -> list[dict[str, Any]]:
         return await self.request("GET", "x/posts")

@@ -110,12 +110,16 @@ async def get(session: AsyncSession, message_id: int) -> TranscriptMessage | Non
     )
 
 
-async def newest_id(session: AsyncSession, channel_id: str, thread_id: str | None) -> int | None:
+async def newest_id(
+    session: AsyncSession, channel_id: str, thread_id: str | None, below: int | None = None
+) -> int | None:
     """The newest kept message of the channel (or of one of its threads): where a backfill
-    starts reading."""
+    starts reading. ``below``: only messages older than that snowflake (the gap's start)."""
     query = select(func.max(TranscriptMessage.message_id)).where(
         TranscriptMessage.channel_id == channel_id
     )
+    if below is not None:
+        query = query.where(TranscriptMessage.message_id < below)
     if thread_id is None:
         query = query.where(TranscriptMessage.thread_id.is_(None))
     else:

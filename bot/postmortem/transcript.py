@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # Incidents whose channels are still read and written: a resolved one is where its
 # postmortem is discussed, so it is captured too.
 CAPTURED_STATES = ("declared", "acknowledged", "mitigated", "resolved")
+GAP_MARGIN = timedelta(seconds=2)  # for clock skew between the bot and Discord
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ class TranscriptService:
         self._incident_of: dict[str, int] = {}  # incident channel id → incident id
         self._backfilling = asyncio.Lock()
         self._reads: set[asyncio.Task[None]] = set()
+        # When the bot last stopped hearing the gateway (this process's start, a lost
+        # session). Live capture goes on before the next backfill, so the backfill reads
+        # after the newest message kept from before then, not after the newest kept.
+        # Wall time, as Discord's snowflakes carry it (not the injected procedure clock).
+        self._gap_since: datetime | None = datetime.now(UTC)
+
+    def gateway_lost(self) -> None:
+        """The gateway went away: what arrives until the next backfill may have been missed."""
+        if self._gap_since is None:
+            self._gap_since = datetime.now(UTC)
 
     # -- which incident ---------------------------------------------------------------
     async def incident_for(self, channel_id: str) -> int | None:
@@ -163,22 +174,26 @@ class TranscriptService:
         async with self._sessions() as session:
             incidents = await incident_queries.in_states(session, CAPTURED_STATES)
         read = 0
+        gap = self._gap_since
+        below = None if gap is None else discord.utils.time_snowflake(gap - GAP_MARGIN)
         async with self._backfilling:
             for incident in incidents:
                 if incident.channel_id is None:
                     continue
                 self._incident_of[incident.channel_id] = incident.id
                 try:
-                    read += await self._backfill(incident)
+                    read += await self._backfill(incident, below)
                 except UserError as error:  # the channel is gone: its transcript stays
                     log.info("transcript of incident %s not backfilled: %s", incident.id, error)
+        if self._gap_since == gap:
+            self._gap_since = None  # read through: the next backfill starts from the newest
         return Backfilled(len(incidents), read)
 
     async def backfill(self, incident: Incident) -> int:
         async with self._backfilling:
             return await self._backfill(incident)
 
-    async def _backfill(self, incident: Incident) -> int:
+    async def _backfill(self, incident: Incident, below: int | None = None) -> int:
         assert incident.channel_id is not None
         places = [Where(incident.channel_id, None)]
         places += [
@@ -188,7 +203,7 @@ class TranscriptService:
         read = 0
         for place in places:
             async with self._sessions() as session:
-                after = await queries.newest_id(session, place.channel_id, place.thread_id)
+                after = await queries.newest_id(session, place.channel_id, place.thread_id, below)
             source = place.thread_id or place.channel_id
             async for page in history_after(self._out, source, after, self._limit):
                 rows = [captured(m, incident.id, place) for m in page]

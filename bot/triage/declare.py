@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import nullcontext
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -32,11 +32,15 @@ from bot.triage.lifecycle import Status, record, transition
 from bot.triage.naming import channel_name, incident_day, validate_title
 from bot.triage.oncall import Resolved
 from storage import incidents as queries
-from storage.models import Incident, Page
+from storage.models import Incident, Page, Timer
 
 log = logging.getLogger(__name__)
 
 NAMING_KEY = "triage:channel-naming"
+# The pin's safety net: due shortly after the commit that declares, cancelled once the pin
+# was tried; a crash in between leaves it to pin the kickoff after the restart.
+PIN = "triage:pin-kickoff"
+PIN_CHECK_AFTER = timedelta(seconds=15)
 
 
 def opening_key(incident_id: int) -> tuple[str, int]:
@@ -54,6 +58,7 @@ class Declarer:
         # retry that reaches another process or outlives a restart.
         self._requested: set[str] = set()
         self._opened: set[int] = set()  # incidents this process finished opening
+        deps.timers.register(PIN, self._pin_after_restart)
 
     async def declare(
         self,
@@ -214,12 +219,25 @@ class Declarer:
                     incident, channel_id, name, slug, kickoff_id, level, commander_id, unresolved
                 )
             self._opened.add(incident.id)
+        await self._pin(incident.id, channel_id, kickoff_id)
+        async with self.d.sessions.begin() as session:
+            await self.d.timers.cancel(session, incident.id, (PIN,))
+        await self.d.emit(IncidentEvent("declared", incident, incident.declared_by))
+
+    async def _pin(self, incident_id: int, channel_id: str, kickoff_id: str) -> None:
         try:
             await self.d.discord.pin(channel_id, kickoff_id)
         except (UserError, ExternalServiceError) as error:
-            log.warning("could not pin the kickoff of incident %s: %s", incident.id, error)
+            log.warning("could not pin the kickoff of incident %s: %s", incident_id, error)
             await self._say_unpinned(channel_id, error)
-        await self.d.emit(IncidentEvent("declared", incident, incident.declared_by))
+
+    async def _pin_after_restart(self, timer: Timer) -> None:
+        """The last run stopped between declaring and pinning: pin the kickoff now."""
+        async with self.d.sessions() as session:
+            incident = await queries.get(session, timer.incident_id or 0)
+        if incident is None or incident.channel_id is None or not incident.kickoff_message_id:
+            return
+        await self._pin(incident.id, incident.channel_id, incident.kickoff_message_id)
 
     async def _say_unpinned(self, channel_id: str, error: Exception) -> None:
         """The kickoff stays unpinned: the channel is told why (a missing permission named)."""
@@ -367,4 +385,5 @@ class Declarer:
                     at=now,
                 )
             await self._clock.schedule(session, row, level)
+            self.d.timers.schedule(session, PIN, now + PIN_CHECK_AFTER, row.id)
         return row

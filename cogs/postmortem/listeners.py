@@ -79,6 +79,10 @@ class Transcript(PhaseCog):
     async def on_resumed(self) -> None:
         self._start_backfill()
 
+    @commands.Cog.listener()
+    async def on_disconnect(self) -> None:
+        self._transcript.gateway_lost()
+
     def _start_backfill(self) -> None:
         if self._backfill is not None and not self._backfill.done():
             return

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..faults import AFTER_EFFECT, FORBIDDEN, Faults
+from ..faults import AFTER_EFFECT, FORBIDDEN, HOLD, HOLD_AFTER, Fault, Faults
 from .errors import DiscordError
 from .interactions import Interactions
 from .model import emoji_text, iso, now
@@ -89,8 +89,17 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
         try:
             if self.settings.rest_latency_ms > 0:
                 await asyncio.sleep(self.settings.rest_latency_ms / 1000)
-            fault = self.faults.take_rest(path)
-            if fault is not None and fault.kind == "rate_limit":
+            fault = self.faults.take_rest(path, request.method)
+            held_after: Fault | None = None
+            if fault is not None and fault.kind == HOLD_AFTER:
+                held_after, fault = fault, None
+            dropped = False
+            if fault is not None and fault.kind == HOLD:
+                dropped = await self.faults.hold(fault, request.method, path)
+                fault = None
+            if dropped:
+                response = json_body({"message": "503: Service Unavailable", "code": 0}, status=503)
+            elif fault is not None and fault.kind == "rate_limit":
                 response = self._rate_limited()
             elif fault is not None and fault.kind == AFTER_EFFECT:
                 # Carried out, then a 5xx: what the handler did stays done. (A request
@@ -115,6 +124,9 @@ class RestApi(ApplicationRoutes, GuildRoutes, ChannelRoutes, MessageRoutes, Reac
                     response = json_body(verdict.refused, status=429)
                 else:
                     response = await handler(request)
+            if held_after is not None:
+                # Carried out; the answer waits (a drill kills the bot meanwhile).
+                await self.faults.hold(held_after, request.method, path)
         except DiscordError as error:
             response = json_body(error.body(), status=error.status)
         except web.HTTPMethodNotAllowed:
