@@ -8,13 +8,10 @@ One P0 incident and one ``/mitigate pause`` proposal on the world's anvil (shape
 
 1. the proposal's post is made, its answer held (``hold_after``): kill, restart;
 2. bob's ✅ is counted: kill; carol reacts ✅ while the bot is down; restart;
-3. bob's ``cast send`` is mined: kill at once, before the watch's next look; restart;
-4. carol's ``cast send`` is mined and seen, its "2 of 2 on-chain" post held before Discord
-   (``hold``, then dropped): kill before the effect read back is recorded or told (the
-   look's session never commits); restart: the bot reads it again.
-
-Step 3 kills as soon as ``cast send`` returns; the watch polls every 2 s, so the kill
-usually, not provably, comes before its look.
+3. bob's ``cast send`` is mined and recorded, its "1 of 2 on-chain" post held before
+   Discord (``hold``, then dropped): kill, restart;
+4. the bot frozen (SIGSTOP), carol's ``cast send`` mined, kill: the effect was never read
+   back; restart.
 """
 
 from __future__ import annotations
@@ -22,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -97,11 +96,15 @@ async def run(root: Path) -> Findings:
         # 1. after the proposal's post: the post reaches Discord, its answer does not.
         step = "after the proposal's post"
         found.tried_(f"/mitigate pause, kill -9 {step}")
-        await control.fault(
-            "hold_after", method="POST", path_pattern=rf"^/channels/{channel}/messages$"
-        )
+        posts = rf"^/channels/{channel}/messages$"
+        await control.fault("hold_after", method="POST", path_pattern=posts)
         command = asyncio.create_task(control.command(alice, channel, "mitigate", "pause"))
-        (held,) = await stack.held()
+        for _ in range(10):  # another post of the incident's may come first: let it through
+            (held,) = await stack.held()
+            if any(t.startswith(STEPS[0]) for t in await shown()):
+                break
+            await control.fault("hold_after", method="POST", path_pattern=posts)
+            await control.release(held["id"])
         stack.kill_bot()
         posted = sum(t.startswith(STEPS[0]) for t in await shown())
         found.check(posted == 1, f"{step}: the held call was the proposal's post", f"{posted}")
@@ -124,11 +127,19 @@ async def run(root: Path) -> Findings:
         await restart(step)
         await _one(stack, found, channel, step, STEPS[1])
 
-        # 3. after the signers' transactions are mined, before the watch looks again.
-        step = "after the transactions are mined"
-        found.tried_(f"bob cast send pause(), kill -9 once it is mined ({step})")
+        # 3. after a signer's transaction is mined and recorded: bob's tx is seen by the
+        # watch, its "1 of 2" post (an outbox entry, committed with the confirmation) is held
+        # before Discord and dropped: the restart must tell it once.
+        step = "after the transaction is mined"
+        found.tried_(f"bob cast send pause(), kill -9 with its 1 of 2 post held ({step})")
+        await control.fault("hold", method="POST", path_pattern=posts)
         first = cast_send(rpc, bob["private_key"], timelock, "pause()")
+        (held,) = await stack.held(timeout=60)
         stack.kill_bot()
+        await control.release(held["id"], drop=True)
+        found.saw(f"{step}: killed while {held['method']} {held['path']} was held (dropped)")
+        recorded = _confirmations(stack, "chain")
+        found.check(recorded == 1, f"{step}: bob's tx was recorded before its post", f"{recorded}")
         await restart(step)
         await _one(stack, found, channel, step, STEPS[2])
         found.check(
@@ -136,17 +147,20 @@ async def run(root: Path) -> Findings:
             f"{step}: the 1 of 2 post names bob's tx",
         )
 
-        # 4. before the effect is read back and recorded: carol's tx is mined, the watch's
-        # look sees it and reads paused() at its block, its "2 of 2" post (the first thing
-        # the look's session does with it, uncommitted) is held before Discord and dropped.
+        # 4. before the effect is read back: the bot is frozen (SIGSTOP), carol's tx mined,
+        # then kill -9: the bot never looked; the restart reads the effect.
         step = "before the effect is read back"
-        found.tried_(f"carol cast send pause(), kill -9 with the 2 of 2 post held ({step})")
-        await control.fault("hold", method="POST", path_pattern=rf"^/channels/{channel}/messages$")
+        found.tried_(f"freeze the bot, carol cast send pause(), kill -9 ({step})")
+        os.killpg(stack.bot.pid, signal.SIGSTOP)
         second = cast_send(rpc, carol["private_key"], timelock, "pause()")
-        (held,) = await stack.held(timeout=60)
         stack.kill_bot()
-        await control.release(held["id"], drop=True)
-        found.saw(f"{step}: killed while {held['method']} {held['path']} was held (dropped)")
+        before = (_confirmations(stack, "chain"), stack.rows("SELECT state FROM mitigations"))
+        found.check(
+            before == (1, [("approved",)]),
+            f"{step}: killed before carol's tx or the effect was read",
+            f"{before}",
+        )
+        found.saw(f"{step}: killed with carol's tx mined, unseen: {before}")
         await restart(step)
         await _one(stack, found, channel, step, STEPS[3])
         await _one(stack, found, channel, step, STEPS[4])
