@@ -58,6 +58,11 @@ class Mitigate(PhaseCog):
     async def cog_load(self) -> None:
         await super().cog_load()
         self.bot.add_dynamic_items(ConfirmKillSwitch)
+        if self.services.mitigate.deps is not None:
+            # The ✅ made while the bot was down: Discord does not replay them.
+            catch_up = self.services.mitigate.reactions.catch_up
+            if catch_up not in self.bot.startup_hooks:
+                self.bot.startup_hooks.append(catch_up)
 
     # -- /signer ---------------------------------------------------------------------------
     @signer.command(name="register", description="Get a challenge to sign with your address")

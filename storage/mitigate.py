@@ -120,6 +120,22 @@ async def unrecorded_proposals_in(session: AsyncSession, channel_id: str) -> boo
     return (await session.scalar(query)) is not None
 
 
+async def open_reaction_proposals(session: AsyncSession) -> list[tuple[Mitigation, str]]:
+    """Proposals counting ✅ reactions (shape a, no Safe) still waiting for them, their
+    message posted; each with its incident's channel."""
+    query = (
+        select(Mitigation, Incident.channel_id)
+        .join(Incident, Incident.id == Mitigation.incident_id)
+        .where(
+            Mitigation.state == "proposed",
+            Mitigation.message_id.is_not(None),
+            Incident.channel_id.is_not(None),
+        )
+        .order_by(Mitigation.id)
+    )
+    return [(row, str(channel)) for row, channel in await session.execute(query) if not row.safe_tx]
+
+
 async def confirmations(
     session: AsyncSession, mitigation_id: int, via: str | None = None
 ) -> list[MitigationConfirmation]:

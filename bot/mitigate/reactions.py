@@ -8,6 +8,7 @@ import logging
 import re
 from datetime import datetime
 
+from bot.adapters.reactors import reactors
 from bot.core.permissions import record_refusal
 from bot.errors import ExternalServiceError, UserError
 from bot.mitigate import rules
@@ -42,6 +43,31 @@ class Reactions:
         if row is None or row.message_id not in (None, message_id):
             return None
         return row
+
+    async def catch_up(self) -> None:
+        """At start: the ✅ made on open proposals while the bot was down (Discord does not
+        replay them), each taken as if it arrived now."""
+        async with self.d.sessions() as session:
+            rows = await queries.open_reaction_proposals(session)
+            counted = {
+                row.id: {c.member_id for c in await queries.confirmations(session, row.id)}
+                for row, _ in rows
+            }
+        new = 0
+        for row, channel_id in rows:
+            assert row.message_id is not None
+            try:
+                users = await reactors(self.d.discord, channel_id, row.message_id, CONFIRM_EMOJI)
+            except ExternalServiceError as error:
+                log.warning("mitigation #%s: its ✅ could not be read at start: %s", row.id, error)
+                continue
+            for user_id in users:
+                if user_id in counted[row.id] or user_id == self.d.discord.bot_user_id:
+                    continue
+                new += 1
+                await self.on_reaction(channel_id, row.message_id, user_id)
+        if new:
+            log.info("counted %d ✅ made on open proposals while the bot was down", new)
 
     async def on_reaction(
         self, channel_id: str, message_id: str, user_id: str, reacted_at: datetime | None = None

@@ -96,3 +96,40 @@ async def test_a_restart_between_approval_and_effect_loses_nothing_and_says_noth
         assert needle not in discord_text
         assert needle not in logs
         assert needle not in database_text
+
+
+# Found by the `proposal` drill (chaos/drill_proposal.py): Discord does not replay reactions
+# missed across a fresh gateway session, so the bot reads the open proposals' ✅ at start.
+async def test_a_check_mark_made_while_the_bot_is_down_counts_after_the_restart(
+    bot, control, clock
+):
+    info = await signed_up(control)
+    channel = await declare(control, "Vault drained")
+    proposal = await propose(control, channel)
+    bob, carol = info["signers"][0], info["signers"][1]
+    await control.react(bob["user_id"], channel, proposal["id"], "✅")
+    await control.wait_for(lambda: _counted(bot, 1), interval=0.1, what="bob's ✅ counted")
+    await bot.stop()
+    await control.react(carol["user_id"], channel, proposal["id"], "✅")
+    await bot.start()
+    await control.wait_for_message(channel, titled("✅ Approved"), what="approval")
+    approvals = [m for m in await control.messages(channel) if titled("✅ Approved")(m)]
+    assert len(approvals) == 1
+    await bot.restart()  # a second start counts nothing again
+    assert await _counted(bot, 2)
+    approvals = [m for m in await control.messages(channel) if titled("✅ Approved")(m)]
+    assert len(approvals) == 1
+
+
+async def _counted(bot, count: int) -> bool:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from storage.mitigate_models import MitigationConfirmation
+
+    async with bot.services.sessions() as session:
+        found = await session.scalar(
+            select(func.count(MitigationConfirmation.id)).where(
+                MitigationConfirmation.via == "reaction"
+            )
+        )
+    return found == count
