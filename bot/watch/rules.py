@@ -348,3 +348,13 @@ def outflow_total(
 
 def over_limit(total: int, limit: int) -> bool:
     return total > limit
+
+
+def headline(event: dict[str, Any]) -> str:
+    """The first event, as a declaration's summary names it."""
+    return event["text"] if event["event"] == "outflow" else f"{event['text']} on {event['name']}"
+
+
+def resolve(value: str, names: dict[str, str]) -> str | None:
+    """An address as configured: itself, or the address its name stands for (None: unset)."""
+    return value if value.startswith("0x") else names.get(value)

@@ -38,15 +38,6 @@ APPROVED_STATES = ("approved", "applied", "failed")  # a mitigation the signers 
 ADMIN_TITLE, OUTFLOW_TITLE = "Unauthorized admin action", "Outflow over limit"
 
 
-def headline(event: dict[str, Any]) -> str:
-    """The first event, as a declaration's summary names it."""
-    return event["text"] if event["event"] == "outflow" else f"{event['text']} on {event['name']}"
-
-
-def resolve(value: str, names: dict[str, str]) -> str | None:
-    return value if value.startswith("0x") else names.get(value)
-
-
 class ChainWatch(Outages):
     def __init__(
         self,
@@ -72,7 +63,7 @@ class ChainWatch(Outages):
         self.watched: dict[str, set[bytes]] = {}
         self.label: dict[str, str] = {}
         for name, contract in self.c.contracts.items():
-            address = resolve(contract.address, names)
+            address = rules.resolve(contract.address, names)
             if address is None:
                 self.problems.append(f"[watch.contracts.{name}]: {contract.address} is not set")
                 continue
@@ -80,7 +71,9 @@ class ChainWatch(Outages):
                 rules.EVENTS[e].topic for e in contract.events
             )
             self.label[address.lower()] = name
-        self.outflows, problems = outflows.resolved(self.c, lambda value: resolve(value, names))
+        self.outflows, problems = outflows.resolved(
+            self.c, lambda value: rules.resolve(value, names)
+        )
         self.problems.extend(problems)
         for rule in self.outflows:
             self.watched.setdefault(rule.token.lower(), set()).add(rules.TRANSFER_TOPIC)
@@ -362,7 +355,7 @@ class ChainWatch(Outages):
                 None,
                 what,
                 self.c.severity,
-                f"{headline(row.events[0])} by {row.sender}, tx {row.tx_hash} "
+                f"{rules.headline(row.events[0])} by {row.sender}, tx {row.tx_hash} "
                 f"in block {row.block}: {self.link(row.tx_hash)}",
                 request_key=f"chain:{row.tx_hash}",
                 source="chain",
