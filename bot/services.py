@@ -17,6 +17,7 @@ from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
+from bot.core.outages import Outages
 from bot.core.outbox import Fence, Outbox
 from bot.core.permissions import role_uses
 from bot.core.render import Renderer
@@ -146,6 +147,16 @@ def mitigate_deps(
     )
 
 
+def watch_outages(comms: CommsService, alerts: AlertService, notices: ChannelNotices) -> None:
+    """GitHub and X not answering: named by /healthz (one part each), told by the callers."""
+    outages = Outages()
+    comms.github_issues.outages = comms.publishing.outages = outages
+    comms.github_issues.notices = notices
+    for system, client in (("github", comms.deps.github), ("x", comms.deps.x)):
+        if client is not None:
+            alerts.health_parts[system] = outages.part(system)
+
+
 def build_services(
     settings: Settings,
     client: discord.Client,
@@ -208,6 +219,7 @@ def build_services(
     alerts.gauge_refreshers.append(follow_up.stats.refresh)
     if watch.enabled:
         alerts.health_parts["watcher"] = watch.health
+    watch_outages(comms, alerts, notices)
     return Services(
         settings,
         engine,
