@@ -126,7 +126,8 @@ class AlertService:
         await self._engine.dispose()
 
     async def health(self, gateway: str) -> tuple[bool, dict[str, Any]]:
-        """Healthy only when the database answers, the gateway is connected, the worker runs
+        """Healthy only when the database answers (and, after a failed commit, takes a write
+        probe: a full disk reads fine), the gateway is connected, the worker runs
         and no timer of an open incident is failing.
 
         Anything else is a 503 naming the failing parts, so a load balancer or an uptime
@@ -140,7 +141,8 @@ class AlertService:
             async with self._sessions() as session:
                 await ping(session)
             body["pending_notifications"] = await self.store.pending()
-            body["database"] = "ok"
+            writes = await self.writer.writes_fail()  # reads answer, writes may not
+            body["database"] = "ok" if writes is None else f"writes failing ({writes})"
         except Exception as error:
             body["database"] = f"unavailable ({type(error).__name__})"
         # A timer that fails (a page, a reminder) is retried, then given up: either way a
