@@ -24,6 +24,7 @@ from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.follow_up.build import build_follow_up
 from bot.follow_up.service import FollowUpService
+from bot.follow_up.tracker_retry import OPS_REPO, TrackerRetry
 from bot.mitigate.actions import target_names
 from bot.mitigate.base import MitigateDeps
 from bot.mitigate.fixes import FixService
@@ -147,12 +148,28 @@ def mitigate_deps(
     )
 
 
-def watch_outages(comms: CommsService, alerts: AlertService, notices: ChannelNotices) -> None:
-    """GitHub and X not answering: named by /healthz (one part each), told by the callers."""
+def watch_outages(
+    settings: Settings,
+    services: tuple[CommsService, PostmortemService, FollowUpService],
+    alerts: AlertService,
+    notices: ChannelNotices,
+    timers: TimerService,
+    clock: Clock,
+) -> None:
+    """GitHub, X and the ops repository's remote not answering: named by /healthz (one
+    part each), told once by the callers, the work retried until they are back."""
+    comms, postmortem, follow_up = services
     outages = Outages()
     comms.github_issues.outages = comms.publishing.outages = outages
     comms.github_issues.notices = notices
-    for system, client in (("github", comms.deps.github), ("x", comms.deps.x)):
+    postmortem.publishing.outages = outages
+    ops = f"#{settings.config.discord.ops_alerts_channel}"
+    TrackerRetry(follow_up.tracker, comms.deps.sessions, timers, notices, clock, ops, outages)
+    for system, client in (
+        ("github", comms.deps.github),
+        ("x", comms.deps.x),
+        (OPS_REPO, settings.config.ops_repo.url),
+    ):
         if client is not None:
             alerts.health_parts[system] = outages.part(system)
 
@@ -219,7 +236,8 @@ def build_services(
     alerts.gauge_refreshers.append(follow_up.stats.refresh)
     if watch.enabled:
         alerts.health_parts["watcher"] = watch.health
-    watch_outages(comms, alerts, notices)
+    postmortem = build_postmortem(parts)
+    watch_outages(settings, (comms, postmortem, follow_up), alerts, notices, timers, clock)
     return Services(
         settings,
         engine,
@@ -234,7 +252,7 @@ def build_services(
         locks=locks,
         comms=comms,
         mitigate=mitigate,
-        postmortem=build_postmortem(parts),
+        postmortem=postmortem,
         follow_up=follow_up,
         outbox=outbox,
         notices=notices,
