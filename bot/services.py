@@ -10,7 +10,7 @@ from typing import Any
 import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.adapters.chain import ChainClient
+from bot.adapters.chain import RPC, ChainClient
 from bot.adapters.discord_out import DiscordOut
 from bot.adapters.notices import ChannelNotices
 from bot.alerts.service import AlertService
@@ -150,16 +150,19 @@ def mitigate_deps(
 
 def watch_outages(
     settings: Settings,
-    services: tuple[CommsService, PostmortemService, FollowUpService],
+    services: tuple[CommsService, PostmortemService, FollowUpService, ChainClient | None],
     alerts: AlertService,
     notices: ChannelNotices,
     timers: TimerService,
     clock: Clock,
 ) -> None:
-    """GitHub, X and the ops repository's remote not answering: named by /healthz (one
-    part each), told once by the callers, the work retried until they are back."""
-    comms, postmortem, follow_up = services
+    """GitHub, X, the ops repository's remote and the chain's RPC not answering: named by
+    /healthz (one part each), told once by the callers, the work retried until back."""
+    comms, postmortem, follow_up, chain = services
     outages = Outages()
+    if chain is not None:  # mitigation's and the watch's reads (the watch tells #ops-alerts)
+        chain.outages = outages
+        alerts.health_parts[RPC] = chain.health
     comms.github_issues.outages = comms.publishing.outages = outages
     comms.github_issues.notices = notices
     postmortem.publishing.outages = outages
@@ -237,7 +240,9 @@ def build_services(
     if watch.enabled:
         alerts.health_parts["watcher"] = watch.health
     postmortem = build_postmortem(parts)
-    watch_outages(settings, (comms, postmortem, follow_up), alerts, notices, timers, clock)
+    watch_outages(
+        settings, (comms, postmortem, follow_up, deps.chain), alerts, notices, timers, clock
+    )
     return Services(
         settings,
         engine,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -82,8 +83,9 @@ class AlertService:
             require_timestamp=config.alerts.require_timestamp,
         )
         incidents.subscribe(self._on_incident)
-        # Other parts /healthz names when failing (the chain watch): name → (ok, details).
-        self.health_parts: dict[str, Callable[[], tuple[bool, Any]]] = {}
+        # Other parts /healthz names when failing (the chain watch, outside systems):
+        # name → (ok, details), or an awaitable of it (a part that probes).
+        self.health_parts: dict[str, Callable[[], Any]] = {}
 
     async def _on_incident(self, event: IncidentEvent) -> None:
         if event.kind == "declared":
@@ -179,7 +181,8 @@ class AlertService:
             # which is healthy as long as the database answers.
             parts = [("database", body["database"] == "ok")]
         for name, part in self.health_parts.items():
-            part_ok, body[name] = part()
+            answer = part()
+            part_ok, body[name] = await answer if inspect.isawaitable(answer) else answer
             parts.append((name, part_ok))
         failing = [part for part, ok in parts if not ok]
         body["status"] = "unavailable" if failing else "standby" if gateway == "standby" else "ok"
