@@ -10,14 +10,17 @@ For each the drill reads /healthz while it fails (the system named in ``failing`
 it recover (the faults run out, the repository moved back) and checks the work is done
 once, /healthz is healthy again and a channel was told of the outage once.
 
-Not drilled: the RPC (anvil). The sandbox has no fault for it and stopping anvil loses
-the chain; the watcher's RPC outage is covered by tests/watch/test_watch_outage_e2e.py.
+- the chain's RPC stops answering: the world's anvil is frozen (SIGSTOP, SIGCONT after;
+  killing it would lose the chain) while the chain watch reads it.
+
+For the RPC, "told once" is the watch's "stopped" in #ops-alerts (and "resumed" after).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,12 +29,19 @@ from chaos.stack import Chaos, Findings, until
 
 FAILURES = 4
 X_FAILURES = 3  # X's backoff starts at 5 s and doubles: 35 s of outage
+# The chain watch on (it reads the RPC every second), so an RPC outage is seen and told.
+WATCH = """
+[watch]
+poll_every = "1s"
+[watch.contracts.ATRIUM_VAULT]
+address = "ATRIUM_VAULT"
+"""
 
 
 async def run(root: Path) -> Findings:
     found = Findings("outage")
-    async with Chaos(root) as stack:
-        for drill in (_github, _x, _ops_repo):
+    async with Chaos(root, WATCH) as stack:
+        for drill in (_github, _x, _ops_repo, _rpc):
             await drill(stack, found)
     return found
 
@@ -169,6 +179,53 @@ async def _ops_repo(stack: Chaos, found: Findings) -> None:
     seen = (await control.messages(ops))[ops_before:]
     told = _told_once(found, seen, "ops repository", "the ops repository")
     found.saw(f"tracker pushed {done}, healthy again {recovered}, told {told} time(s)")
+
+
+async def _rpc(stack: Chaos, found: Findings) -> None:
+    control = stack.control
+    ops = await control.channel_id("ops-alerts")
+    anvil = _anvil(stack)
+    if not anvil:
+        found.check(False, "the RPC: the world's anvil found", "no anvil in the world's group")
+        return
+    found.tried_(f"the world's anvil frozen (SIGSTOP, pids {anvil}) while the watch reads it")
+    ops_before = len(await control.messages(ops))
+    for pid in anvil:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        await _named(stack, found, "rpc")
+        await _wait(lambda: _ops_saying(stack, ops_before, "watch stopped"), 60, "told")
+    finally:
+        for pid in anvil:
+            os.kill(pid, signal.SIGCONT)
+    resumed = await _wait(lambda: _ops_saying(stack, ops_before, "watch resumed"), 90, "resumed")
+    found.check(bool(resumed), "the work resumes by itself: the watch resumed")
+    recovered = await _healthy_again(stack, found, "rpc")
+    await asyncio.sleep(2)
+    told = len(await _ops_saying(stack, ops_before, "watch stopped") or [])
+    found.check(told == 1, "the RPC outage is told once (#ops-alerts)", f"told {told} time(s)")
+    found.saw(f"watch resumed {bool(resumed)}, healthy again {recovered}, told {told} time(s)")
+
+
+def _anvil(stack: Chaos) -> list[int]:
+    """The anvil processes of the world this drill started (its process group)."""
+    group = stack.processes[0].pid  # the world, started in a session of its own
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if os.getpgid(int(entry.name)) == group and b"anvil" in cmdline:
+                found.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+async def _ops_saying(stack: Chaos, since: int, text: str) -> list[dict] | None:
+    messages = (await stack.control.messages(await stack.control.channel_id("ops-alerts")))[since:]
+    return [m for m in messages if text in (m["content"] + str(m["embeds"])).lower()] or None
 
 
 async def _channel(stack: Chaos, suffix: str) -> str | None:
