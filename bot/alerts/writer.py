@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import URL, Connection
+from sqlalchemy.exc import OperationalError
 
 from storage import alerts as queries
 from storage.alerts.pg import PgConnection
@@ -58,7 +59,9 @@ class Writer:
                     result = await asyncio.get_running_loop().run_in_executor(
                         self._executor, self._transaction, job
                     )
-            except Exception as error:
+            except (sqlite3.OperationalError, OperationalError, OSError) as error:
+                # The database (its disk, its server) refused the write; a job's own
+                # error (a constraint, a bug) says nothing about the database.
                 self.write_error = f"{type(error).__name__}: {error}"[:200]
                 raise
             self.write_error = None
