@@ -4,7 +4,9 @@
 #
 # The base is pinned by digest, so a rebuild gets the same Python and Debian. To move to a
 # newer one: `docker buildx imagetools inspect python:3.11-slim-bookworm` and put the
-# index digest it prints here.
+# index digest it prints here. (This digest is the OCI index of python:3.11.16-slim-bookworm;
+# no registry is reachable from the machines this was written on, so it was checked against
+# public Dockerfiles pinning the same digest, not pulled.)
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
 # -- build: a virtualenv holding exactly the lock file's packages ---------------------------

@@ -38,6 +38,23 @@ def sandbox_mitigate(chain: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def sandbox_watch(chain: dict[str, Any], viewer_url: str) -> dict[str, Any]:
+    """``[watch]`` for the world's chain, so ``make run`` detects the attacker's ``cast send``
+    at once: the vault and the timelock (and the Safe in shape b), the vault's token outflow
+    over 1,000 tokens an hour, and transaction links into the viewer's chain view."""
+    contracts = {name: {"address": name} for name in ("ATRIUM_VAULT", "PRAETOR_TIMELOCK")}
+    if chain.get("shape") == "b":
+        contracts["ATRIUM_SAFE"] = {"address": "ATRIUM_SAFE"}
+    return {
+        "contracts": contracts,
+        "outflows": [
+            {"token": "ATRIUM_TOKEN", "vault": "ATRIUM_VAULT", "limit": "1000e18", "window": "1h"}
+        ],
+        "poll_every": "1s",
+        "explorer_url": f"{viewer_url}/#chain",
+    }
+
+
 async def register_sandbox_signers(world: Any) -> None:
     """The world's three signer members bind their development addresses through the real
     flow (/signer register, the key signs the challenge, /signer verify), so a newcomer

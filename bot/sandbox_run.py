@@ -14,7 +14,7 @@ from typing import Any
 
 import tomli_w
 
-from bot.sandbox_chain import register_sandbox_signers, sandbox_mitigate
+from bot.sandbox_chain import register_sandbox_signers, sandbox_mitigate, sandbox_watch
 from bot.settings import ConfigError, Secrets, Settings, merge, parse_config
 
 
@@ -156,6 +156,8 @@ async def _sandbox(args: argparse.Namespace, overlay: dict[str, Any]) -> int:
         )
         await world.start()
         config_dict = sandbox_config(world, data_dir, args.host, webhook_port, overlay)
+        if (chain := world.describe().get("chain")) and "watch" not in overlay:
+            config_dict["watch"] = sandbox_watch(chain, world.base_url)
         secrets = sandbox_secrets(world)
         setup_logging(list(secrets.values()))
         stop = asyncio.Event()

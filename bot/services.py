@@ -226,7 +226,9 @@ def build_services(
     incidents.name_deadline("comms_update_reminder", "next status update due")
     incidents.name_deadline("comms_external_due", "X post to draft for approval")
     fixes = FixService(settings, comms, notices)  # registers its timers before they start
-    alerts = AlertService(settings, sessions, incidents, out, oncall, renderer, clock=clock)
+    alerts = AlertService(
+        settings, sessions, incidents, out, oncall, renderer, clock=clock, notices=notices
+    )
     deps = mitigate_deps(settings, sessions, out, incidents, timers, clock, locks, outbox, notices)
     mitigate = MitigateService(config, incidents, deps)
     names = {**config.mitigate.addresses, **deps.names}

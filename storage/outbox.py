@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import lease
@@ -62,5 +63,22 @@ async def of_kind(session: AsyncSession, kind: str) -> list[OutboxEntry]:
     return list(
         await session.scalars(
             select(OutboxEntry).where(OutboxEntry.kind == kind).order_by(OutboxEntry.id)
+        )
+    )
+
+
+async def by_keys(session: AsyncSession, keys: Sequence[str]) -> list[OutboxEntry]:
+    """The entries among ``keys`` that exist, oldest first."""
+    if not keys:
+        return []
+    query = select(OutboxEntry).where(OutboxEntry.key.in_(keys)).order_by(OutboxEntry.id)
+    return list(await session.scalars(query))
+
+
+async def last_created(session: AsyncSession, key_prefix: str) -> datetime | None:
+    """When the newest entry whose key starts with ``key_prefix`` was added."""
+    return await session.scalar(
+        select(func.max(OutboxEntry.created_at)).where(
+            OutboxEntry.key.startswith(key_prefix, autoescape=True)
         )
     )

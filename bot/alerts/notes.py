@@ -15,16 +15,19 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
+from bot.adapters.notices import ChannelNotices
 from bot.alerts import rules
 from bot.alerts.steps import Schedule
 from bot.alerts.writer import Writer
 from bot.core.clock import Clock
+from bot.core.outbox import EffectState, marker
 from bot.core.render import Renderer
 from bot.errors import ExternalServiceError, UserError
 from bot.settings import Config
 from bot.triage.lifecycle import OPEN_STATES, record
 from bot.triage.oncall import OnCallService
 from storage import alerts as queries
+from storage import outbox as outbox_queries
 from storage.models import AlertGroup, Incident
 
 log = logging.getLogger(__name__)
@@ -186,6 +189,16 @@ class NotesPoster:
 
 
 class DigestPoster:
+    """Storm entries listed in #ops-alerts, each chunk posted exactly once.
+
+    A chunk is a notice (bot/adapters/notices.py) keyed by its first entry
+    (``alert-digest:<group id>``, the entries in its data): the row is committed before
+    the post, and a run that stops between Discord's taking it and the entries' record
+    finds the notice on its next look and finishes it (looking for the message by its
+    footer first) instead of listing, and pinging, again. The entries'
+    ``digest_message_id`` stays empty until the message is posted.
+    """
+
     def __init__(
         self,
         config: Config,
@@ -196,6 +209,7 @@ class DigestPoster:
         writer: Writer,
         clock: Clock,
         schedule: Schedule,
+        notices: ChannelNotices,
     ) -> None:
         self._config = config.alerts
         self._ops_channel = config.discord.ops_alerts_channel
@@ -206,8 +220,10 @@ class DigestPoster:
         self._write_lock = writer.lock
         self._clock = clock
         self._schedule = schedule
+        self._notices = notices
         self.next_digest: datetime | None = None
         self._last_digest_at: datetime | None = None
+        self._last_loaded = False
 
     async def post(self) -> bool:
         async with self._sessions() as session:
@@ -228,8 +244,17 @@ class DigestPoster:
             )
             self._schedule.waiting = True
             return False
-        quiet = self._last_digest_at is None or now - self._last_digest_at > rules.STORM_QUIET
-        primary = (await self._oncall.at()).primary_id if quiet else None
+        # First the chunks an earlier try (or run) committed and did not finish.
+        async with self._sessions() as session:
+            started = await outbox_queries.by_keys(session, [digest_key(g.id) for g in groups])
+        for entry in started:
+            if not await self._deliver(entry.id, entry.payload["data"]["groups"]):
+                return True
+        taken = {g for entry in started for g in entry.payload["data"]["groups"]}
+        groups = [g for g in groups if g.id not in taken]
+        if not groups:
+            return True
+        primary = (await self._oncall.at()).primary_id if await self._quiet(now) else None
         async with self._sessions() as session:
             counts = await queries.alert_counts(session, [g.id for g in groups])
 
@@ -244,16 +269,55 @@ class DigestPoster:
             )
 
         for number, (chunk, content) in enumerate(rules.pack_digest(groups, render)):
-            mention = (primary,) if number == 0 and primary else ()
-            try:
-                message_id = await self._discord.send(
-                    str(channel.id), content=content, mention_users=mention
-                )
-            except ExternalServiceError as error:
-                log.warning("could not post the alert digest: %s", error)
-                self._schedule.waiting = True
-                return True
+            ids = [g.id for g in chunk]
             async with self._write_lock, self._sessions.begin() as session:
-                await queries.set_digest_message(session, [g.id for g in chunk], message_id)
-        self._last_digest_at = now
+                entry = await self._notices.add(
+                    session,
+                    digest_key(ids[0]),
+                    str(channel.id),
+                    content,
+                    title="Alert digest",
+                    label="alert digest",
+                    mention_users=(primary,) if number == 0 and primary else (),
+                    data={"groups": ids},
+                )
+                entry_id = entry.id
+            self._last_digest_at = now
+            if not await self._deliver(entry_id, ids):
+                return True
         return True
+
+    async def _quiet(self, now: datetime) -> bool:
+        """No digest for ``STORM_QUIET``: this one mentions the on-call primary. The last
+        digest's time survives a restart (its notice), so a storm pings once."""
+        if not self._last_loaded:
+            async with self._sessions() as session:
+                last = await outbox_queries.last_created(session, DIGEST_KEY)
+            if last is not None and (self._last_digest_at is None or last > self._last_digest_at):
+                self._last_digest_at = last
+            self._last_loaded = True
+        return self._last_digest_at is None or now - self._last_digest_at > rules.STORM_QUIET
+
+    async def _deliver(self, entry_id: int, group_ids: list[int]) -> bool:
+        """Post a chunk's notice (once) and record its entries listed; False while it is not."""
+        try:
+            entry = await self._notices.deliver(entry_id)
+        except ExternalServiceError as error:
+            log.warning("could not post the alert digest: %s", error)
+            self._schedule.waiting = True
+            return False
+        if entry.state != EffectState.DONE:  # another poster holds it: it records it
+            self._schedule.waiting = True
+            return False
+        message_id = str((entry.result or {}).get("message_id") or marker(entry.id))
+        async with self._write_lock, self._sessions.begin() as session:
+            await queries.set_digest_message(session, group_ids, message_id[:32])
+        return True
+
+
+DIGEST_KEY = "alert-digest:"
+
+
+def digest_key(first_group_id: int) -> str:
+    """The notice of the digest chunk that begins with this entry (a group is in one chunk)."""
+    return f"{DIGEST_KEY}{first_group_id}"

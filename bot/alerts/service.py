@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
+from bot.adapters.notices import ChannelNotices
 from bot.alerts.auth import Authenticator
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.server import AlertServer
@@ -40,6 +41,7 @@ class AlertService:
         renderer: Renderer,
         metrics: AlertMetrics | None = None,
         clock: Clock | None = None,
+        notices: ChannelNotices | None = None,
     ) -> None:
         config = settings.config
         clock = clock or Clock()
@@ -66,6 +68,7 @@ class AlertService:
             self.metrics,
             self.writer,
             clock,
+            notices,
         )
         self.store = NotificationStore(
             self.writer,

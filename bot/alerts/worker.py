@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
+from bot.adapters.notices import ChannelNotices
 from bot.alerts.apply import APPLY_BATCH, Applier
 from bot.alerts.metrics import AlertMetrics
 from bot.alerts.notes import DigestPoster, NotesPoster
@@ -29,6 +30,7 @@ from bot.alerts.opening import Opener
 from bot.alerts.steps import Schedule
 from bot.alerts.writer import Writer
 from bot.core.clock import Clock
+from bot.core.outbox import Outbox
 from bot.core.render import Renderer
 from bot.settings import Config
 from bot.triage.oncall import OnCallService
@@ -56,6 +58,7 @@ class AlertWorker:
         metrics: AlertMetrics,
         writer: Writer,
         clock: Clock | None = None,
+        notices: ChannelNotices | None = None,
     ) -> None:
         # The hot writes go through the writer's thread in one hop each; the other
         # writes take its lock, so neither waits at SQLite's lock.
@@ -71,8 +74,19 @@ class AlertWorker:
         self.notes = NotesPoster(
             config, sessions, discord, renderer, writer, self._clock, self.schedule
         )
+        # The digest's chunks are notices (posted once); the composition root passes the
+        # bot's own (its outbox is the one recovered at start and fenced by the lease).
+        notices = notices or ChannelNotices(sessions, Outbox(sessions, self._clock), discord)
         self.digest = DigestPoster(
-            config, sessions, discord, oncall, renderer, writer, self._clock, self.schedule
+            config,
+            sessions,
+            discord,
+            oncall,
+            renderer,
+            writer,
+            self._clock,
+            self.schedule,
+            notices,
         )
         self._task: asyncio.Task[None] | None = None
         self._commits_since_checkpoint = 0

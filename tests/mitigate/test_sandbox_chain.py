@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.sandbox_chain import sandbox_watch
 from bot.sandbox_run import sandbox_config
 from bot.settings import parse_config
 from sandbox.chain import KILL_SWITCH, TIMELOCK, VAULT
@@ -34,6 +35,13 @@ async def test_the_world_describes_its_chain_and_the_bot_is_configured_for_it(tm
         assert config.mitigate.chain.rpc_url == chain["rpc_url"]
         assert config.mitigate.addresses[TIMELOCK] == chain["contracts"][TIMELOCK]
         assert config.mitigate.actions["pause"].effect.event == "Paused(address)"
+        # `make run` watches the world's contracts, so the attacker's `cast send` is a P0.
+        raw = sandbox_config(world, tmp_path, "127.0.0.1", 0, {})
+        raw["watch"] = sandbox_watch(chain, world.base_url)
+        watch = parse_config(raw).watch
+        assert set(watch.contracts) == {VAULT, TIMELOCK}
+        assert [(r.token, r.vault) for r in watch.outflows] == [("ATRIUM_TOKEN", VAULT)]
+        assert watch.explorer_url == f"{world.base_url}/#chain"  # the viewer's chain view
     finally:
         await world.stop()
 

@@ -49,6 +49,8 @@ async def test_the_attackers_pause_opens_a_p0_citing_its_tx_and_pages_the_comman
     body = described(message)
     assert f"https://explorer.example/tx/{tx}" in body
     assert chain.attacker[0] in body and "Paused(account=" in body
+    kickoff = next(m for m in await control.messages(channel["id"]) if "commander" in m["content"])
+    assert "Declared by the chain watch at" in described(kickoff)  # not "by an alert"
 
     async def declared() -> Any:
         try:
