@@ -1,9 +1,10 @@
 """Which outside systems are not answering now: /healthz names each by its own name.
 
-A caller whose request to GitHub or X failed for want of an answer (5xx, timeout, a
-refused connection) says so with :meth:`Outages.down`; its next request that gets an
-answer says :meth:`Outages.up`. /healthz shows one part per system (``github``, ``x``),
-failing while it is down, so an operator reads "GitHub is down", not only "a timer of
+A caller whose request to GitHub, X, the ops repository's remote or the chain's RPC
+failed for want of an answer (5xx, timeout, a refused connection) says so with
+:meth:`Outages.down`; its next request that gets an answer says :meth:`Outages.up`.
+/healthz shows one part per system (``github``, ``x``, ``ops_repo``, ``rpc``), failing
+while it is down, so an operator reads "GitHub is down", not only "a timer of
 incident 12 fails". The state is this run's (memory): after a restart the next failed
 request names the system again.
 """
