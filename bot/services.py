@@ -10,19 +10,21 @@ from typing import Any
 import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.adapters.chain import ChainClient
+from bot.adapters.chain import RPC, ChainClient
 from bot.adapters.discord_out import DiscordOut
 from bot.adapters.notices import ChannelNotices
 from bot.alerts.service import AlertService
 from bot.communicate import CommsService, github_client, x_client
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
+from bot.core.outages import Outages
 from bot.core.outbox import Fence, Outbox
 from bot.core.permissions import role_uses
 from bot.core.render import Renderer
 from bot.core.timers import TimerService
 from bot.follow_up.build import build_follow_up
 from bot.follow_up.service import FollowUpService
+from bot.follow_up.tracker_retry import OPS_REPO, TrackerRetry
 from bot.mitigate.actions import target_names
 from bot.mitigate.base import MitigateDeps
 from bot.mitigate.fixes import FixService
@@ -146,6 +148,35 @@ def mitigate_deps(
     )
 
 
+def watch_outages(
+    settings: Settings,
+    services: tuple[CommsService, PostmortemService, FollowUpService, ChainClient | None],
+    alerts: AlertService,
+    notices: ChannelNotices,
+    timers: TimerService,
+    clock: Clock,
+) -> None:
+    """GitHub, X, the ops repository's remote and the chain's RPC not answering: named by
+    /healthz (one part each), told once by the callers, the work retried until back."""
+    comms, postmortem, follow_up, chain = services
+    outages = Outages()
+    if chain is not None:  # mitigation's and the watch's reads (the watch tells #ops-alerts)
+        chain.outages = outages
+        alerts.health_parts[RPC] = chain.health
+    comms.github_issues.outages = comms.publishing.outages = outages
+    comms.github_issues.notices = notices
+    postmortem.publishing.outages = outages
+    ops = f"#{settings.config.discord.ops_alerts_channel}"
+    TrackerRetry(follow_up.tracker, comms.deps.sessions, timers, notices, clock, ops, outages)
+    for system, client in (
+        ("github", comms.deps.github),
+        ("x", comms.deps.x),
+        (OPS_REPO, settings.config.ops_repo.url),
+    ):
+        if client is not None:
+            alerts.health_parts[system] = outages.part(system)
+
+
 def build_services(
     settings: Settings,
     client: discord.Client,
@@ -210,6 +241,10 @@ def build_services(
     alerts.gauge_refreshers.append(follow_up.stats.refresh)
     if watch.enabled:
         alerts.health_parts["watcher"] = watch.health
+    postmortem = build_postmortem(parts)
+    watch_outages(
+        settings, (comms, postmortem, follow_up, deps.chain), alerts, notices, timers, clock
+    )
     return Services(
         settings,
         engine,
@@ -224,7 +259,7 @@ def build_services(
         locks=locks,
         comms=comms,
         mitigate=mitigate,
-        postmortem=build_postmortem(parts),
+        postmortem=postmortem,
         follow_up=follow_up,
         outbox=outbox,
         notices=notices,

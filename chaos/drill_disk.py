@@ -71,8 +71,13 @@ async def _drill(root: Path, disk: Path, found: Findings) -> None:
                 out.flush()
                 os.fsync(out.fileno())
         during = await send(50, 200)
-        health = await stack.health()
+        health = await stack.health_any()
         found.saw(f"disk full: {dict(during)} (status: count); /healthz {health}")
+        found.check(
+            health.get("database") != "ok" and "database" in health.get("failing", ()),
+            "/healthz says the database fails while the disk is full",
+            f"database: {health.get('database')}",
+        )
         found.check(
             set(during) <= {202, 503}, "a full disk answers 503 (or accepts and keeps)", f"{during}"
         )

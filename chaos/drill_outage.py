@@ -1,98 +1,264 @@
-"""An outage of GitHub (the P3 ticket): named by /healthz, told once, the work resumes.
+"""Outside systems stopped in turn: each named by /healthz, told once, the work resumes.
 
-The sandbox's GitHub answers 5xx to the bot's next requests (fault ``server_error`` on
-``/repos``) while a P3 is declared, so its ticket cannot be opened; the drill reads
-/healthz while it fails, lets GitHub recover (the faults run out) and checks the ticket
-is opened once, /healthz is healthy again and a channel was told of it once.
+- GitHub answers 5xx to the bot's next requests (fault ``server_error`` on ``/repos``)
+  while a P3 is declared, so its ticket cannot be opened;
+- X answers 5xx (``/2/tweets``) while an approved post of a P0 is published;
+- the ops repository's remote is moved away (its bare repository renamed) while an action
+  item is added, so the plan tracker cannot be pushed.
 
-Not drilled yet: the RPC (anvil), X and the ops repository's remote.
+For each the drill reads /healthz while it fails (the system named in ``failing``), lets
+it recover (the faults run out, the repository moved back) and checks the work is done
+once, /healthz is healthy again and a channel was told of the outage once.
+
+- the chain's RPC stops answering: the world's anvil is frozen (SIGSTOP, SIGCONT after;
+  killing it would lose the chain) while the chain watch reads it.
+
+For the RPC, "told once" is the watch's "stopped" in #ops-alerts (and "resumed" after).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from chaos.stack import Chaos, Findings, until
 
 FAILURES = 4
+X_FAILURES = 3  # X's backoff starts at 5 s and doubles: 35 s of outage
+# The chain watch on (it reads the RPC every second), so an RPC outage is seen and told.
+WATCH = """
+[watch]
+poll_every = "1s"
+[watch.contracts.ATRIUM_VAULT]
+address = "ATRIUM_VAULT"
+"""
 
 
 async def run(root: Path) -> Findings:
     found = Findings("outage")
-    async with Chaos(root) as stack:
-        control = stack.control
-        erin = await control.user_id("erin")
-        general = await control.channel_id("general")
-        ops = await control.channel_id("ops-alerts")
-        found.tried_(f"GitHub answers 5xx to the next {FAILURES} requests; a P3 is declared")
-        await control.fault("server_error", FAILURES, "/repos")
-        ops_before = len(await control.messages(ops))
-        await control.command(
-            erin, general, "incident", "declare", title="Chaos ticket", severity="P3"
-        )
-        named: list[Any] = []
-
-        async def health_names_it() -> bool:
-            body = await stack.health_any()
-            if body.get("failing"):
-                named.append(body)
-                return True
-            return False
-
-        try:
-            await until(health_names_it, 60, "/healthz to name the failing GitHub work")
-        except TimeoutError:
-            pass
-        found.check(bool(named), "/healthz names the outage", "never unhealthy")
-        if named:
-            found.saw(
-                f"/healthz while GitHub fails: failing {named[0].get('failing')}, "
-                f"{named[0].get('failing_timers')}"
-            )
-
-        async def ticket() -> list[dict] | None:
-            issues = [i for i in await control.github_issues() if "Chaos ticket" in i["title"]]
-            return issues or None
-
-        try:
-            issues = await until(ticket, 120, "the ticket once GitHub is back")
-        except TimeoutError:
-            issues = []
-        found.check(len(issues) == 1, "the work resumes by itself: one ticket", f"{len(issues)}")
-
-        async def healthy() -> bool:
-            return (await stack.health_any()).get("status") == "ok"
-
-        try:
-            await until(healthy, 60, "/healthz healthy again")
-            recovered = True
-        except TimeoutError:
-            recovered = False
-        found.check(recovered, "/healthz is healthy again once GitHub is back")
-        await asyncio.sleep(1)
-        ticket_channel = next(
-            c["id"] for c in await stack.incident_channels() if c["name"].endswith("chaos-ticket")
-        )
-        told = [
-            m
-            for channel in (ops, ticket_channel)
-            for m in (await control.messages(channel))[ops_before if channel == ops else 0 :]
-            if _about_the_outage(m["content"] + str(m["embeds"]))
-        ]
-        found.check(
-            len(told) == 1,
-            "the outage is told once (#ops-alerts or the incident channel)",
-            f"told {len(told)} time(s): {[(m['content'] or str(m['embeds']))[:120] for m in told]}",
-        )
-        found.saw(f"{len(issues)} ticket, healthy again {recovered}, told {len(told)} time(s)")
+    async with Chaos(root, WATCH) as stack:
+        for drill in (_github, _x, _ops_repo, _rpc):
+            await drill(stack, found)
     return found
 
 
-def _about_the_outage(text: str) -> bool:
-    """A message saying GitHub fails (not the kickoff, not the ticket's link)."""
+async def _named(stack: Chaos, found: Findings, system: str) -> None:
+    """Until /healthz names ``system`` among the failing parts (checked, and said)."""
+    named: list[dict[str, Any]] = []
+
+    async def names_it() -> bool:
+        body = await stack.health_any()
+        if system in body.get("failing", ()):
+            named.append(body)
+            return True
+        return False
+
+    try:
+        await until(names_it, 60, f"/healthz to name {system}")
+    except TimeoutError:
+        pass
+    found.check(bool(named), f"/healthz names {system}", "never named")
+    if named:
+        found.saw(f"/healthz while {system} fails: failing {named[0].get('failing')}")
+
+
+async def _healthy_again(stack: Chaos, found: Findings, system: str) -> bool:
+    async def healthy() -> bool:
+        body = await stack.health_any()
+        return body.get("status") == "ok" and system not in body.get("failing", ())
+
+    try:
+        await until(healthy, 60, "/healthz healthy again")
+        recovered = True
+    except TimeoutError:
+        recovered = False
+    found.check(recovered, f"/healthz is healthy again once {system} is back")
+    return recovered
+
+
+async def _wait(probe: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
+    try:
+        return await until(probe, timeout, what)
+    except TimeoutError:
+        return None
+
+
+async def _github(stack: Chaos, found: Findings) -> None:
+    control = stack.control
+    erin = await control.user_id("erin")
+    general = await control.channel_id("general")
+    ops = await control.channel_id("ops-alerts")
+    found.tried_(f"GitHub answers 5xx to the next {FAILURES} requests; a P3 is declared")
+    await control.fault("server_error", FAILURES, "/repos")
+    ops_before = len(await control.messages(ops))
+    await control.command(erin, general, "incident", "declare", title="Chaos ticket", severity="P3")
+    await _named(stack, found, "github")
+
+    async def ticket() -> list[dict] | None:
+        issues = [i for i in await control.github_issues() if "Chaos ticket" in i["title"]]
+        return issues or None
+
+    issues = await _wait(ticket, 120, "the ticket once GitHub is back") or []
+    found.check(len(issues) == 1, "the work resumes by itself: one ticket", f"{len(issues)}")
+    recovered = await _healthy_again(stack, found, "github")
+    await asyncio.sleep(1)
+    channel = await _channel(stack, "chaos-ticket")
+    seen = (await control.messages(ops))[ops_before:]
+    seen += await control.messages(channel) if channel else []
+    told = _told_once(found, seen, "github", "GitHub")
+    found.saw(f"{len(issues)} ticket, healthy again {recovered}, told {told} time(s)")
+
+
+async def _x(stack: Chaos, found: Findings) -> None:
+    control = stack.control
+    erin, alice = await control.user_id("erin"), await control.user_id("alice")
+    general = await control.channel_id("general")
+    await control.command(erin, general, "incident", "declare", title="Chaos post", severity="P0")
+    channel = await _wait(lambda: _channel(stack, "chaos-post"), 60, "the P0's channel")
+    request = await _wait(lambda: _approval(stack, channel), 60, "the X approval request")
+    if channel is None or request is None:
+        found.check(False, "X: the P0 asks for an approval", "no approval request")
+        return
+    found.tried_(f"X answers 5xx to the next {X_FAILURES} posts; the P0's post is approved")
+    await control.fault("server_error", X_FAILURES, "/2/tweets")
+    posts_before = len(await control.x_posts())
+    approve = next(
+        c["custom_id"]
+        for row in request["components"]
+        for c in row["components"]
+        if c.get("label") == "Approve"
+    )
+    await control.press(alice, channel, request["id"], approve)
+    await _named(stack, found, "x")
+
+    async def posted() -> list[dict] | None:
+        posts = await control.x_posts()
+        return posts[posts_before:] or None
+
+    posts = await _wait(posted, 120, "the post on X once X is back") or []
+    found.check(len(posts) == 1, "the work resumes by itself: one post on X", f"{len(posts)}")
+    recovered = await _healthy_again(stack, found, "x")
+    await asyncio.sleep(1)
+    told = _told_once(found, await control.messages(channel), "stays pending", "X")
+    found.saw(f"{len(posts)} post, healthy again {recovered}, told {told} time(s)")
+
+
+async def _ops_repo(stack: Chaos, found: Findings) -> None:
+    control = stack.control
+    alice, bob = await control.user_id("alice"), await control.user_id("bob")
+    ops = await control.channel_id("ops-alerts")
+    channel = await _channel(stack, "chaos-post")
+    repo = (await control.world())["ops_repo"]["path"]
+    found.tried_("the ops repository's remote moved away; an action item is added")
+    ops_before = len(await control.messages(ops))
+    os.rename(repo, f"{repo}.away")
+    try:
+        await control.command(
+            alice, channel, "followup", "add", action="Chaos tracker row", owner=bob, due="+3d"
+        )
+        await _named(stack, found, "ops_repo")
+    finally:
+        os.rename(f"{repo}.away", repo)
+
+    async def pushed() -> bool:
+        process = await asyncio.create_subprocess_exec(
+            "git", "-C", repo, "show", "main:docs/plan-tracker.md",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        out, _ = await process.communicate()
+        return b"Chaos tracker row" in out
+
+    done = bool(await _wait(pushed, 120, "the tracker pushed once the remote is back"))
+    found.check(done, "the work resumes by itself: the tracker pushed")
+    recovered = await _healthy_again(stack, found, "ops_repo")
+    await asyncio.sleep(1)
+    seen = (await control.messages(ops))[ops_before:]
+    told = _told_once(found, seen, "ops repository", "the ops repository")
+    found.saw(f"tracker pushed {done}, healthy again {recovered}, told {told} time(s)")
+
+
+async def _rpc(stack: Chaos, found: Findings) -> None:
+    control = stack.control
+    ops = await control.channel_id("ops-alerts")
+    anvil = _anvil(stack)
+    if not anvil:
+        found.check(False, "the RPC: the world's anvil found", "no anvil in the world's group")
+        return
+    found.tried_(f"the world's anvil frozen (SIGSTOP, pids {anvil}) while the watch reads it")
+    ops_before = len(await control.messages(ops))
+    for pid in anvil:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        await _named(stack, found, "rpc")
+        await _wait(lambda: _ops_saying(stack, ops_before, "watch stopped"), 60, "told")
+    finally:
+        for pid in anvil:
+            os.kill(pid, signal.SIGCONT)
+    resumed = await _wait(lambda: _ops_saying(stack, ops_before, "watch resumed"), 90, "resumed")
+    found.check(bool(resumed), "the work resumes by itself: the watch resumed")
+    recovered = await _healthy_again(stack, found, "rpc")
+    await asyncio.sleep(2)
+    told = len(await _ops_saying(stack, ops_before, "watch stopped") or [])
+    found.check(told == 1, "the RPC outage is told once (#ops-alerts)", f"told {told} time(s)")
+    found.saw(f"watch resumed {bool(resumed)}, healthy again {recovered}, told {told} time(s)")
+
+
+def _anvil(stack: Chaos) -> list[int]:
+    """The anvil processes of the world this drill started (its process group)."""
+    group = stack.processes[0].pid  # the world, started in a session of its own
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if os.getpgid(int(entry.name)) == group and b"anvil" in cmdline:
+                found.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+async def _ops_saying(stack: Chaos, since: int, text: str) -> list[dict] | None:
+    messages = (await stack.control.messages(await stack.control.channel_id("ops-alerts")))[since:]
+    return [m for m in messages if text in (m["content"] + str(m["embeds"])).lower()] or None
+
+
+async def _channel(stack: Chaos, suffix: str) -> str | None:
+    for c in await stack.incident_channels():
+        if c["name"].endswith(suffix):
+            return str(c["id"])
+    return None
+
+
+async def _approval(stack: Chaos, channel: str | None) -> dict | None:
+    if channel is None:
+        return None
+    for m in await stack.control.messages(channel):
+        if any("X post" in (e.get("title") or "") for e in m["embeds"]) and m["components"]:
+            return m
+    return None
+
+
+def _told_once(found: Findings, messages: list[dict], system: str, what: str) -> int:
+    """Checks the messages about ``system`` failing are one; how many they are."""
+    told = [m for m in messages if _about_the_outage(m["content"] + str(m["embeds"]), system)]
+    found.check(
+        len(told) == 1,
+        f"the {what} outage is told once (#ops-alerts or the incident channel)",
+        f"told {len(told)} time(s): {[(m['content'] or str(m['embeds']))[:120] for m in told]}",
+    )
+    return len(told)
+
+
+def _about_the_outage(text: str, system: str) -> bool:
+    """A message saying ``system`` fails (not the kickoff, not the work's own link)."""
     lowered = text.lower()
-    return "github" in lowered and any(
-        word in lowered for word in ("fail", "could not", "unavailable", "retr", "down", "error")
+    return system in lowered and any(
+        word in lowered
+        for word in ("fail", "could not", "unavailable", "unreachable", "retr", "down", "error")
     )

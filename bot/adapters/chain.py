@@ -10,6 +10,8 @@ wrong chain is refused, never read), and any transport failure is an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +30,10 @@ from web3.exceptions import (
     Web3Exception,
 )
 
+from bot.core.outages import Outages
 from bot.errors import ExternalServiceError, UserError
+
+RPC = "rpc"  # its name on /healthz
 
 _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -137,6 +142,7 @@ class ChainClient:
             AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout.total_seconds()})
         )
         self._checked = False
+        self.outages = Outages()  # the composition root's (bot/services.py)
 
     async def close(self) -> None:
         """Close the HTTP sessions web3 keeps open to the RPC (call once, at stop)."""
@@ -144,20 +150,34 @@ class ChainClient:
 
     async def _rpc(self, awaitable: Any) -> Any:
         try:
-            return await awaitable
+            result = await awaitable
         except (ContractLogicError, ContractCustomError, TransactionNotFound):
+            self.outages.up(RPC)  # it answered
             raise
         except (OSError, TimeoutError, Web3Exception) as error:
-            raise ExternalServiceError(
-                f"The chain's RPC at {self.rpc_url} could not be reached ({type(error).__name__})"
-            ) from error
+            raise self._unreachable(error) from error
         except Exception as error:  # aiohttp's errors and anything else the transport raises
             if type(error).__module__.startswith("aiohttp"):
-                raise ExternalServiceError(
-                    f"The chain's RPC at {self.rpc_url} could not be reached "
-                    f"({type(error).__name__})"
-                ) from error
+                raise self._unreachable(error) from error
             raise
+        self.outages.up(RPC)
+        return result
+
+    def _unreachable(self, error: Exception) -> ExternalServiceError:
+        """The RPC did not answer: /healthz names ``rpc`` until a read goes through."""
+        failure = ExternalServiceError(
+            f"The chain's RPC at {self.rpc_url} could not be reached ({type(error).__name__})"
+        )
+        self.outages.down(RPC, str(failure))
+        return failure
+
+    async def health(self) -> tuple[bool, Any]:
+        """/healthz's ``rpc`` part: while the last read failed, one more (at most 2 s)
+        tells whether it answers again (a failed command read is not 503 for good)."""
+        if self.outages.is_down(RPC):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.block_number(), 2)
+        return self.outages.part(RPC)()
 
     async def node_chain_id(self) -> int:
         return int(await self._rpc(self._w3.eth.chain_id))

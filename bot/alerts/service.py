@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -85,8 +86,9 @@ class AlertService:
             require_timestamp=config.alerts.require_timestamp,
         )
         incidents.subscribe(self._on_incident)
-        # Other parts /healthz names when failing (the chain watch): name → (ok, details).
-        self.health_parts: dict[str, Callable[[], tuple[bool, Any]]] = {}
+        # Other parts /healthz names when failing (the chain watch, outside systems):
+        # name → (ok, details), or an awaitable of it (a part that probes).
+        self.health_parts: dict[str, Callable[[], Any]] = {}
 
     async def _on_incident(self, event: IncidentEvent) -> None:
         if event.kind == "declared":
@@ -129,7 +131,8 @@ class AlertService:
         await self._engine.dispose()
 
     async def health(self, gateway: str) -> tuple[bool, dict[str, Any]]:
-        """Healthy only when the database answers, the gateway is connected, the worker runs
+        """Healthy only when the database answers (and, after a failed commit, takes a write
+        probe: a full disk reads fine), the gateway is connected, the worker runs
         and no timer of an open incident is failing.
 
         Anything else is a 503 naming the failing parts, so a load balancer or an uptime
@@ -143,7 +146,8 @@ class AlertService:
             async with self._sessions() as session:
                 await ping(session)
             body["pending_notifications"] = await self.store.pending()
-            body["database"] = "ok"
+            writes = await self.writer.writes_fail()  # reads answer, writes may not
+            body["database"] = "ok" if writes is None else f"writes failing ({writes})"
         except Exception as error:
             body["database"] = f"unavailable ({type(error).__name__})"
         # A timer that fails (a page, a reminder) is retried, then given up: either way a
@@ -180,7 +184,8 @@ class AlertService:
             # which is healthy as long as the database answers.
             parts = [("database", body["database"] == "ok")]
         for name, part in self.health_parts.items():
-            part_ok, body[name] = part()
+            answer = part()
+            part_ok, body[name] = await answer if inspect.isawaitable(answer) else answer
             parts.append((name, part_ok))
         failing = [part for part, ok in parts if not ok]
         body["status"] = "unavailable" if failing else "standby" if gateway == "standby" else "ok"

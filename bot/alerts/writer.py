@@ -22,6 +22,7 @@ no checkpoint; the lock still orders this process's writes as on SQLite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import URL, Connection
+from sqlalchemy.exc import OperationalError
 
 from storage import alerts as queries
 from storage.alerts.pg import PgConnection
@@ -44,16 +46,36 @@ class Writer:
         self.path = target if isinstance(target, Path) else None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-writer")
         self._connection: sqlite3.Connection | None = None
+        self.write_error: str | None = None  # what the last transaction failed with, if it did
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """``job(connection)`` inside one immediate transaction, committed before returning."""
         async with self.lock:
-            if self._engine is not None:
-                async with self._engine.begin() as connection:
-                    return await connection.run_sync(_as_sqlite(job))
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._transaction, job
-            )
+            try:
+                if self._engine is not None:
+                    async with self._engine.begin() as connection:
+                        result = await connection.run_sync(_as_sqlite(job))
+                else:
+                    result = await asyncio.get_running_loop().run_in_executor(
+                        self._executor, self._transaction, job
+                    )
+            except (sqlite3.OperationalError, OperationalError, OSError) as error:
+                # The database (its disk, its server) refused the write; a job's own
+                # error (a constraint, a bug) says nothing about the database.
+                self.write_error = f"{type(error).__name__}: {error}"[:200]
+                raise
+            self.write_error = None
+            return result
+
+    async def writes_fail(self) -> str | None:
+        """Why writes fail (a full disk), or None. Only after a failed transaction: then a
+        one-row write probe (SQLite's header counter) tells whether they work again."""
+        if self.write_error is None:
+            return None
+        if self.path is not None:
+            with contextlib.suppress(Exception):
+                await self.run(_probe)
+        return self.write_error
 
     async def read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """``job(connection)`` on the writer's connection, outside any transaction."""
@@ -84,6 +106,12 @@ class Writer:
         self._executor.shutdown(wait=True)
         if self._engine is not None:
             await self._engine.dispose()
+
+
+def _probe(connection: sqlite3.Connection) -> None:
+    """A write of the smallest kind: the database header's user version, bumped."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    connection.execute(f"PRAGMA user_version = {(int(version) + 1) % 2**31}")
 
 
 def _as_sqlite(job: Callable[[sqlite3.Connection], T]) -> Callable[[Connection], T]:

@@ -4,6 +4,12 @@ It goes through the outbox (``github_issue``, one row per incident): the row fir
 then the issue, found again by its hidden marker, so a run that stopped while GitHub
 had the request finds the issue instead of opening another. The issue is opened even
 when the incident is resolved (or closed) first, e.g. while GitHub was down.
+
+While GitHub does not answer, the timer retries with the timers' backoff and, after its
+last try, a fresh timer goes on at the longest wait: the ticket is opened once GitHub is
+back, however long it was down. The incident channel is told once that GitHub is not
+answering (a ChannelNotice keyed by the incident), /healthz names ``github`` meanwhile
+(bot/core/outages.py), and the ticket's link, once opened, says GitHub is back.
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.github import GitHubClient, GitHubError, GitHubRejected, GitHubUnavailable, Issue
+from bot.adapters.notices import ChannelNotices
 from bot.communicate.base import GITHUB_ISSUE, GITHUB_ISSUE_EFFECT, Deps
 from bot.communicate.matrix import is_open, status_label, wants_github_issue
 from bot.core.durations import format_duration
+from bot.core.outages import Outages
 from bot.core.outbox import EffectState, Refused, Retry
-from bot.core.timers import MAX_ATTEMPTS
+from bot.core.timers import MAX_ATTEMPTS, RETRY
+from bot.errors import ExternalServiceError
 from bot.triage.lifecycle import Status
 from storage import communicate as queries
 from storage import outbox as outbox_queries
@@ -52,6 +61,9 @@ class GitHubIssues:
         # Severities whose issue opens on declaration beside the matrix's (P3), and a
         # timer whose payload says ``ticket`` (``/mitigate ticket``) opens one for any.
         self.auto_severities: frozenset[str] = frozenset()
+        # Set by the composition root (bot/services.py): where an outage is named and told.
+        self.outages = Outages()
+        self.notices: ChannelNotices | None = None
 
     def wanted(self, incident: Incident, payload: Mapping[str, Any] | None = None) -> bool:
         level = self.d.incidents.severity(incident.severity)
@@ -114,10 +126,20 @@ class GitHubIssues:
             await self._skipped(incident, entry.last_error or "GitHub refused it")
             return
         if entry.state == EffectState.PENDING:  # GitHub unavailable: the timer retries
-            if timer.attempts + 1 >= MAX_ATTEMPTS:
-                await self._skipped(incident, f"{entry.last_error} (gave up after retries)")
+            error = entry.last_error or "GitHub is unavailable"
+            self.outages.down("github", error)
+            await self._tell_down(incident, error)
+            if timer.attempts + 1 >= MAX_ATTEMPTS:  # goes on, at the longest wait
+                async with self.d.changing(incident_id) as session:
+                    self.d.timers.schedule(
+                        session,
+                        GITHUB_ISSUE,
+                        self.d.clock.now() + RETRY.cap,
+                        incident_id,
+                        dict(timer.payload),
+                    )
                 return
-            raise GitHubUnavailable(entry.last_error or "GitHub is unavailable")
+            raise GitHubUnavailable(error)
         if entry.state != EffectState.DONE:
             return  # in doubt: a person looks (the outbox keeps it)
         await self._opened(incident, entry.result)
@@ -157,7 +179,26 @@ class GitHubIssues:
             raise Refused(str(error)) from None
         except GitHubUnavailable as error:  # found by its marker on the next try
             raise Retry(str(error)) from None
+        self.outages.up("github")
         return _result(issue)
+
+    async def _tell_down(self, incident: Incident, error: str) -> None:
+        """The incident channel told once (per incident) that its ticket waits for GitHub."""
+        if self.notices is None or incident.channel_id is None:
+            return
+        try:
+            await self.notices.post(
+                f"github-down:{incident.id}",
+                incident.channel_id,
+                f"⚠️ GitHub is unavailable ({error[:200]}): the ticket will be opened "
+                "when it is back, once. Nothing to do here; /healthz names `github` meanwhile.",
+                title="The GitHub ticket waits for GitHub",
+                colour=0xFEE75C,
+                label="GitHub outage",
+                incident_id=incident.id,
+            )
+        except ExternalServiceError as failure:  # Discord too: /healthz still names github
+            log.error("incident %s: could not say GitHub is down: %s", incident.id, failure)
 
     async def _opened(self, incident: Incident, result: Mapping[str, Any]) -> None:
         number, url = int(result["number"]), str(result["url"])
@@ -184,10 +225,11 @@ class GitHubIssues:
         )
         if result.get("milestone"):
             note = f" Scheduled for the milestone {result['milestone']}.{note}"
+        back = "GitHub is back: " if await self._was_told_down(incident.id) else ""
         if row.channel_id:
             await self.d.discord.send(
                 row.channel_id,
-                content=f"📋 GitHub issue [#{number}]({url}) opened with the "
+                content=f"📋 {back}GitHub issue [#{number}]({url}) opened with the "
                 f"`{label}` label, linking this channel.{note}",
             )
         if not is_open(row):  # resolved before the issue could be opened: say so
@@ -197,6 +239,10 @@ class GitHubIssues:
                 log.warning("incident %s: resolution not added to the issue: %s", row.id, error)
         if row.ops_alerts_message_id is not None:  # it shows the issue's link
             await self._sync_ops_post(incident.id)
+
+    async def _was_told_down(self, incident_id: int) -> bool:
+        async with self.d.sessions() as session:
+            return await outbox_queries.by_key(session, f"github-down:{incident_id}") is not None
 
     async def _skipped(self, incident: Incident, reason: str) -> None:
         async with self.d.changing(incident.id) as session:

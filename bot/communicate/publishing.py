@@ -5,6 +5,7 @@ marks the row ``sending`` and the post ``publishing`` before the request leaves;
 answer settles both: posted, back to approved with a backoff (X unavailable), failed
 (X refused it), or in doubt (no answer we understand). A run that stopped while X had
 the request finds the row ``sending``: it is in doubt and never re-sent by itself.
+While X does not answer, /healthz names ``x`` (bot/core/outages.py) until it takes a post.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.communicate.asking import ApprovalMessages
 from bot.communicate.base import ASK, PUBLISH, X_POST, Deps
 from bot.communicate.rules import INITIAL, PostState
 from bot.core.backoff import Backoff
+from bot.core.outages import Outages
 from bot.core.outbox import EffectState, Refused, Retry
 from storage import communicate as queries
 from storage import outbox as outbox_queries
@@ -51,6 +53,7 @@ class Publishing:
         self.backoff = Backoff(initial=x.retry_initial, cap=x.retry_max)
         self._asked: dict[int, timedelta] = {}  # entry id → the wait X asked for
         self._sending: set[int] = set()  # entries this run is delivering now
+        self.outages = Outages()  # the composition root's (bot/services.py)
 
     async def on_publish(self, timer: Timer) -> None:
         await self.publish(int(timer.payload["post_id"]), timer.payload.get("entry_id"))
@@ -119,9 +122,12 @@ class Publishing:
             now = self.d.clock.now()
             asked = max((error.retry_at - now) if error.retry_at else timedelta(0), timedelta(0))
             self._asked[entry.id] = asked
+            self.outages.down("x", str(error))
             raise Retry(str(error), asked) from None
         except XRejected as error:
+            self.outages.up("x")  # it answered
             raise Refused(str(error)) from None
+        self.outages.up("x")
         return {"remote_id": result.id}
 
     async def settle_from(self, post_id: int, entry: OutboxEntry) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -50,7 +50,7 @@ class TrackerResult:
         if self.error is not None:
             return (
                 f" ⚠️ `{PATH}` was not updated: {self.error}. The item is saved; the "
-                "next change pushes the whole tracker again."
+                "bot pushes the whole tracker again by itself once the remote answers."
             )
         if self.commit is None:
             return ""
@@ -78,6 +78,9 @@ class PlanTracker:
         self._url, self._checkout, self._branch = url, checkout, branch
         self._author, self._token = author, token
         self._git = asyncio.Lock()  # one checkout: one push at a time
+        # Told of a failed and of a successful push (bot/follow_up/tracker_retry.py).
+        self.unreachable: Callable[[str], Awaitable[None]] | None = None
+        self.reachable: Callable[[], Awaitable[None]] | None = None
 
     async def render(self) -> str:
         async with self._sessions() as session:
@@ -96,11 +99,13 @@ class PlanTracker:
         ]
         return self._renderer.render(TEMPLATE, rows=table) + "\n"
 
-    async def publish(self, why: str) -> TrackerResult:
+    async def publish(self, why: str, retrying: bool = False) -> TrackerResult:
         """Render the tracker from the database as it is now and push it if it changed.
-        Rendering inside the lock: the last push always holds the latest state."""
+        Rendering inside the lock: the last push always holds the latest state. A failed
+        push is retried by itself (``unreachable``), unless this is the retry."""
         if self._url is None:
             return TrackerResult(None, False)
+        failed: TrackerResult | None = None
         async with self._git:
             text = await self.render()
             try:
@@ -116,5 +121,11 @@ class PlanTracker:
                 )
             except ExternalServiceError as error:
                 log.warning("the plan tracker was not pushed: %s", error)
-                return TrackerResult(None, False, str(error).splitlines()[0][:300])
+                failed = TrackerResult(None, False, str(error).splitlines()[0][:300])
+        if failed is not None:
+            if self.unreachable is not None and not retrying:
+                await self.unreachable(failed.error or "the push failed")
+            return failed
+        if self.reachable is not None:
+            await self.reachable()
         return TrackerResult(done.commit, done.changed)

@@ -1,6 +1,8 @@
 """``/postmortem publish``: the draft committed to ``incidents/`` in the ops repository and
 pushed (real git), the commit recorded in the incident. Publishing again commits the same
-file anew; a remote that moved is rebased onto once (bot/adapters/git.py)."""
+file anew; a remote that moved is rebased onto once (bot/adapters/git.py). A remote that
+does not answer fails the command (its author is told why and publishes again) and is
+named ``ops_repo`` by /healthz until a push goes through (bot/core/outages.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.adapters.git import Published, publish_file
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
+from bot.core.outages import Outages
 from bot.core.permissions import Actor, allowed, describe
-from bot.errors import NotAllowed, UserError
+from bot.errors import ExternalServiceError, NotAllowed, UserError
 from bot.postmortem.config import PostmortemConfig
 from bot.postmortem.drafting import Draft
 from bot.triage.lifecycle import record
@@ -46,6 +49,7 @@ class PublishService:
         self._config, self._sessions, self._clock, self._locks = config, sessions, clock, locks
         self._url, self._checkout, self._branch, self._token = url, checkout, branch, token
         self._git = asyncio.Lock()  # one checkout: one publication at a time
+        self.outages = Outages()  # the composition root's (bot/services.py)
 
     def check_allowed(self, incident: Incident, actor: Actor) -> None:
         if not allowed(list(self._config.publish), actor, incident.commander_id):
@@ -67,16 +71,21 @@ class PublishService:
         title = " ".join(incident.title.split())[:100]
         message = f"{verb} postmortem: {title} ({draft.path})"
         async with self._git:
-            published: Published = await publish_file(
-                self._url,
-                self._checkout,
-                self._branch,
-                draft.path,
-                draft.text,
-                message,
-                (self._config.author_name, self._config.author_email),
-                self._token,
-            )
+            try:
+                published: Published = await publish_file(
+                    self._url,
+                    self._checkout,
+                    self._branch,
+                    draft.path,
+                    draft.text,
+                    message,
+                    (self._config.author_name, self._config.author_email),
+                    self._token,
+                )
+            except ExternalServiceError as error:
+                self.outages.down("ops_repo", str(error).splitlines()[0] if str(error) else "")
+                raise
+        self.outages.up("ops_repo")
         now = self._clock.now()
         async with self._locks.hold(incident.id), self._sessions.begin() as session:
             row = await queries.record_of(session, incident.id)

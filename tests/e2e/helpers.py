@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from sqlalchemy import select
 
 from bot.errors import ExternalServiceError
@@ -97,3 +98,12 @@ async def timer_done(bot, control, clock, kind: str) -> int:
 async def _finished(state):
     found = await state()
     return found if found and found[0] == "done" else None
+
+
+async def healthz(world) -> tuple[int, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The bot's own ``GET /healthz``, as a load balancer reads it."""
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(f"http://127.0.0.1:{world.webhook_port}/healthz") as answer,
+    ):
+        return answer.status, await answer.json()

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bot.adapters.chain import ChainClient
 from bot.sandbox_run import free_port
 from sandbox.chain import VAULT
+from tests.e2e.helpers import healthz
 from tests.mitigate.conftest import cast_send
 from tests.mitigate.helpers import described
 from tests.watch.helpers import (
@@ -37,15 +37,6 @@ def world(chain_world):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def overlay() -> dict[str, Any]:
     return overlay_with()
-
-
-async def healthz(world) -> tuple[int, dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """The bot's own ``GET /healthz``, as a load balancer reads it."""
-    async with (
-        aiohttp.ClientSession() as client,
-        client.get(f"http://127.0.0.1:{world.webhook_port}/healthz") as answer,
-    ):
-        return answer.status, await answer.json()
 
 
 async def outage(bot, control, clock, chain, world, broken: ChainClient, says: str) -> None:  # type: ignore[no-untyped-def]
