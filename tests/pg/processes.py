@@ -13,6 +13,14 @@ from typing import Any
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[2]
+# Alice primary and Bob secondary, always (a config overlay's TOML).
+ALWAYS_ON_CALL_TOML = """
+[[rotation.shifts]]
+start = "2020-01-01T00:00+00:00"
+end = "2099-01-01T00:00+00:00"
+primary = "@alice"
+secondary = "@bob"
+"""
 
 
 def start(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:

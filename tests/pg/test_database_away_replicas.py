@@ -19,16 +19,12 @@ from sqlalchemy import make_url
 from bot.sandbox_run import free_port
 from sandbox.control_client import Control
 from tests.pg.cluster import PASSWORD, Cluster
-from tests.pg.processes import get_json, kill, post_alert, start
+from tests.pg.processes import ALWAYS_ON_CALL_TOML, get_json, kill, post_alert, start
 from tests.pg.support import sql_rows
 
-OVERLAY = """
-[[rotation.shifts]]
-start = "2020-01-01T00:00+00:00"
-end = "2099-01-01T00:00+00:00"
-primary = "@alice"
-secondary = "@bob"
-
+OVERLAY = (
+    ALWAYS_ON_CALL_TOML
+    + """
 [alerts]
 open_every = "100ms"
 
@@ -39,6 +35,7 @@ renew_every = "500ms"
 [storage]
 database_url = "{url}"
 """
+)
 BEFORE, AFTER = 3, 3
 
 

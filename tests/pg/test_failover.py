@@ -20,17 +20,13 @@ from bot.sandbox_run import free_port
 from sandbox.control_client import Control
 from tests.e2e.helpers import incident_channel_id
 from tests.pg.cluster import PASSWORD
-from tests.pg.processes import get_json, kill, post_alert, start
+from tests.pg.processes import ALWAYS_ON_CALL_TOML, get_json, kill, post_alert, start
 from tests.pg.support import fresh_database, sql_rows
 
 ALERTS = 12
-OVERLAY = """
-[[rotation.shifts]]
-start = "2020-01-01T00:00+00:00"
-end = "2099-01-01T00:00+00:00"
-primary = "@alice"
-secondary = "@bob"
-
+OVERLAY = (
+    ALWAYS_ON_CALL_TOML
+    + """
 [procedure.severities.P1]
 escalate_after = "5s"
 
@@ -45,6 +41,7 @@ renew_every = "1s"
 [storage]
 database_url = "{url}"
 """
+)
 
 
 async def test_the_standby_takes_over_after_kill_9_mid_storm_and_mid_escalation(tmp_path):
