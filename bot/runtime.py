@@ -15,7 +15,7 @@ from bot.alerts.server import AlertServer
 from bot.client import PHASES, IncidentBot, configure_discord, stop_heartbeats
 from bot.core.clock import Clock
 from bot.replica.lease import Replica
-from bot.replica.webhook import WebhookSocket
+from bot.replica.webhook import WebhookSocket, WebhookUnavailable
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ async def run_until(stop: asyncio.Event, settings: Settings) -> BaseException | 
     config = settings.config
     try:
         webhook = WebhookSocket(config.webhook.host, config.webhook.port)
-    except OSError as taken:  # the port is taken: said as the start would have said it
+    except WebhookUnavailable as taken:  # the port is taken: said, as any failed start
         return taken
     stepped_down = False
     try:

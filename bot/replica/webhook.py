@@ -29,14 +29,26 @@ STARTING_OVER = (
 )
 
 
+class WebhookUnavailable(Exception):
+    """The webhook's port cannot be bound (taken, or the address is not this host's)."""
+
+
 class WebhookSocket:
     def __init__(self, host: str, port: int) -> None:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        self._socket = socket.socket(family, kind, proto)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(address)
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )[0]
+            self._socket = socket.socket(family, kind, proto)
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind(address)
+        except OSError as error:
+            if hasattr(self, "_socket"):
+                self._socket.close()
+            raise WebhookUnavailable(
+                f"the webhook cannot listen on {host}:{port} ({error}); "
+                "set webhook.host and webhook.port (INCIDENT_BOT_WEBHOOK_HOST, _PORT)"
+            ) from None
         self._socket.listen(128)
         self._socket.setblocking(False)
         self.port: int = self._socket.getsockname()[1]
