@@ -243,33 +243,12 @@ def run(path: Path) -> int:
     return asyncio.run(_run_until_signal(settings))
 
 
-async def _run_until_signal(settings: Settings, ready: asyncio.Event | None = None) -> int:
-    from sqlalchemy.exc import DBAPIError
-
-    from bot.runtime import BotRuntime, LeaseLost, on_signals
+async def _run_until_signal(settings: Settings) -> int:
+    from bot.runtime import on_signals, run_until
 
     stop = asyncio.Event()
     on_signals(stop)
-    stepped_down = False
-    while True:
-        runtime = BotRuntime(settings)
-        await runtime.start()
-        waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait(
-            {waiter, runtime.finished}, return_when=asyncio.FIRST_COMPLETED
-        )
-        waiter.cancel()
-        await runtime.stop()
-        error = runtime.finished.exception() if runtime.finished in done else None
-        stepped_down = isinstance(error, LeaseLost) or (
-            stepped_down and isinstance(error, OSError | DBAPIError)  # the database is still away
-        )
-        if not stepped_down or stop.is_set():
-            break
-        await asyncio.sleep(settings.config.replica.renew_every.total_seconds())
-        # Stepped down (the lease could not be renewed): the process stays up and starts
-        # over as a standby, its webhook server back as soon as the database answers.
-        log.warning("%s; starting again as a standby", error)
+    error = await run_until(stop, settings)
     if error is not None:
         print(f"incident-bot stopped: {_why(error)}", file=sys.stderr)
         log.error("stopped", exc_info=error)

@@ -15,6 +15,7 @@ from bot.alerts.server import AlertServer
 from bot.client import PHASES, IncidentBot, configure_discord, stop_heartbeats
 from bot.core.clock import Clock
 from bot.replica.lease import Replica
+from bot.replica.webhook import WebhookSocket, WebhookUnavailable
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,10 @@ class BotRuntime:
         settings: Settings,
         extensions: Sequence[str] = PHASES,
         clock: Clock | None = None,  # tests inject a ManualClock
+        webhook: WebhookSocket | None = None,  # the process's, kept across a step-down
     ) -> None:
         self.settings = settings
+        self.webhook = webhook
         self.metrics: AlertMetrics | None = None  # the services' registry, once built
         self.replica = Replica(settings.database, settings.config.replica)
         self.bot = IncidentBot(
@@ -76,7 +79,10 @@ class BotRuntime:
         self.alert_server = alerts.server(self._gateway_state)
         if (fixes := self.bot.services.fixes) is not None:
             self.alert_server.mounts.append(fixes.webhook.mount)
-        await self.alert_server.start()
+        if self.webhook is not None:
+            await self.webhook.serve(self.alert_server)
+        else:
+            await self.alert_server.start()
         await self.replica.wait_active()  # standby until the database gives us the lease
         self.replica.keep()
         self.bot.startup_hooks.append(alerts.start)
@@ -150,7 +156,12 @@ class BotRuntime:
     async def stop(self) -> None:
         """Stop everything; a step that hangs is logged with its tasks and left behind."""
         if self.alert_server is not None:
-            await _bounded(self.alert_server.stop(), "stopping the webhook server")
+            stopping = (
+                self.alert_server.stop()
+                if self.webhook is None
+                else self.webhook.hand_back(self.alert_server)  # 503 until the next runtime
+            )
+            await _bounded(stopping, "stopping the webhook server")
             self.alert_server = None
         await _bounded(self.bot.close(), "closing the bot")
         if not self.replica.active.is_set() and hasattr(self, "finished"):
@@ -162,6 +173,47 @@ class BotRuntime:
         # Again once the gateway task is over: a reconnect under way at close starts a
         # heartbeat thread after close() has looked for them.
         await stop_heartbeats(self.bot)
+
+
+async def run_until(stop: asyncio.Event, settings: Settings) -> BaseException | None:
+    """``incident-bot run``: the bot until ``stop`` is set or it fails (the error).
+
+    A replica that stepped down (``LeaseLost``) stays up and starts over as a standby,
+    again while the database is still away; its webhook port stays bound all along
+    (``WebhookSocket``): a sender's alert is stored, or answered 503 while it starts
+    over, never refused.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    config = settings.config
+    try:
+        webhook = WebhookSocket(config.webhook.host, config.webhook.port)
+    except WebhookUnavailable as taken:  # the port is taken: said, as any failed start
+        return taken
+    stepped_down = False
+    try:
+        while True:
+            runtime = BotRuntime(settings, webhook=webhook)
+            await runtime.start()
+            waiter = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait(
+                {waiter, runtime.finished}, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            await runtime.stop()
+            error = runtime.finished.exception() if runtime.finished in done else None
+            stepped_down = isinstance(error, LeaseLost) or (
+                stepped_down and isinstance(error, OSError | DBAPIError)  # the database is away
+            )
+            if not stepped_down or stop.is_set():
+                return error
+            log.warning("%s; starting again as a standby", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), config.replica.renew_every.total_seconds())
+            if stop.is_set():
+                return None
+    finally:
+        await webhook.close()
 
 
 class LeaseLost(Exception):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets as random_tokens
+import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
@@ -222,7 +223,9 @@ class AlertServer:
         )
 
     # -- serving -------------------------------------------------------------------------
-    async def start(self) -> str:
+    async def start(self, sock: socket.socket | None = None) -> str:
+        """Listen on ``host``:``port``, or on ``sock`` (a socket the process keeps across
+        a replica's step-down, bot/replica/webhook.py)."""
         self._runner = web.AppRunner(
             self.app(),
             access_log=None,
@@ -230,7 +233,11 @@ class AlertServer:
             keepalive_timeout=self.header_timeout,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site: web.BaseSite = (
+            web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+            if sock is None
+            else web.SockSite(self._runner, sock)
+        )
         await site.start()
         server = site._server  # aiohttp exposes the bound socket only here
         sockets = getattr(server, "sockets", None) or []
@@ -238,6 +245,12 @@ class AlertServer:
         self.base_url = f"http://{self.host}:{port}"
         log.info("alert webhooks at %s/alerts/{%s}", self.base_url, ",".join(SOURCES))
         return self.base_url
+
+    async def stop_accepting(self) -> None:
+        """Accept no new connection; those accepted are still answered until ``stop``."""
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()
 
     async def stop(self) -> None:
         if self._runner is not None:

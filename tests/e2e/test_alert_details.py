@@ -5,10 +5,10 @@ group, those that came while it sat in a storm digest included, and when each en
 from __future__ import annotations
 
 import copy
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from tests.e2e import test_alerts as alerts
+from tests.e2e.helpers import sql
 from tests.e2e.test_alerts import (
     channel_ending,
     incident_channels,
@@ -90,9 +90,9 @@ async def test_a_group_opened_after_a_storm_lists_the_alerts_that_came_during_th
     await settled(control, bot)
     assert len(await incident_channels(control)) == 3  # still in the storm
 
-    with sqlite3.connect(bot.settings.database_path) as db:  # the storm is an hour old
-        db.execute("UPDATE alert_groups SET first_seen = datetime('now', '-1 hour')")
-        db.execute("UPDATE incidents SET declared_at = datetime('now', '-1 hour')")
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)  # the storm is an hour old
+    await sql(bot, "UPDATE alert_groups SET first_seen = ?", hour_ago)
+    await sql(bot, "UPDATE incidents SET declared_at = ?", hour_ago)
     after = copy.deepcopy(bodies[3])
     after["alerts"][0].update(fingerprint="after00000000001")
     after["alerts"][0]["labels"]["instance"] = "after-the-storm"

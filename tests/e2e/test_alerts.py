@@ -13,6 +13,7 @@ import json
 import logging
 import sqlite3
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 
 from sandbox.control_client import Control
 from tests.e2e.helpers import ALWAYS_ON_CALL as ROTATION
+from tests.e2e.helpers import sql, sql_now, stored_text
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "alerts" / "payloads"
 
@@ -94,12 +96,7 @@ async def webhook(bot, control):
 
 
 def rows(bot, query: str, *args: Any) -> list[tuple]:
-    if bot.database is not None:  # the bot on PostgreSQL (tests/e2e/test_alerts_on_postgres.py)
-        from tests.pg.support import sql_rows
-
-        return sql_rows(bot.database, query, *args)
-    with sqlite3.connect(bot.settings.database_path) as db:
-        return db.execute(query, args).fetchall()
+    return sql_now(bot, query, *args)
 
 
 async def settled(control: Control, bot) -> None:
@@ -299,16 +296,14 @@ async def test_no_secret_is_stored_logged_or_posted(bot, control, webhook, caplo
     await channel_ending(control, "-blackbox-probe-failure-https-server-example-org")
     await settled(control, bot)
     secrets = [webhook.token, webhook.secret]
-    database = b"".join(
-        p.read_bytes() for p in Path(bot.settings.database_path).parent.glob("*.sqlite3*")
-    )
+    database = stored_text(bot)
     posted = ""
     for channel in (await control.world(refresh=True))["channels"]:
         if channel["type"] == 0:
             posted += repr(await control.messages(channel["id"]))
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in secrets:
-        assert secret.encode() not in database
+        assert secret not in database
         assert secret not in posted
         assert secret not in logged
 
@@ -371,9 +366,9 @@ async def test_a_group_listed_in_a_storm_digest_opens_when_it_fires_anew_after_t
     assert rows(bot, "SELECT state FROM alert_groups WHERE id = 5") == [("digest",)]
 
     # An hour later the storm is long over; a new alert of the digested group opens it.
-    with sqlite3.connect(bot.settings.database_path) as db:
-        db.execute("UPDATE alert_groups SET first_seen = datetime('now', '-1 hour')")
-        db.execute("UPDATE incidents SET declared_at = datetime('now', '-1 hour')")
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    await sql(bot, "UPDATE alert_groups SET first_seen = ?", hour_ago)
+    await sql(bot, "UPDATE incidents SET declared_at = ?", hour_ago)
     again["alerts"][0]["fingerprint"] = "brandnew0000002"
     assert (await webhook.post("alertmanager", again))[0] == 202
     await settled(control, bot)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from bot.errors import Conflict
 from sandbox.control_client import Control
 from tests.e2e.helpers import ALWAYS_ON_CALL as ROTATION
+from tests.e2e.helpers import sql, sql_now, table_names
 
 DOWNTIME = 2.0  # seconds: P1's "Twitter if >30min downtime", shortened
 QUIET = {"escalate_after": "1h", "respond_within": "2h"}  # no pages while these tests run
@@ -309,11 +309,10 @@ async def test_a_p3_whose_issue_timer_was_cancelled_at_resolution_gets_it_at_sta
     await control.wait_for(
         lambda: _retrying_github_issue(bot, channel["id"]), what="a failed first try, retrying"
     )
-    database = bot.settings.database_path
     await bot.stop()
-    with sqlite3.connect(database) as raw:  # resolved by a run that cancelled every timer
-        raw.execute("UPDATE incidents SET status='resolved', resolved_at=declared_at")
-        raw.execute("UPDATE timers SET state='cancelled' WHERE state='pending'")
+    # resolved by a run that cancelled every timer
+    await sql(bot, "UPDATE incidents SET status='resolved', resolved_at=declared_at")
+    await sql(bot, "UPDATE timers SET state='cancelled' WHERE state='pending'")
     await bot.start()
     [issue] = await control.wait_for(control.github_issues, timeout=15, what="the ticket")
     assert channel["id"] in issue["body"]
@@ -330,11 +329,10 @@ async def test_an_issue_opened_while_the_bot_stopped_is_found_by_its_marker_not_
     [issue] = await control.wait_for(control.github_issues, what="the GitHub issue")
     await control.wait_for_message(channel["id"], lambda m: "GitHub issue" in m["content"])
     await bot.services.comms.idle()
-    database = bot.settings.database_path
     await bot.stop()
-    with sqlite3.connect(database) as raw:  # stopped while GitHub had the request
-        raw.execute("UPDATE outbox SET state='sending', result='{}' WHERE kind='github_issue'")
-        raw.execute("UPDATE incidents SET github_issue_number=NULL, github_issue_url=NULL")
+    # stopped while GitHub had the request
+    await sql(bot, "UPDATE outbox SET state='sending', result='{}' WHERE kind='github_issue'")
+    await sql(bot, "UPDATE incidents SET github_issue_number=NULL, github_issue_url=NULL")
     await bot.start()
 
     async def recorded():
@@ -342,8 +340,7 @@ async def test_an_issue_opened_while_the_bot_stopped_is_found_by_its_marker_not_
 
     assert await control.wait_for(recorded, what="the issue recorded") == issue["number"]
     assert len(await control.github_issues()) == 1
-    with sqlite3.connect(database) as raw:
-        states = raw.execute("SELECT state FROM outbox WHERE kind='github_issue'").fetchall()
+    states = await sql(bot, "SELECT state FROM outbox WHERE kind='github_issue'")
     assert states == [("done",)]
 
 
@@ -689,14 +686,13 @@ async def test_an_approval_request_sent_but_not_recorded_is_found_not_sent_again
     channel = await declare(control, "Staking halted", "P0")
     request = await approval_request(control, channel["id"])
     await bot.services.comms.idle()
-    database = bot.settings.database_path
     await bot.stop()
-    with sqlite3.connect(database) as raw:  # stopped between the send and storing its id
-        raw.execute("UPDATE external_posts SET approval_message_id = NULL")
-        if left == "the ask in flight":
-            raw.execute("UPDATE timers SET state='firing', attempts=1 WHERE kind='comms_ask'")
-        else:
-            raw.execute("DELETE FROM timers WHERE kind='comms_ask'")
+    # stopped between the send and storing its id
+    await sql(bot, "UPDATE external_posts SET approval_message_id = NULL")
+    if left == "the ask in flight":
+        await sql(bot, "UPDATE timers SET state='firing', attempts=1 WHERE kind='comms_ask'")
+    else:
+        await sql(bot, "DELETE FROM timers WHERE kind='comms_ask'")
     await bot.start()
 
     async def recorded():
@@ -825,17 +821,15 @@ async def test_a_restart_while_x_is_down_posts_the_approved_post_once(bot, contr
 
 
 async def _no_timer_firing(bot) -> bool:  # type: ignore[no-untyped-def]
-    with sqlite3.connect(bot.settings.database_path) as raw:
-        return not raw.execute("SELECT 1 FROM timers WHERE state = 'firing'").fetchall()
+    return not await sql(bot, "SELECT 1 FROM timers WHERE state = 'firing'")
 
 
 async def test_a_post_in_flight_when_the_bot_stopped_is_never_sent_again_by_itself(bot, control):
     channel = await declare(control, "Relayer hacked", "P0")
     await approval_request(control, channel["id"])
-    database = bot.settings.database_path
     await bot.stop()
-    with sqlite3.connect(database) as raw:  # stopped while X had the request
-        raw.execute("UPDATE external_posts SET state='publishing', approved_by='1', attempts=1")
+    # stopped while X had the request
+    await sql(bot, "UPDATE external_posts SET state='publishing', approved_by='1', attempts=1")
     await bot.start()
     told = await control.wait_for_message(
         channel["id"], lambda m: "may or may not be up" in m["content"], what="the warning"
@@ -868,11 +862,9 @@ async def test_x_and_github_secrets_appear_in_no_row_message_or_log_line(
     await control.wait_for_message(p0["id"], lambda m: "did not go out" in m["content"])
     await bot.services.comms.idle()
 
-    with sqlite3.connect(bot.settings.database_path) as raw:
-        tables = [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        stored = "\n".join(
-            repr(row) for table in tables for row in raw.execute(f"SELECT * FROM {table}")
-        )
+    stored = "\n".join(
+        repr(row) for table in table_names(bot) for row in sql_now(bot, f"SELECT * FROM {table}")
+    )
     discord_text = ""
     for channel in (await control.world(refresh=True))["channels"]:
         if channel["type"] == 0:

@@ -5,8 +5,8 @@ claimed; it must leave the post to the one sending it, not call it in doubt."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
+from tests.e2e.helpers import sql
 from tests.e2e.test_communicate import approval_request, approve, declare, overlay, x_posted
 
 __all__ = ["overlay"]  # the communicate module's world configuration
@@ -28,19 +28,16 @@ async def test_a_second_publish_while_the_first_sends_leaves_the_post_to_it(
     monkeypatch.setattr(publishing, "_send", held_send)
     await approve(control, "alice", channel["id"], request)
     await asyncio.wait_for(sending.wait(), 30)  # the approval's publish has X's request out
-    with sqlite3.connect(bot.settings.database_path) as raw:
-        (post_id,) = raw.execute("SELECT id FROM external_posts").fetchone()
+    [(post_id,)] = await sql(bot, "SELECT id FROM external_posts")
 
     await publishing.publish(post_id)  # a second timer of the same post meanwhile
-    with sqlite3.connect(bot.settings.database_path) as raw:
-        (state,) = raw.execute("SELECT state FROM external_posts").fetchone()
+    [(state,)] = await sql(bot, "SELECT state FROM external_posts")
     assert state in ("approved", "publishing")  # still the first run's, not "in doubt"
 
     release.set()
     await x_posted(control)
     await bot.services.comms.idle()
-    with sqlite3.connect(bot.settings.database_path) as raw:
-        (state,) = raw.execute("SELECT state FROM external_posts").fetchone()
+    [(state,)] = await sql(bot, "SELECT state FROM external_posts")
     assert state == "posted"
     assert len(await control.x_posts()) == 1
     messages = await control.messages(channel["id"])

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from bot.settings import merge
 from sandbox.control_client import Control
 from sandbox.world import World
 from tests.e2e.conftest import HOST, BotHandle, bounded
-from tests.e2e.helpers import ALWAYS_ON_CALL, incident_channel_id, text_of
+from tests.e2e.helpers import ALWAYS_ON_CALL, incident_channel_id, sql, stored_text, text_of
 
 
 async def test_the_bot_logs_in_and_syncs_one_command_tree_to_the_guild(bot, control):
@@ -45,10 +44,8 @@ async def test_the_bot_logs_in_and_syncs_one_command_tree_to_the_guild(bot, cont
 
 async def test_an_unexpected_error_shows_an_error_id_that_is_also_in_the_log(bot, control, caplog):
     # The database loses a table under the bot (a disk or operator accident).
-    with sqlite3.connect(bot.settings.database_path) as db:
-        db.execute("DROP TABLE timeline_events")
-        db.execute("PRAGMA foreign_keys=OFF")
-        db.execute("DROP TABLE incidents")
+    await sql(bot, "DROP TABLE timeline_events")
+    await sql(bot, "DROP TABLE incidents" + (" CASCADE" if bot.database is not None else ""))
     general = await control.channel_id("general")
     with caplog.at_level(logging.ERROR):
         answer = await control.command(await control.user_id("alice"), general, "incident", "list")
@@ -83,9 +80,7 @@ async def test_no_secret_reaches_the_database_discord_or_the_log(logs_from_the_s
     token = bot.settings.secrets.discord_token
     assert token is not None and token.get_secret_value() in secrets, "the bot token is scanned"
     assert bot.settings.secrets.webhook_hmac_secrets and bot.settings.secrets.webhook_bearer_tokens
-    database = b"".join(
-        p.read_bytes() for p in Path(bot.settings.database_path).parent.glob("*.sqlite3*")
-    )
+    database = stored_text(bot)
     assert database
     everything_posted = repr(answer)
     for ch in (await control.world(refresh=True))["channels"]:
@@ -98,7 +93,7 @@ async def test_no_secret_reaches_the_database_discord_or_the_log(logs_from_the_s
     formatter = logging.Formatter("%(name)s %(message)s")
     logged = "\n".join(formatter.format(record) for record in records)
     for secret in secrets:
-        assert secret.encode() not in database
+        assert secret not in database
         assert secret not in everything_posted
         assert secret not in logged
 

@@ -3,11 +3,9 @@ the backfill: the messages of the gap are still read (found by `make chaos`, iss
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
-from tests.e2e.helpers import ALWAYS_ON_CALL, find_channel
+from tests.e2e.helpers import ALWAYS_ON_CALL, find_channel, sql, sql_now
 
 
 @pytest.fixture
@@ -15,11 +13,10 @@ def overlay():
     return ALWAYS_ON_CALL
 
 
-def _kept(database, channel_id: str) -> set[str]:
-    with sqlite3.connect(database) as db:
-        rows = db.execute(
-            "SELECT message_id FROM transcript_messages WHERE channel_id = ?", (channel_id,)
-        ).fetchall()
+def _kept(bot, channel_id: str) -> set[str]:  # type: ignore[no-untyped-def]
+    rows = sql_now(
+        bot, "SELECT message_id FROM transcript_messages WHERE channel_id = ?", channel_id
+    )
     return {str(r[0]) for r in rows}
 
 
@@ -28,21 +25,18 @@ async def test_messages_of_a_gap_are_backfilled_after_a_newer_live_one(bot, cont
     erin, alice = await control.user_id("erin"), await control.user_id("alice")
     await control.command(erin, general, "incident", "declare", title="Gap", severity="P2")
     channel = (await find_channel(control, "incident-", "-gap"))["id"]
-    database = bot.settings.database_path
-    await control.wait_for(lambda: _kept(database, channel), what="the kickoff kept")
+    await control.wait_for(lambda: _kept(bot, channel), what="the kickoff kept")
     client = bot.runtime.bot
 
     client.dispatch("disconnect")  # the gateway is lost (no RESUME follows)
     missed = [(await control.post(alice, channel, f"while away {n}"))["id"] for n in range(3)]
-    await control.wait_for(lambda: _kept(database, channel) >= set(missed), what="kept")
-    with sqlite3.connect(database) as db:  # ... so the bot never saw these
-        db.executemany(
-            "DELETE FROM transcript_messages WHERE message_id = ?", [(int(m),) for m in missed]
-        )
+    await control.wait_for(lambda: _kept(bot, channel) >= set(missed), what="kept")
+    for message in missed:  # ... so the bot never saw these
+        await sql(bot, "DELETE FROM transcript_messages WHERE message_id = ?", int(message))
     live = (await control.post(alice, channel, "first one after the new session"))["id"]
-    await control.wait_for(lambda: live in _kept(database, channel), what="the live one kept")
+    await control.wait_for(lambda: live in _kept(bot, channel), what="the live one kept")
     client.dispatch("ready")  # the new session's READY: the backfill runs
 
     await control.wait_for(
-        lambda: _kept(database, channel) >= {*missed, live}, what="the gap's messages backfilled"
+        lambda: _kept(bot, channel) >= {*missed, live}, what="the gap's messages backfilled"
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from datetime import timedelta
 
 import aiohttp
@@ -15,7 +14,7 @@ from bot.errors import NotFound
 from sandbox.control_client import Control
 from storage.models import OutboxEntry, Page, TimelineEvent, Timer
 from tests.e2e.helpers import ALWAYS_ON_CALL as ROTATION
-from tests.e2e.helpers import find_channel, text_of
+from tests.e2e.helpers import find_channel, sql, text_of
 
 
 @pytest.fixture
@@ -606,14 +605,12 @@ async def test_a_page_cut_off_mid_send_is_found_at_start_and_not_sent_again(bot,
     clock.advance(timedelta(seconds=2))
     await control.wait_for_message(channel["id"], is_page(f"<@{bob}>"), what="the page")
     timer = await timer_settled(bot, control, incident.id, level=1)
-    database = bot.settings.database_path
     await bot.stop()
     # As a crash while Discord had the request leaves it: entry sending, page pending,
     # the timer firing.
-    with sqlite3.connect(database) as db:
-        db.execute("UPDATE outbox SET state = 'sending' WHERE kind = 'page'")
-        db.execute("UPDATE pages SET state = 'pending', message_id = NULL WHERE level > 0")
-        db.execute("UPDATE timers SET state = 'firing' WHERE id = ?", (timer.id,))
+    await sql(bot, "UPDATE outbox SET state = 'sending' WHERE kind = 'page'")
+    await sql(bot, "UPDATE pages SET state = 'pending', message_id = NULL WHERE level > 0")
+    await sql(bot, "UPDATE timers SET state = 'firing' WHERE id = ?", timer.id)
     await bot.start()
     await timer_settled(bot, control, incident.id, level=1)
     await control.wait_for(

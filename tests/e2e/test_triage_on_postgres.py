@@ -2,7 +2,8 @@
 
 The whole e2e suite runs on PostgreSQL with INCIDENT_BOT_TEST_ENGINE=postgres; these
 run in every run, so the normal suite covers both engines where it matters most: an
-escalation on time, once, across a restart, and the lock under concurrent declarations.
+escalation on time, once, across a restart, a page cut off mid-send found and not sent
+again, and the lock under concurrent declarations.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.test_triage import overlay  # noqa: F401 (the module's fixture, reused)
+from tests.e2e.test_triage import (
+    test_a_page_cut_off_mid_send_is_found_at_start_and_not_sent_again as test_pg_page_cut_off_not_sent_again,
+)
 from tests.e2e.test_triage import (
     test_a_restart_in_the_middle_keeps_the_escalation_timer as test_pg_restart_keeps_escalation,
 )
@@ -26,6 +30,7 @@ from tests.e2e.test_triage import (
 __all__ = [
     "test_pg_declared_p1_opens_its_channel",
     "test_pg_escalation_run_twice_pages_once",
+    "test_pg_page_cut_off_not_sent_again",
     "test_pg_restart_keeps_escalation",
     "test_pg_simultaneous_declarations",
 ]

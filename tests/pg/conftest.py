@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import make_engine, make_sessions, upgrade
+from tests.pg.cluster import Cluster, NoPostgres, start_cluster
+from tests.pg.support import cluster as shared_cluster
 from tests.pg.support import fresh_database
 
 
@@ -31,3 +33,17 @@ async def pg_sessions(pg_migrated: URL) -> AsyncIterator[async_sessionmaker[Asyn
         yield make_sessions(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Cluster]:
+    """A cluster of this test's own, since it is stopped and started again."""
+    shared_cluster()  # skips (or fails under INCIDENT_BOT_REQUIRE_POSTGRES) with the reason
+    try:
+        server = start_cluster()
+    except NoPostgres as error:
+        pytest.fail(f"a second cluster could not start: {error}")
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -9,7 +9,6 @@ same writer works again once the server is back, without a restart.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import make_url
@@ -17,22 +16,6 @@ from sqlalchemy import make_url
 from bot.alerts.store import NotificationStore, StoreUnavailable
 from bot.alerts.writer import Writer
 from storage.db import upgrade
-from tests.pg.cluster import Cluster, NoPostgres, start_cluster
-from tests.pg.support import cluster as shared_cluster
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[Cluster]:
-    """A cluster of this test's own, since it is stopped and started again."""
-    shared_cluster()  # skips (or fails under INCIDENT_BOT_REQUIRE_POSTGRES) with the reason
-    try:
-        server = start_cluster()
-    except NoPostgres as error:
-        pytest.fail(f"a second cluster could not start: {error}")
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 async def test_while_the_database_is_away_nothing_is_acknowledged_and_nothing_accepted_is_lost(
