@@ -69,12 +69,12 @@ class Writer:
 
     async def writes_fail(self) -> str | None:
         """Why writes fail (a full disk), or None. Only after a failed transaction: then a
-        one-row write probe (SQLite's header counter) tells whether they work again."""
+        one-row write probe (SQLite's header counter, PostgreSQL's transaction id) tells
+        whether they work again."""
         if self.write_error is None:
             return None
-        if self.path is not None:
-            with contextlib.suppress(Exception):
-                await self.run(_probe)
+        with contextlib.suppress(Exception):
+            await self.run(_probe if self.path is not None else _pg_probe)
         return self.write_error
 
     async def read(self, job: Callable[[sqlite3.Connection], T]) -> T:
@@ -112,6 +112,11 @@ def _probe(connection: sqlite3.Connection) -> None:
     """A write of the smallest kind: the database header's user version, bumped."""
     (version,) = connection.execute("PRAGMA user_version").fetchone()
     connection.execute(f"PRAGMA user_version = {(int(version) + 1) % 2**31}")
+
+
+def _pg_probe(connection: Any) -> None:
+    """PostgreSQL's: a transaction id assigned, so its commit is a write (of the WAL)."""
+    connection.execute("SELECT txid_current()")
 
 
 def _as_sqlite(job: Callable[[sqlite3.Connection], T]) -> Callable[[Connection], T]:
