@@ -28,8 +28,21 @@ async def git(*args: str, cwd: Path | None = None, extra_env: dict[str, str] | N
     )
     out, err = await process.communicate()
     if process.returncode != 0:
-        raise GitFailed(args[0], err.decode(errors="replace").strip())
+        # Some refusals ("nothing to commit") are told on stdout only.
+        said = err.decode(errors="replace").strip() or out.decode(errors="replace").strip()
+        raise GitFailed(_subcommand(args), said or f"exit status {process.returncode}")
     return out.decode()
+
+
+def _subcommand(args: tuple[str, ...]) -> str:
+    """``commit`` of ``git -c user.name=… commit …``: what a failure message names."""
+    rest = iter(args)
+    for arg in rest:
+        if arg in ("-c", "-C"):
+            next(rest, None)
+        elif not arg.startswith("-"):
+            return arg
+    return args[0] if args else "git"
 
 
 class GitFailed(ExternalServiceError):

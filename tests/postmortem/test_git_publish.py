@@ -107,3 +107,16 @@ def test_a_token_is_an_environment_header_never_part_of_a_url_or_an_argument():
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     assert "s3cret" not in env["GIT_CONFIG_VALUE_0"]  # base64 in a Basic header
     assert token_env(None) == {}
+
+
+async def test_a_failure_names_the_subcommand_and_what_git_said_even_on_stdout(tmp_path: Path):
+    """``git -c user.name=… commit`` refusing "nothing to commit" says so on stdout only:
+    the failure names ``commit`` and git's words, not ``-c`` and an empty text."""
+    from bot.adapters.git import GitFailed, git
+
+    run("init", "--quiet", str(tmp_path / "repo"), cwd=tmp_path)
+    with pytest.raises(GitFailed) as failed:
+        await git("-c", "user.name=x", "-c", "user.email=x@x", "commit", "-m", "m",
+                  cwd=tmp_path / "repo")  # fmt: skip
+    assert failed.value.command == "commit"
+    assert "nothing to commit" in str(failed.value)
