@@ -14,6 +14,7 @@ from .model import (
     Reaction,
     iso,
     now,
+    snowflake_time,
 )
 from .payloads import Payloads
 from .store import Upload
@@ -64,8 +65,9 @@ class Messages(Payloads):
                 "guild_id": str(channel.guild_id),
             }
         flags = int(payload.get("flags") or 0) | extra_flags
+        message_id = self.ids.next()
         message = Message(
-            id=self.ids.next(),
+            id=message_id,
             channel_id=channel.id,
             guild_id=channel.guild_id,
             author_id=author_id,
@@ -81,6 +83,8 @@ class Messages(Payloads):
             application_id=self.application_id if interaction_metadata else None,
             webhook_id=webhook_id,
             nonce=payload.get("nonce"),
+            # Discord's timestamp is the snowflake's own moment (to the millisecond).
+            created_at=snowflake_time(message_id),
         )
         self._mention(message, channel, payload.get("allowed_mentions"), notify=True)
         self.messages[message.id] = message

@@ -135,3 +135,20 @@ async def test_the_bots_own_messages_reach_it_through_the_gateway(bot, control: 
     sent = await _general(bot, control).send("from the bot")
     (echoed,) = await bot.until("message", lambda m: m.id == sent.id)
     assert echoed.author == bot.user
+
+
+async def test_a_messages_timestamp_is_its_snowflakes_moment(bot, control: Control):
+    """As on Discord, a message's ``timestamp`` is the time its id encodes (to the
+    millisecond): a client that dates a message by its id and one that reads its timestamp
+    agree. The emulator once took two readings of the clock, a millisecond apart under load."""
+    from datetime import datetime
+
+    channel = _general(bot, control)
+    for n in range(5):
+        await channel.send(f"tick {n}")
+    messages = await control.get(f"/_sandbox/channels/{channel.id}/messages")
+    ticks = [m for m in messages if m["content"].startswith("tick ")]
+    assert len(ticks) == 5
+    for message in ticks:
+        stamp = datetime.fromisoformat(message["created_at"].replace("Z", "+00:00"))
+        assert stamp == discord.utils.snowflake_time(int(message["id"])), message
