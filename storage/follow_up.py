@@ -112,6 +112,22 @@ async def pending_timer(session: AsyncSession, kind: str) -> Timer | None:
     )
 
 
+async def pending_item_timer(
+    session: AsyncSession, kind: str, incident_id: int, item_id: int, payload_kind: str
+) -> Timer | None:
+    """A pending ``kind`` timer of the incident for action item ``item_id`` (the payload is
+    JSON on either engine, so it is matched here rather than in SQL)."""
+    rows = await session.scalars(
+        select(Timer).where(
+            Timer.kind == kind, Timer.state == "pending", Timer.incident_id == incident_id
+        )
+    )
+    for timer in rows:
+        if timer.payload.get("item") == item_id and timer.payload.get("kind") == payload_kind:
+            return timer
+    return None
+
+
 async def closed_not_deleted(session: AsyncSession) -> list[tuple[CloseOut, Incident]]:
     """Closed incidents whose channel is not deleted yet (the archive sweep's work)."""
     rows = await session.execute(

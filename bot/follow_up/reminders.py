@@ -71,16 +71,22 @@ class Reminders:
             f"⏰ <@{item.owner_id}>, your action item {what}: {item_line(item, today)}. "
             f"`/followup done id:{item.id}` when it is done."
         )
-        await self._out.send(self._where(incident), content=text, mention_users=(item.owner_id,))
         if late:
-            async with self._sessions.begin() as session:
-                self._timers.schedule(
-                    session,
-                    REMIND,
-                    self._clock.now() + self._config.overdue_every,
-                    item.incident_id,
-                    {"item": item.id, "kind": "overdue"},
-                )
+            await self._repeat(item)
+        await self._out.send(self._where(incident), content=text, mention_users=(item.owner_id,))
+
+    async def _repeat(self, item: ActionItem) -> None:
+        """The next overdue reminder, committed *before* this one is posted: time passing
+        during a slow post does not push it later, and a crash between the two loses
+        nothing. A re-fired timer (a retry, a restart) finds it there and adds no second."""
+        payload = {"item": item.id, "kind": "overdue"}
+        async with self._sessions.begin() as session:
+            if await queries.pending_item_timer(
+                session, REMIND, item.incident_id, item.id, "overdue"
+            ):
+                return
+            at = self._clock.now() + self._config.overdue_every
+            self._timers.schedule(session, REMIND, at, item.incident_id, payload)
 
     def _where(self, incident: Incident) -> str:
         if incident.channel_id is not None:

@@ -7,8 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.follow_up.reminder_rules import due_end, next_digest
+from bot.follow_up.reminders import REMIND
+from storage.models import Timer
 from tests.postmortem.helpers import OVERLAY, declare
 
 pytestmark = pytest.mark.manual_clock
@@ -87,3 +90,84 @@ async def test_a_reminder_survives_a_restart(bot, control, clock):
         what="the overdue reminder after a restart",
     )
     assert "`#1` Alert on relayer lag" in told["content"]
+
+
+async def test_the_next_overdue_reminder_is_kept_even_when_time_passes_during_the_send(
+    bot, control, clock
+):
+    """Found on CI: the repeat was scheduled from the clock's reading *after* the post
+    returned, so time passing during a slow post (here: the post held while 31 minutes
+    pass) pushed the repeat a whole period later, and a crash in between lost it."""
+    channel = await declare(control, "Site down", "P3")
+    alice, bob = await control.user_id("alice"), await control.user_id("bob")
+    # A P3, acknowledged: no status-update, X or escalation post shares the channel, so the
+    # one answer held is the overdue reminder's.
+    kickoff = (await control.messages(channel))[0]
+    await control.react(alice, channel, kickoff["id"], "✅")
+    await control.wait_for_message(
+        channel, lambda m: "acknowledged" in m["content"], what="the acknowledgement"
+    )
+    await control.command(
+        alice, channel, "followup", "add", action="Alert on relayer lag", owner=bob, due="+1d"
+    )
+
+    def overdue(m) -> bool:
+        return m["content"].startswith(f"⏰ <@{bob}>, your action item is **overdue**")
+
+    end = due_end(bot.services.follow_up.today() + timedelta(days=1), bot.settings.config.zone)
+    clock.advance(end - timedelta(hours=2) - clock.now() + timedelta(seconds=1))
+    await control.wait_for_message(
+        channel, lambda m: "your action item is due" in m["content"], what="the early reminder"
+    )
+    await control.fault(
+        "hold_after", method="POST", path_pattern=rf"^/channels/{channel}/messages$"
+    )
+    clock.advance(end - clock.now() + timedelta(seconds=1))
+    await control.wait_for_message(channel, overdue, what="the first overdue reminder")
+    await control.wait_for(
+        lambda: _waiting(control), what="the first overdue reminder's answer held"
+    )
+    clock.advance(timedelta(minutes=31))
+    await control.release()
+
+    async def twice():
+        return sum(1 for m in await control.messages(channel) if overdue(m)) >= 2 or None
+
+    await control.wait_for(twice, what="the repeat, due 30 minutes after the first")
+
+
+async def test_a_re_fired_overdue_reminder_adds_no_second_repeat(bot, control, clock):
+    """A timer fires again after a crash mid-post (or a failed post's retry): the repeat it
+    committed before posting is found, not doubled."""
+    channel = await declare(control, "Site down", "P3")
+    alice, bob = await control.user_id("alice"), await control.user_id("bob")
+    await control.command(
+        alice, channel, "followup", "add", action="Alert on relayer lag", owner=bob, due="today"
+    )
+    end = due_end(bot.services.follow_up.today(), bot.settings.config.zone)
+    clock.advance(end - clock.now() + timedelta(seconds=1))
+    await control.wait_for_message(
+        channel, lambda m: "is **overdue**" in m["content"], what="the overdue reminder"
+    )
+
+    async def repeats() -> list[Timer]:
+        async with bot.services.sessions() as session:
+            rows = await session.scalars(select(Timer).where(Timer.kind == REMIND))
+            return [t for t in rows if t.state == "pending" and t.payload["kind"] == "overdue"]
+
+    (pending,) = await control.wait_for(repeats, what="the repeat scheduled")
+    fired = await control.wait_for(
+        lambda: _fired_overdue(bot), what="the fired overdue reminder's row"
+    )
+    await bot.services.follow_up.reminders._remind(fired)  # as the runner would, once more
+    assert [t.id for t in await repeats()] == [pending.id]
+
+
+async def _fired_overdue(bot) -> Timer | None:
+    async with bot.services.sessions() as session:
+        rows = await session.scalars(select(Timer).where(Timer.kind == REMIND))
+        return next((t for t in rows if t.state == "done" and t.payload["kind"] == "overdue"), None)
+
+
+async def _waiting(control) -> bool:
+    return any(not h["released"] for h in await control.holds())
