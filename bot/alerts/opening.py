@@ -71,15 +71,15 @@ class Opener:
         now = self._clock.now()
         busy = list(self.opening)
         async with self._sessions() as session:
-            group = await queries.next_opening(session, busy, now)
-            if group is None:
+            found = await queries.next_opening(session, busy, now)
+            if found is None:
                 if await queries.next_open_retry(session, busy) is not None:
                     self._schedule.waiting = True
                 return False
             if self.next_open is not None and now < self.next_open:
                 self._schedule.waiting = True  # paced: at most one new channel per interval
                 return False
-            started = await queries.first_alert_start(session, group.id)
+            group, started = found
             previous = await queries.request_key_of(session, group.incident_id)
         self.next_open = now + self._config.open_every
         number = rules.next_incident_number(group.source, group.group_key, previous)

@@ -39,8 +39,10 @@ from storage import alerts as queries
 
 log = logging.getLogger(__name__)
 
-LINGER = 0.005  # seconds between a commit's wake-up and the apply round
-FLOW_LINGER = 0.05  # between rounds while notifications keep coming
+# Between rounds while notifications keep coming, so one round takes the many that came
+# meanwhile in one transaction. The first notification after a quiet spell is applied at
+# once (no linger): the alert → ping latency is the time to a commander's ping.
+FLOW_LINGER = 0.05
 CHECKPOINT_EVERY = timedelta(seconds=1)  # between WAL checkpoints while alerts are written
 IDLE_POLL = 30.0
 BUSY_POLL = 1.0  # at most this long between looks while work waits on time
@@ -130,9 +132,7 @@ class AlertWorker:
                 # little and take the next round's notifications in one transaction.
                 await asyncio.sleep(0 if applied >= APPLY_BATCH else FLOW_LINGER)
                 continue
-            if await self._clock.wait(self._wake, self._delay()):
-                await asyncio.sleep(LINGER)  # the rest of a burst joins this round
-            else:
+            if not await self._clock.wait(self._wake, self._delay()):
                 self.schedule.sweep()  # a timed sweep: pacing, backoff and retries come due
 
     async def step(self) -> bool:

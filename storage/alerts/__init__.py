@@ -72,15 +72,17 @@ async def incidents_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Inc
 
 
 async def opened_since(session: AsyncSession, since: datetime) -> int:
-    """Incidents opened (or being opened) by alert groups since ``since``: the storm count."""
-    new = await session.scalar(
+    """Incidents opened (or being opened) by alert groups since ``since``: the storm count
+    (one round trip: it is on the way from a new group's alert to its ping)."""
+    new = (
         select(func.count())
         .select_from(AlertGroup)
         .where(AlertGroup.state != "digest", AlertGroup.first_seen >= since)
+        .scalar_subquery()
     )
     # Groups seen before the window that open again in it (after a storm, or recurring
     # after a resolution) count by their new incident or pending open.
-    again = await session.scalar(
+    again = (
         select(func.count())
         .select_from(AlertGroup)
         .outerjoin(Incident, AlertGroup.incident_id == Incident.id)
@@ -91,22 +93,36 @@ async def opened_since(session: AsyncSession, since: datetime) -> int:
                 (AlertGroup.state == "open") & (Incident.declared_at >= since),
             ),
         )
+        .scalar_subquery()
     )
-    return int(new or 0) + int(again or 0)
+    counts = (await session.execute(select(new, again))).one()
+    return int(counts[0] or 0) + int(counts[1] or 0)
 
 
-async def next_opening(session: AsyncSession, busy: list[int], now: datetime) -> AlertGroup | None:
-    """The first group to open whose retry is due, other than those being opened."""
-    return await session.scalar(
-        select(AlertGroup)
-        .where(
-            AlertGroup.state == "opening",
-            AlertGroup.id.not_in(busy),
-            or_(AlertGroup.next_attempt_at.is_(None), AlertGroup.next_attempt_at <= now),
+async def next_opening(
+    session: AsyncSession, busy: list[int], now: datetime
+) -> tuple[AlertGroup, datetime | None] | None:
+    """The first group to open whose retry is due, other than those being opened, with
+    the start of its first alert (one round trip: this is on the way to a ping)."""
+    first_start = (
+        select(func.min(Alert.starts_at))
+        .where(Alert.group_id == AlertGroup.id)
+        .correlate(AlertGroup)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(AlertGroup, first_start)
+            .where(
+                AlertGroup.state == "opening",
+                AlertGroup.id.not_in(busy),
+                or_(AlertGroup.next_attempt_at.is_(None), AlertGroup.next_attempt_at <= now),
+            )
+            .order_by(AlertGroup.id)
+            .limit(1)
         )
-        .order_by(AlertGroup.id)
-        .limit(1)
-    )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def next_open_retry(session: AsyncSession, busy: list[int]) -> datetime | None:
@@ -115,10 +131,6 @@ async def next_open_retry(session: AsyncSession, busy: list[int]) -> datetime | 
             AlertGroup.state == "opening", AlertGroup.id.not_in(busy)
         )
     )
-
-
-async def first_alert_start(session: AsyncSession, group_id: int) -> datetime | None:
-    return await session.scalar(select(func.min(Alert.starts_at)).where(Alert.group_id == group_id))
 
 
 async def request_key_of(session: AsyncSession, incident_id: int | None) -> str | None:
