@@ -170,7 +170,7 @@ async def run(quick: bool) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="bench-failover-") as tmp:
         try:
-            result = await drills(Path(tmp), 3 if quick else 10)
+            result = await drills(Path(tmp), 3 if quick else 6)
         except NoPostgres as error:
             return {"skipped": str(error), "targets": [], "report": {"skipped": str(error)}}
     limit = LEASE_TTL + 5

@@ -193,7 +193,7 @@ async def drill(
 
 
 async def run(quick: bool) -> dict[str, Any]:
-    drills, quiet = (5, 8.0) if quick else (20, 30.0)
+    drills, quiet = (5, 8.0) if quick else (12, 12.0)
     tools = NodeTools()
     if problem := tools.missing():
         return {"skipped": problem, "targets": [], "report": {"skipped": problem}}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.bench_alerts import notification
+from bench.stack import notification
 from chaos.stack import Chaos, Findings
 
 SIZE = "8m"

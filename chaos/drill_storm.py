@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.bench_alerts import notification
+from bench.stack import notification
 from chaos.stack import Chaos, Findings
 
 TOTAL, GROUPS, IN_FLIGHT = 2_000, 100, 32

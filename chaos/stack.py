@@ -1,7 +1,7 @@
 """What the drills share: the bench's world + bot processes, plus killing and restarting the bot.
 
 The bot is ``incident-bot run --config ...`` against ``incident-bot sandbox --world-only``
-(bench/bench_alerts.py ``Stack``); here its output goes to ``bot-N.log`` in the drill's
+(bench/stack.py ``Stack``); here its output goes to ``bot-N.log`` in the drill's
 folder, so a failed drill can be read afterwards.
 """
 
@@ -13,7 +13,7 @@ import os
 import signal
 from typing import Any
 
-from bench.bench_alerts import Stack, _drain, _until
+from bench.stack import Stack, _drain, _until
 
 __all__ = ["Chaos", "Findings", "until"]
 

@@ -1,20 +1,16 @@
-"""The bot's resident memory with 400 open incidents and their timers (issue 15).
+"""A loaded bot for the restart bench (issue 15): open incidents declared through
+``/incident declare``, its pending timers counted, its resident memory read.
 
-The world and the bot run as their own processes (bench/bench_alerts.py ``Stack``);
-400 P2 incidents are declared through ``/incident declare`` (each a channel, a kickoff,
-a pin and three timers: escalation, response reminder, response breach). The bot's
-VmRSS is read from /proc beside the reference: the same bot idle, before the first
-declaration.
+Each P2 incident is a channel, a kickoff, a pin and three timers (escalation, response
+reminder, response breach). The bot's VmRSS is read from /proc.
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from pathlib import Path
-from typing import Any
 
-from bench.bench_alerts import Stack, _until
+from bench.stack import Stack, _until
 
 INCIDENTS = 400
 
@@ -61,29 +57,3 @@ async def declare_many(stack: Stack, count: int, in_flight: int = 6) -> int:
 
 def pending_timers(stack: Stack) -> int:
     return stack.rows("SELECT count(*) FROM timers WHERE state = 'pending'")[0][0]
-
-
-async def run(quick: bool) -> dict[str, Any]:
-    count = 100 if quick else INCIDENTS
-    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
-        async with Stack(Path(tmp)) as stack:
-            bot = stack.processes[-1]
-            await asyncio.sleep(2)  # past start-up's own work
-            idle = rss_mib(bot.pid)
-            opened = await declare_many(stack, count)
-            await asyncio.sleep(2)
-            loaded = rss_mib(bot.pid)
-            timers = pending_timers(stack)
-    return {
-        "open_incidents": opened,
-        "pending_timers": timers,
-        "idle_rss_mib": idle,
-        "loaded_rss_mib": loaded,
-        "per_incident_kib": round((loaded - idle) * 1024 / max(1, opened), 1),
-        "targets": [],
-        "report": {
-            f"resident memory with {opened} open incidents, {timers} timers": f"{loaded} MiB",
-            "beside: the same bot idle (no incident)": f"{idle} MiB",
-            "per open incident": f"{round((loaded - idle) * 1024 / max(1, opened), 1)} KiB",
-        },
-    }
