@@ -17,17 +17,11 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.procs import REPO, percentile, snowflake_time, spawn, stop, wait_for_line
+from bench.stack import OVERLAY
 from bot.sandbox_run import free_port
 from sandbox.control_client import Control
 
 WARM_UP = 2  # declarations per process before measuring
-OVERLAY = """
-[[rotation.shifts]]
-start = "2020-01-01T00:00+00:00"
-end = "2099-01-01T00:00+00:00"
-primary = "@alice"
-secondary = "@bob"
-"""
 
 
 async def _one_setting(latency_ms: float, iterations: int) -> dict:
