@@ -69,6 +69,10 @@ class IncidentBot(commands.Bot):
         self.ready_once = asyncio.Event()
         self._started = False
         self._rotation_report: asyncio.Task[object] | None = None
+        # Run once ready, in order: ``first_hooks`` (what pages people: the alert worker,
+        # the chain watch) before ``startup_hooks`` (bookkeeping that may take a Discord
+        # call per open incident, like the comms reconcile).
+        self.first_hooks: list[Callable[[], Awaitable[None]]] = []
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.tree.error(self.on_app_command_error)
 
@@ -97,7 +101,8 @@ class IncidentBot(commands.Bot):
         guild = self.services.discord.guild
         # What keeps people safe starts first: effects the last run left half-sent (a page)
         # are settled by looking for them, then the timers (escalations) start, then the
-        # startup hooks (the alert worker, comms reconcile).
+        # first hooks (the alert worker, the chain watch), the half-opened incidents, and
+        # last the startup hooks (comms reconcile and other bookkeeping).
         if self.services.outbox is not None:
             doubtful = await self._best_effort(
                 self.services.outbox.recover(), "settling effects the last run left half-sent"
@@ -107,13 +112,15 @@ class IncidentBot(commands.Bot):
                     "outbox entry %s (%s) is in doubt: its timer looks again", entry.id, entry.kind
                 )
         await self.services.timers.start()
-        for hook in self.startup_hooks:
+        for hook in self.first_hooks:
             await self._best_effort(hook(), f"start-up hook {getattr(hook, '__qualname__', hook)}")
         resumed = await self._best_effort(
             self.services.incidents.resume_opening(), "finishing half-opened incidents"
         )
         if resumed:
             log.info("finished opening %d incident(s) left half-open by the last run", resumed)
+        for hook in self.startup_hooks:
+            await self._best_effort(hook(), f"start-up hook {getattr(hook, '__qualname__', hook)}")
         self.tree.copy_global_to(guild=guild)
         await self._best_effort(self._sync_commands(guild), "syncing slash commands")
         # In the background: a slow or failing #ops-alerts must not delay being ready.

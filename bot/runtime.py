@@ -85,9 +85,9 @@ class BotRuntime:
             await self.alert_server.start()
         await self.replica.wait_active()  # standby until the database gives us the lease
         self.replica.keep()
-        self.bot.startup_hooks.append(alerts.start)
+        self.bot.first_hooks.append(alerts.start)
         if (watch := self.bot.services.watch) is not None:
-            self.bot.startup_hooks.append(watch.start)  # the chain watch ([watch])
+            self.bot.first_hooks.append(watch.start)  # the chain watch ([watch])
         self.bot.startup_hooks.append(self._announce_takeover)
         self.bot.startup_hooks.append(self._settle_heap)
         connected = asyncio.create_task(self.bot.connect(), name="gateway")
