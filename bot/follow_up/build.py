@@ -66,9 +66,12 @@ def build_follow_up(parts: Parts) -> FollowUpService:
         today,
         label,
         config.discord.ops_alerts_channel,
+        locks,
     )
     service.reminders.attach(service.items)
-    service.closeout = CloseOut(section, config.procedure, sessions, out, clock, locks)
+    service.closeout = CloseOut(
+        section, config.procedure, sessions, out, clock, locks, config.permissions
+    )
     service.archive = Archive(
         section,
         config.procedure,

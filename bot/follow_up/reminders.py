@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import DiscordOut
 from bot.core.clock import Clock
+from bot.core.locks import IncidentLocks
 from bot.core.timers import TimerService
 from bot.follow_up.config import FollowUpConfig
 from bot.follow_up.due import overdue
@@ -38,8 +39,10 @@ class Reminders:
         today: Callable[[], date],
         label: Callable[[Incident], str],
         ops_alerts: str,
+        locks: IncidentLocks,
     ) -> None:
         self._config, self._sessions, self._out, self._timers = config, sessions, out, timers
+        self._locks = locks
         self._clock, self._zone, self._today, self._label = clock, zone, today, label
         self._ops_alerts = ops_alerts
         timers.register(REMIND, self._remind)
@@ -65,7 +68,9 @@ class Reminders:
         if item is None or incident is None or item.done_at is not None:
             return  # done meanwhile, or gone: nothing to remind
         today = self._today()
-        late = overdue(item.due_on, today) or timer.payload.get("kind") == "overdue"
+        if timer.payload.get("kind") == "before" and overdue(item.due_on, today):
+            return  # fired late (a restart after the due day): the overdue reminder speaks
+        late = timer.payload.get("kind") == "overdue" or overdue(item.due_on, today)
         what = "is **overdue**" if late else f"is due <t:{int(timer.due_at.timestamp())}:R>"
         text = (
             f"⏰ <@{item.owner_id}>, your action item {what}: {item_line(item, today)}. "
@@ -80,7 +85,7 @@ class Reminders:
         during a slow post does not push it later, and a crash between the two loses
         nothing. A re-fired timer (a retry, a restart) finds it there and adds no second."""
         payload = {"item": item.id, "kind": "overdue"}
-        async with self._sessions.begin() as session:
+        async with self._locks.hold(item.incident_id), self._sessions.begin() as session:
             if await queries.pending_item_timer(
                 session, REMIND, item.incident_id, item.id, "overdue"
             ):

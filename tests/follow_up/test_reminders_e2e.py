@@ -162,6 +162,17 @@ async def test_a_re_fired_overdue_reminder_adds_no_second_repeat(bot, control, c
     await bot.services.follow_up.reminders._remind(fired)  # as the runner would, once more
     assert [t.id for t in await repeats()] == [pending.id]
 
+    async def settled() -> bool:
+        async with bot.services.sessions() as session:
+            rows = await session.scalars(select(Timer).where(Timer.kind == REMIND))
+            return all(t.state != "firing" for t in rows)
+
+    await control.wait_for(settled, what="the reminders' handlers done")
+    told = [m for m in await control.messages(channel) if "your action item" in m["content"]]
+    # The early reminder was due too when the clock jumped past the due day: it says
+    # nothing (the overdue one speaks), so the owner is told once, plus the manual re-fire.
+    assert len(told) == 2 and all("is **overdue**" in m["content"] for m in told)
+
 
 async def _fired_overdue(bot) -> Timer | None:
     async with bot.services.sessions() as session:
