@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.discord_out import ButtonSpec, DiscordOut
+from bot.config_sections import Permissions
 from bot.core.clock import Clock
 from bot.core.locks import IncidentLocks
-from bot.core.permissions import Actor, allowed, describe
+from bot.core.permissions import Actor, allowed, describe, require
 from bot.core.text import from_outside
 from bot.errors import Conflict, NotAllowed, UserError
 from bot.follow_up.config import FollowUpConfig
@@ -49,9 +50,11 @@ class CloseOut:
         out: DiscordOut,
         clock: Clock,
         locks: IncidentLocks,
+        permissions: Permissions,
     ) -> None:
         self._config, self._procedure, self._sessions = config, procedure, sessions
         self._out, self._clock, self._locks = out, clock, locks
+        self._permissions = permissions
         # Run after a close is committed (archiving); returns a note for the answer.
         self.after_close: list[Callable[[Incident], Awaitable[str]]] = []
 
@@ -81,6 +84,14 @@ class CloseOut:
         async with self._sessions() as session:
             facts = await self.facts(session, incident)
         gaps = missing(facts)
+        if gaps and reason is not None and not allowed(list(self._config.override), actor, None):
+            raise NotAllowed(
+                f"Only {describe(list(self._config.override))} may close with items missing. "
+                "Missing:\n" + "\n".join(f"- {gap}" for gap in gaps)
+            )
+        # Closing ends the incident for good (the channel goes read-only, then away): the
+        # same people as resolving it, not anyone in the channel.
+        require(self._permissions, "change_status", actor, incident.commander_id, doing="close it")
         if gaps and reason is None:
             await self._ask(incident, facts)
             raise UserError(
@@ -88,11 +99,6 @@ class CloseOut:
                 + "\n".join(f"- {gap}" for gap in gaps)
                 + f"\n{_capital(describe(list(self._config.override)))} may close anyway "
                 "with `reason:`."
-            )
-        if gaps and not allowed(list(self._config.override), actor, None):
-            raise NotAllowed(
-                f"Only {describe(list(self._config.override))} may close with items missing. "
-                "Missing:\n" + "\n".join(f"- {gap}" for gap in gaps)
             )
         now = self._clock.now()
         async with self._locks.hold(incident.id), self._sessions.begin() as session:
