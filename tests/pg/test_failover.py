@@ -134,7 +134,21 @@ async def test_the_standby_takes_over_after_kill_9_mid_storm_and_mid_escalation(
                 return True if rows[0][0] == ALERTS else None
 
             await control.wait_for(all_opened, timeout=60, what="every alert's incident")
-            await asyncio.sleep(2)  # anything that would come twice has had time to
+
+            async def quiet() -> bool | None:
+                # Nothing more can come twice once no timer is due or firing, no effect is
+                # waiting or being sent, and no notification or group is left to apply.
+                busy = sql_rows(
+                    database,
+                    "SELECT (SELECT count(*) FROM timers WHERE state = 'firing' OR "
+                    "(state = 'pending' AND due_at <= now() AT TIME ZONE 'UTC')) + "
+                    "(SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')) + "
+                    "(SELECT count(*) FROM alert_notifications WHERE state = 'pending') + "
+                    "(SELECT count(*) FROM alert_groups WHERE state = 'opening')",
+                )
+                return True if busy[0][0] == 0 else None
+
+            await control.wait_for(quiet, timeout=60, what="beta to have nothing left to do")
             pages = [m for m in await control.messages(channel) if f"<@{bob}>" in m["content"]]
             assert len(pages) == 1, "the pending page fired once"
             pending = sql_rows(
