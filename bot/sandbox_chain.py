@@ -48,7 +48,13 @@ def sandbox_watch(chain: dict[str, Any], viewer_url: str) -> dict[str, Any]:
     return {
         "contracts": contracts,
         "outflows": [
-            {"token": "ATRIUM_TOKEN", "vault": "ATRIUM_VAULT", "limit": "1000e18", "window": "1h"}
+            {
+                "token": "ATRIUM_TOKEN",
+                "vault": "ATRIUM_VAULT",
+                "limit": "1000e18",
+                "window": "1h",
+                "decimals": 18,  # contracts/AtriumToken.sol
+            }
         ],
         "poll_every": "1s",
         "explorer_url": f"{viewer_url}/#chain",

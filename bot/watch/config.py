@@ -115,6 +115,9 @@ class OutflowRule(BaseModel):
     limit: Amount
     window: Duration = timedelta(hours=1)
     label: str = ""  # how messages name the token; default: its name or address
+    # The token's decimals (ERC-20 ``decimals()``, 18 for most, 6 for USDC): messages then
+    # give amounts in tokens. Unset: in the smallest unit, as the limit is written.
+    decimals: int | None = Field(None, ge=0, le=77)
 
     @field_validator("window")
     @classmethod

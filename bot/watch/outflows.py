@@ -43,6 +43,7 @@ def resolved(
                 rule.window,
                 rule.label or (rule.token if not rule.token.startswith("0x") else token),
                 rule.vault if not rule.vault.startswith("0x") else vault,
+                rule.decimals,
             )
         )
     return found, problems
@@ -97,10 +98,7 @@ async def count(
                     "contract": rule.vault,
                     "name": rule.vault_name,
                     "event": "outflow",
-                    "text": (
-                        f"{total} of {rule.token_name} out of {rule.vault_name} within {window}, "
-                        f"over the limit {rule.limit}"
-                    ),
+                    "text": rules.outflow_text(total, rule, window),
                     "rule": rule.index,
                     "total": str(total),
                 }

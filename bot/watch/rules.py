@@ -328,6 +328,17 @@ class Outflow:
     window: timedelta
     token_name: str
     vault_name: str
+    decimals: int | None = None  # the token's; None: amounts in its smallest unit
+
+
+def token_amount(value: int, decimals: int | None) -> str:
+    """An amount as a person reads it: in tokens, grouped by thousands, when the token's
+    decimals are known (``1,100.5``); in the smallest unit, as digits, when not."""
+    if decimals is None:
+        return str(value)
+    whole, fraction = divmod(value, 10**decimals)
+    digits = str(fraction).rjust(decimals, "0").rstrip("0") if decimals else ""
+    return f"{whole:,}" + (f".{digits}" if digits else "")
 
 
 def outflow_rule(rules: Iterable[Outflow], token: str, args: Mapping[str, Any]) -> Outflow | None:
@@ -348,6 +359,20 @@ def outflow_total(
 
 def over_limit(total: int, limit: int) -> bool:
     return total > limit
+
+
+def outflow_text(total: int, rule: Outflow, window: str) -> str:
+    """The outflow's line: the total, of what, out of where, within what, over what limit."""
+    if rule.decimals is None:
+        return (
+            f"{total} of {rule.token_name} out of {rule.vault_name} within {window}, over the "
+            f"limit {rule.limit} (in the token's smallest unit)"
+        )
+    total_text, limit_text = (token_amount(v, rule.decimals) for v in (total, rule.limit))
+    return (
+        f"{total_text} {rule.token_name} out of {rule.vault_name} within {window}, over the "
+        f"limit {limit_text}"
+    )
 
 
 def headline(event: dict[str, Any]) -> str:

@@ -133,3 +133,30 @@ def test_a_rule_whose_names_are_not_set_is_not_applied_and_said():
         "ATR",
         VAULT,
     )
+
+
+def test_amounts_read_in_tokens_when_the_rule_names_the_token_decimals():
+    assert rules.token_amount(1100 * 10**18, 18) == "1,100"
+    assert rules.token_amount(1_234_500_000, 6) == "1,234.5"
+    assert rules.token_amount(1, 18) == "0.000000000000000001"
+    assert rules.token_amount(42, 0) == "42"
+    assert rules.token_amount(1100 * 10**18, None) == "1100000000000000000000"
+    rule = Outflow(0, TOKEN, VAULT, 1000 * 10**18, timedelta(hours=1), "ATR", "VAULT", 18)
+    assert rules.outflow_text(1100 * 10**18, rule, "1h") == (
+        "1,100 ATR out of VAULT within 1h, over the limit 1,000"
+    )
+    raw = Outflow(0, TOKEN, VAULT, 1000, timedelta(hours=1), "ATR", "VAULT")
+    assert rules.outflow_text(1100, raw, "1h") == (
+        "1100 of ATR out of VAULT within 1h, over the limit 1000 (in the token's smallest unit)"
+    )
+
+
+def test_decimals_are_a_whole_number_a_token_can_have():
+    config = parse_config(watch({"token": TOKEN, "vault": VAULT, "limit": "1e18", "decimals": 18}))
+    assert config.watch.outflows[0].decimals == 18
+    assert "decimals" in problem(
+        watch({"token": TOKEN, "vault": VAULT, "limit": 1, "decimals": -1})
+    )
+    assert "decimals" in problem(
+        watch({"token": TOKEN, "vault": VAULT, "limit": 1, "decimals": 1.5})
+    )
