@@ -42,7 +42,10 @@ def _said(answer: dict[str, Any]) -> str:
 
 
 def _mitigation(stack: Chaos, incident: int) -> tuple[int, str]:
-    return stack.rows(f"SELECT id, state FROM mitigations WHERE incident_id = {incident}")[0]
+    """The incident's latest mitigation: (id, state)."""
+    return stack.rows(
+        f"SELECT id, state FROM mitigations WHERE incident_id = {incident} ORDER BY id DESC"
+    )[0]
 
 
 def _signed(stack: Chaos, mitigation: int) -> int:
@@ -169,6 +172,24 @@ async def kill_switch(stack: Chaos, found: Findings, chain: dict[str, Any]) -> N
     bob = chain["signers"][0]
     channel = await declare(stack, "Chaos restarts kill")
     incident = incident_of(stack, channel)
+    step = "the kill switch's answer lost"
+    found.tried_(
+        f"/mitigate killswitch, its answer (the Confirm) held and dropped, kill -9 ({step})"
+    )
+    await control.fault("hold", method="POST", path_pattern=r"^/interactions/\d+/[^/]+/callback$")
+    running = asyncio.create_task(
+        control.command(bob["user_id"], channel, "mitigate", "killswitch", address=VICTIM)
+    )
+    (held,) = await stack.held(timeout=30)
+    stack.kill_bot()
+    await control.release(held["id"], drop=True)
+    with contextlib.suppress(Exception):
+        await running
+    rows = stack.rows(f"SELECT state FROM mitigations WHERE incident_id = {incident}")
+    found.check(rows == [("awaiting_confirm",)], f"{step}: killed with the row prepared", f"{rows}")
+    found.saw(f"{step}: killed while {held['path'][:26]}… was held (dropped): no Confirm shown")
+    await stack.start_bot()
+    # All the runner saw was "the application did not respond": they run it again.
     await control.command(bob["user_id"], channel, "mitigate", "killswitch", address=VICTIM)
 
     async def confirm_button() -> tuple[str, str] | None:
@@ -184,6 +205,15 @@ async def kill_switch(stack: Chaos, found: Findings, chain: dict[str, Any]) -> N
 
     message_id, custom_id = await until(confirm_button, 30, "the kill switch's Confirm")
     mitigation, _ = _mitigation(stack, incident)
+    waiting = stack.rows(
+        f"SELECT id FROM mitigations WHERE incident_id = {incident} AND state = 'awaiting_confirm'"
+    )
+    found.check(
+        len(waiting) == 1,
+        f"{step}: run again after the lost answer, one kill switch awaits confirmation",
+        f"{len(waiting)} rows awaiting it: the first, never shown, stays open",
+    )
+    found.saw(f"{step}: run again after the restart: {len(waiting)} row(s) awaiting Confirm")
 
     step = "right after Confirm"
     found.tried_(f"Confirm, its 'run it now' post held before Discord, kill -9 ({step})")
