@@ -7,17 +7,21 @@ SIGKILL eight times:
 
 1. X approvals (here):
    a. the draft's approval request posted, its answer held (``hold_after``): kill,
-      restart; then **Approve** (as erin, ``comms``);
-   b. **Approve**, X takes the post and its answer is held (``hold_after`` on
-      ``/2/tweets``): kill, restart;
-2. the Safe (chaos/drill_restarts_chain.py): bob's signature counted, kill, restart, carol
-   signs; the bot frozen (SIGSTOP), dave runs the ``execTransaction``, kill, restart;
-3. the kill switch (the same module): **Confirm** with its "run it now" post held before
-   Discord (``hold``, then dropped), kill, restart; the bot frozen, bob's ``revokeAll``
-   mined, kill, restart.
-
-Per the outbox's rule (bot/core/outbox.py), a post X may have taken when the bot died is
-in doubt: never sent again by itself, the channel told, a person decides.
+      restart; then **Approve** (as erin, ``comms``): one X post;
+   b. the resolution reply approved, X takes the post and its answer is held
+      (``hold_after`` on ``/2/tweets``): kill, restart: still one post on X, the draft in
+      doubt and the channel told once (the outbox's rule, bot/core/outbox.py: a post X
+      may have taken when the bot died is never sent again by itself; a person looks);
+   c. another draft (edited: X refuses the same words twice) approved, the post held
+      before X takes it (``hold``), kill, dropped, restart: in doubt and told, nothing on
+      X; approved again: one post;
+2. the Safe (chaos/drill_restarts_chain.py): bob's signature counted, kill, restart,
+   carol signs; the bot frozen (SIGSTOP), dave runs the ``execTransaction``, kill,
+   restart: one post per step, the vault reads ``paused()``;
+3. the kill switch (the same module): its answer (the Confirm) held and dropped, kill,
+   restart, run again; **Confirm** with its "run it now" post held before Discord
+   (``hold``, then dropped), kill, restart; the bot frozen, bob's ``revokeAll`` mined,
+   kill, restart: one post per step, one ``revokeAll`` on chain, the account revoked.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ async def run(root: Path) -> Findings:
         await register_signers(stack.control, chain, await stack.control.channel_id("general"))
         channel = await x_asked(stack, found)
         await x_in_flight(stack, found, channel)
+        await x_dropped(stack, found)
         await safe_pause(stack, found, chain)
         await kill_switch(stack, found, chain)
         found.figures["bot_starts"] = stack.starts
@@ -187,6 +192,10 @@ async def x_in_flight(stack: Chaos, found: Findings, channel: str) -> None:
     )
     if state == "in_doubt":
         found.check(told == 1, f"{step}: the channel told once that it is in doubt", f"{told}")
+        found.check(
+            "did not go out" not in _line(messages, STOPPED),
+            f"{step}: the channel is not told the post did not go out (it is up)",
+        )
     else:
         found.check(saying(messages, REPLIED) == 1, f"{step}: 'Replied on X' told once")
     titles = Counter(e.get("title") for m in asked(messages) for e in m["embeds"])
@@ -194,6 +203,47 @@ async def x_in_flight(stack: Chaos, found: Findings, channel: str) -> None:
         f"{step}: after the restart draft #{post_id} is {state}; {made} X post; the channel "
         f"told {told} time(s) ({_line(messages, STOPPED)!r}); approval message {dict(titles)}"
     )
+
+
+async def x_dropped(stack: Chaos, found: Findings) -> None:
+    """1c. Killed while X holds the post before taking it; X never gets it. The bot cannot
+    tell that from 1b: in doubt, told; a person sees no post and approves again."""
+    control, step = stack.control, "X publish dropped"
+    channel = await declare(stack, "Chaos restarts x dropped")
+    incident = incident_of(stack, channel)
+    await until(lambda: draft(stack, incident)[2], 60, "the approval request")
+    # Another incident's status post has the same words, which X refuses: edit it first.
+    erin = await control.user_id("erin")
+    message_id = str(draft(stack, incident)[2])
+    (message,) = [m for m in await control.messages(channel) if m["id"] == message_id]
+    edit = next(b for b in buttons(message) if b.startswith("comms:edit:"))
+    modal = (await control.press(erin, channel, message_id, edit))["responses"][0]
+    text = "Atrium status: we are looking into a second issue. Funds are safe; updates follow."
+    await control.submit_modal(erin, channel, modal["custom_id"], {"text": text})
+    found.tried_(f"Approve, the post held before X takes it, kill -9, dropped ({step})")
+    before = len(await control.x_posts())
+    await control.fault("hold", path_prefix="/2/tweets")
+    pressing = asyncio.create_task(approve(stack, channel, message_id))
+    (held,) = await stack.held(timeout=60)
+    stack.kill_bot()
+    with contextlib.suppress(Exception):
+        await pressing
+    await control.release(held["id"], drop=True)
+    await stack.start_bot()
+    await until(lambda: draft(stack, incident)[1] == "in_doubt", 60, "the post in doubt")
+    messages = await control.messages(channel)
+    made = len(await control.x_posts()) - before
+    found.check(made == 0, f"{step}: nothing on X, nothing re-sent", f"{made}")
+    found.check(saying(messages, STOPPED) == 1, f"{step}: the channel told once it is in doubt")
+    found.tried_(f"no post on the account: Approve again ({step})")
+    await approve(stack, channel, message_id)
+    await until(lambda: _says(control, channel, POSTED), 60, "the post after approving again")
+    await stack.sleep(3)
+    made = len(await control.x_posts()) - before
+    told = saying(await control.messages(channel), POSTED)
+    found.check(made == 1, f"{step}: approving again published exactly one post", f"{made}")
+    found.check(told == 1, f"{step}: 'Posted to X' told once", f"{told}")
+    found.saw(f"{step}: in doubt with nothing on X, told; approved again: {made} post")
 
 
 async def _says(control: Any, channel: str, text: str) -> bool:
