@@ -74,8 +74,15 @@ class Stack:
 
     bot_log: Path | None = None  # where the bot's output goes (a subclass sets it); dropped
 
-    def __init__(self, root: Path, overlay: str = "", database: URL | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        overlay: str = "",
+        database: URL | None = None,
+        world_args: tuple[str, ...] = (),
+    ) -> None:
         self.root = root
+        self.world_args = world_args  # more options of the world's command (--chain-shape b)
         self.overlay = OVERLAY + overlay
         self.processes: list[subprocess.Popen] = []
         self.pg = database  # PostgreSQL (its URL with the password); None: the SQLite file
@@ -108,6 +115,7 @@ class Stack:
             str(port),
             "--data-dir",
             str(self.root / "data"),
+            *self.world_args,
         )
         await wait_for_line(world, "sandbox world at")
         _drain(world)

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
-import subprocess
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from chaos.stack import Chaos, Findings, until
-from sandbox.chain import NodeTools
+from chaos.steps import cast_send, channel_of, count_in, has, paused, titles
+from chaos.steps import one_post as _one
 from sandbox.signers import register_signers
 
 TITLE = "Chaos proposal vault"
@@ -38,34 +36,6 @@ STEPS = (
     "⛓️ 2 of 2",
     "✅ Mitigation applied",
 )
-
-
-def _cast(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = NodeTools().binary("cast")
-    if binary is None:
-        raise RuntimeError("no cast (run `make node`)")
-    return subprocess.run(
-        [str(binary), *args], capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-def cast_send(rpc_url: str, key: str, to: str, call: str) -> str:
-    """``cast send`` with the signer's own key, as a signer would; the mined tx hash."""
-    done = _cast("send", to, call, "--private-key", key, "--rpc-url", rpc_url, "--json")
-    if done.returncode != 0:
-        raise RuntimeError(f"cast send {call} failed: {done.stderr[:300]}")
-    receipt = json.loads(done.stdout)
-    if receipt["status"] not in ("0x1", 1):
-        raise RuntimeError(f"cast send {call} reverted: {receipt}")
-    return str(receipt["transactionHash"])
-
-
-def paused(rpc_url: str, vault: str) -> str:
-    return _cast("call", vault, "paused()(bool)", "--rpc-url", rpc_url).stdout.strip()
-
-
-def _titles(messages: list[dict[str, Any]]) -> list[str]:
-    return [e.get("title") or "" for m in messages for e in m["embeds"]]
 
 
 async def run(root: Path) -> Findings:
@@ -84,10 +54,10 @@ async def run(root: Path) -> Findings:
         rpc, timelock = chain["rpc_url"], chain["contracts"]["PRAETOR_TIMELOCK"]
         vault = chain["contracts"]["ATRIUM_VAULT"]
         await control.command(alice, general, "incident", "declare", title=TITLE, severity="P0")
-        channel = await _channel(stack)
+        channel = await channel_of(stack, TITLE)
 
         async def shown() -> list[str]:
-            return _titles(await control.messages(channel))
+            return titles(await control.messages(channel))
 
         async def restart(step: str) -> None:
             await stack.start_bot()
@@ -164,9 +134,9 @@ async def run(root: Path) -> Findings:
         await restart(step)
         await _one(stack, found, channel, step, STEPS[3])
         await _one(stack, found, channel, step, STEPS[4])
-        titles = await shown()
+        posted_titles = await shown()
         found.check(paused(rpc, vault) == "true", f"{step}: the vault reads paused()")
-        applied = [m for m in await control.messages(channel) if _has(m, STEPS[4])]
+        applied = [m for m in await control.messages(channel) if has(m, STEPS[4])]
         found.check(
             bool(applied) and second in str(applied[0]["embeds"]),
             f"{step}: the applied post names carol's tx",
@@ -174,16 +144,16 @@ async def run(root: Path) -> Findings:
         ops = await control.channel_id("ops-alerts")
         with contextlib.suppress(TimeoutError):
             await until(
-                lambda: _count_in(control, ops, "✅ Mitigation applied (incident"),
+                lambda: count_in(control, ops, "✅ Mitigation applied (incident"),
                 30,
                 "#ops-alerts told",
             )
-        ops_titles = _titles(await control.messages(ops))
+        ops_titles = titles(await control.messages(ops))
         ops_applied = sum(t.startswith("✅ Mitigation applied (incident") for t in ops_titles)
         found.check(ops_applied == 1, "#ops-alerts told once", f"{ops_applied}")
 
         # Nothing twice, after four kills: each step's post exactly once.
-        counts = Counter(next((s for s in STEPS if t.startswith(s)), "") for t in titles)
+        counts = Counter(next((s for s in STEPS if t.startswith(s)), "") for t in posted_titles)
         for title in STEPS:
             found.check(counts[title] == 1, f"one {title!r} post", f"{counts[title]}")
         state = stack.rows("SELECT state FROM mitigations")
@@ -192,45 +162,5 @@ async def run(root: Path) -> Findings:
     return found
 
 
-def _has(message: dict[str, Any], title: str) -> bool:
-    return any((e.get("title") or "").startswith(title) for e in message["embeds"])
-
-
-async def _count_in(control: Any, channel: str, title: str) -> bool:
-    return any(_has(m, title) for m in await control.messages(channel))
-
-
 def _confirmations(stack: Chaos, via: str) -> int:
     return stack.rows(f"SELECT count(*) FROM mitigation_confirmations WHERE via = '{via}'")[0][0]
-
-
-async def _channel(stack: Chaos) -> str:
-    slug = TITLE.lower().replace(" ", "-")
-
-    async def probe() -> str | None:
-        return next(
-            (c["id"] for c in await stack.incident_channels() if c["name"].endswith(slug)), None
-        )
-
-    return await until(probe, 60, "the incident's channel")
-
-
-async def _one(
-    stack: Chaos, found: Findings, channel: str, step: str, title: str
-) -> dict[str, Any]:
-    """Until the step's post is in the channel (the restart finished it); exactly one."""
-
-    async def probe() -> list[dict[str, Any]] | None:
-        posts = [m for m in await stack.control.messages(channel) if _has(m, title)]
-        return posts or None
-
-    try:
-        posts = await until(probe, 60, f"{title!r} after the restart")
-    except TimeoutError:
-        found.check(False, f"{step}: the restart finished the step", f"no {title!r} post")
-        raise
-    await stack.sleep(3)  # a second post would follow within the watch's poll (2 s)
-    posts = [m for m in await stack.control.messages(channel) if _has(m, title)]
-    found.check(len(posts) == 1, f"{step}: one {title!r} post", f"{len(posts)}")
-    found.saw(f"{step}: {len(posts)} {title!r} post after the restart")
-    return posts[0]

@@ -7,8 +7,8 @@ it is down, and the bot is started again: each timer must fire once (done, one
 attempt), the escalation page must reach the secondary once, and a second kill -9 and
 restart must fire nothing again (no bot message repeated or added by a timer).
 
-Not covered here: X approvals and multisig proposals (they need the chain and X flows;
-see the README's "Drills").
+Not covered here: X approvals, multisig proposals and the kill switch across a restart
+(drills ``proposal``, shape a, and ``restarts``: X, the Safe of shape b, the kill switch).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ AFTER_EFFECT = "server_error_after"
 # ``forbidden``: Discord's 403 Missing Permissions, nothing done. Discord REST only.
 FORBIDDEN = "forbidden"
 BEFORE_EFFECT_KINDS = frozenset({"rate_limit", "server_error"})  # also X and GitHub
-HOLD, HOLD_AFTER = "hold", "hold_after"  # Discord REST only
+HOLD, HOLD_AFTER = "hold", "hold_after"  # Discord REST, and X when the fault names its prefix
 HOLD_KINDS = frozenset({HOLD, HOLD_AFTER})
 REST_KINDS = BEFORE_EFFECT_KINDS | {AFTER_EFFECT, FORBIDDEN} | HOLD_KINDS
 GATEWAY_KINDS = frozenset({"disconnect", "invalid_session", "reconnect"})
@@ -112,14 +112,13 @@ class Faults:
                 return fault
         return None
 
-    def take_rest_prefixed(self, path: str) -> Fault | None:
-        """For services beside Discord (X, GitHub): only faults that name a prefix of ``path``."""
+    def take_rest_prefixed(
+        self, path: str, kinds: frozenset[str] = BEFORE_EFFECT_KINDS
+    ) -> Fault | None:
+        """For services beside Discord (X, GitHub): only faults of ``kinds`` that name a
+        prefix of ``path``."""
         for fault in self._pending:
-            if (
-                fault.kind in BEFORE_EFFECT_KINDS
-                and fault.path_prefix
-                and path.startswith(fault.path_prefix)
-            ):
+            if fault.kind in kinds and fault.path_prefix and path.startswith(fault.path_prefix):
                 self._use(fault)
                 return fault
         return None

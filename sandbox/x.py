@@ -9,7 +9,10 @@ minutes. App-only bearer tokens cannot post (403), as on X.
 
 Faults: ``POST /_sandbox/faults {"kind": "rate_limit" | "server_error", "count": n,
 "path_prefix": "/2/tweets"}`` makes the next n posts answer 429 or 503 (only faults that
-name a prefix reach X; the others are Discord's).
+name a prefix reach X; the others are Discord's). ``hold`` and ``hold_after`` with that
+prefix hold a post as they hold a Discord request (``GET /_sandbox/holds``, released by
+``POST /_sandbox/holds/release``): ``hold`` before X takes it (a drop answers 503, nothing
+posted), ``hold_after`` once it is posted, its answer waiting.
 
 Control: ``GET /_sandbox/x/posts`` → ``[{id, text, reply_to, at}]``; additions:
 ``GET /_sandbox/x/requests`` → ``[{at, method, path, status}]``.
@@ -31,6 +34,8 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from aiohttp import web
 
+from .faults import BEFORE_EFFECT_KINDS, HOLD_AFTER, HOLD_KINDS
+
 if TYPE_CHECKING:
     from .world import World
 
@@ -45,6 +50,7 @@ REQUIRED_OAUTH = (
     "oauth_timestamp",
     "oauth_token",
 )
+X_FAULTS = BEFORE_EFFECT_KINDS | HOLD_KINDS
 _HEADER_PARAM = re.compile(r'\s*([A-Za-z0-9_]+)="([^"]*)"\s*(?:,|$)')
 
 
@@ -165,7 +171,15 @@ class XApi:
         return response
 
     async def _create_post(self, request: web.Request) -> web.Response:
-        fault = self._world.discord.faults.take_rest_prefixed(request.path) if self._world else None
+        faults = self._world.discord.faults if self._world else None
+        fault = faults.take_rest_prefixed(request.path, X_FAULTS) if faults else None
+        held_after = None
+        if faults is not None and fault is not None and fault.kind in HOLD_KINDS:
+            if fault.kind == HOLD_AFTER:
+                held_after = fault  # posted first, then the answer waits
+            elif await faults.hold(fault, request.method, request.path):
+                return _problem(503, "Service Unavailable", "Service Unavailable")
+            fault = None
         if fault is not None and fault.kind == "server_error":
             return _problem(503, "Service Unavailable", "Service Unavailable")
         refused = self._authenticate(request, await request.read())
@@ -209,6 +223,8 @@ class XApi:
             str(self._next_id), text, str(reply_to) if reply_to else None, datetime.now(UTC)
         )
         self.posts.append(post)
+        if held_after is not None and faults is not None:
+            await faults.hold(held_after, request.method, request.path)
         return web.json_response(
             {"data": {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}},
             status=201,

@@ -194,17 +194,25 @@ class Publishing:
                 session,
                 incident,
                 f"external_{state.value}",
-                f"X post not published ({state.value.replace('_', ' ')}): {reason}",
+                (
+                    f"X post in doubt: {reason}"
+                    if state == PostState.IN_DOUBT
+                    else f"X post not published ({state.value.replace('_', ' ')}): {reason}"
+                ),
                 None,
                 {"post_id": post_id},
             )
         await self.messages.refresh_quietly(post_id)
-        advice = (
+        # In doubt, X may well have the post: never say it did not go out (a second
+        # approval of a post that is up is refused by X as a duplicate, or worse, repeated).
+        told = (
+            f"⚠️ The post to X is in doubt: {reason}. "
             "Check the account: if the post is not there, approve again."
             if state == PostState.IN_DOUBT
-            else "Fix the cause and approve again, or post the text by hand."
+            else f"⚠️ The post to X did not go out: {reason}. "
+            "Fix the cause and approve again, or post the text by hand."
         )
-        await self.messages.tell(incident, f"⚠️ The post to X did not go out: {reason}. {advice}")
+        await self.messages.tell(incident, told)
 
     async def _posted(self, post_id: int, remote_id: str) -> None:
         url = post_url(self.d.config.x.web_base, self.d.config.x.handle, remote_id)

@@ -6,6 +6,10 @@ loudly in the channel and #ops-alerts."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.core.permissions import allowed, describe
 from bot.errors import Conflict, NotAllowed, NotFound, UserError
 from bot.mitigate import rules
@@ -49,6 +53,9 @@ class KillSwitch:
         head = await self.proposals.simulate(incident, actor_id, what, action, sender)
         now = self.d.clock.now()
         async with self.d.changing(incident.id) as session:
+            shown = await self._awaiting(session, incident.id, actor_id, account, now)
+            if shown is not None:
+                return shown
             row = new_mitigation(
                 incident.id,
                 action,
@@ -66,6 +73,27 @@ class KillSwitch:
             )
             await self.proposals.open(session, row, text, {"account": account})
         return row
+
+    async def _awaiting(
+        self, session: AsyncSession, incident_id: int, actor_id: str, account: str, now: datetime
+    ) -> Mitigation | None:
+        """The same person's kill switch of the same account still awaiting their Confirm.
+        Its answer may never have reached them (the bot stopped before it did), and a
+        second row beside it would stay open for good: run again, it is shown again."""
+        waiting = await queries.mitigations_of(
+            session, incident_id, [MitigationState.AWAITING_CONFIRM]
+        )
+        return next(
+            (
+                row
+                for row in waiting
+                if row.action == KILLSWITCH
+                and row.account == account
+                and row.proposed_by == actor_id
+                and now < row.deadline
+            ),
+            None,
+        )
 
     async def confirm(self, mitigation_id: int, actor_id: str) -> Mitigation:
         async with self.d.sessions() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -148,6 +149,37 @@ async def test_injected_faults_are_unavailable_and_nothing_is_posted(x, control,
         assert caught.value.retry_at is not None  # from x-rate-limit-reset
     assert await control.x_posts() == []
     assert (await x.post("Investigating.")).id
+
+
+async def _held_post(control: Control) -> dict:
+    for _ in range(200):
+        held = [h for h in await control.holds() if not h["released"]]
+        if held:
+            return held[0]
+        await asyncio.sleep(0.01)
+    raise AssertionError("no post to X was held")
+
+
+async def test_a_held_post_waits_before_x_takes_it_and_a_drop_posts_nothing(x, control):
+    await control.fault("hold", count=1, path_prefix="/2/tweets")
+    sent = asyncio.create_task(x.post("Held before X."))
+    held = await _held_post(control)
+    assert (held["kind"], held["method"], held["path"]) == ("hold", "POST", "/2/tweets")
+    assert await control.x_posts() == []
+    await control.release(held["id"], drop=True)
+    with pytest.raises(XUnavailable, match="503"):
+        await sent
+    assert await control.x_posts() == []
+
+
+async def test_a_post_held_after_is_up_before_its_answer_comes(x, control):
+    await control.fault("hold_after", count=1, path_prefix="/2/tweets")
+    sent = asyncio.create_task(x.post("Up, answer held."))
+    held = await _held_post(control)
+    assert [p["text"] for p in await control.x_posts()] == ["Up, answer held."]
+    assert not sent.done()
+    await control.release(held["id"])
+    assert (await sent).id == (await control.x_posts())[0]["id"]
 
 
 async def test_a_discord_fault_without_a_prefix_is_not_taken_by_x(x, control):

@@ -42,3 +42,22 @@ async def test_a_second_publish_while_the_first_sends_leaves_the_post_to_it(
     assert len(await control.x_posts()) == 1
     messages = await control.messages(channel["id"])
     assert not any("may or may not be up" in m["content"] for m in messages)
+
+
+async def test_a_post_in_doubt_is_never_told_as_one_that_did_not_go_out(bot, control):
+    # The bot stopped while X had the request: the post may well be up (the restarts drill
+    # kills the bot with the post on X). Saying it "did not go out" invites a second
+    # approval of a post that is there.
+    channel = await declare(control, "Keeper stalled", "P0")
+    await approval_request(control, channel["id"])
+    await bot.stop()
+    await sql(bot, "UPDATE external_posts SET state='publishing', approved_by='1', attempts=1")
+    await bot.start()
+    told = await control.wait_for_message(
+        channel["id"], lambda m: "may or may not be up" in m["content"], what="the warning"
+    )
+    assert "did not go out" not in told["content"]
+    assert told["content"].startswith("⚠️ The post to X is in doubt")
+    await bot.services.comms.idle()
+    [(text,)] = await sql(bot, "SELECT text FROM timeline_events WHERE kind = 'external_in_doubt'")
+    assert "not published" not in text and text.startswith("X post in doubt")

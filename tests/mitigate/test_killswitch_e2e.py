@@ -131,3 +131,30 @@ async def test_bad_addresses_are_refused_and_recorded_with_no_state_change(bot, 
     events = await timeline(bot, channel)
     assert sum("mitigate_refused" in e for e in events) == 3
     assert not any("mitigation_proposed" in e for e in events)
+
+
+async def test_running_the_kill_switch_again_before_confirming_shows_the_same_confirm(
+    bot, control, clock, chain
+):
+    # The answer with the Confirm can be lost (the bot killed before it reached Discord:
+    # the restarts drill): all the runner sees is "did not respond", so they run it again.
+    # A second row beside the first, never shown, stayed open for good: it blocked
+    # /mitigate pause in the incident ("already open") and expired 48 h later in a post.
+    from tests.e2e.helpers import sql
+
+    info = await signed_up(control)
+    bob = info["signers"][0]
+    channel = await declare(control, "Signer key phished")
+    first = await run_kill_switch(control, channel, bob["user_id"], VICTIM)
+    again = await run_kill_switch(control, channel, bob["user_id"], VICTIM.lower())
+    assert "press **Confirm**" in first and "press **Confirm**" in again
+    rows = await sql(bot, "SELECT id, state FROM mitigations")
+    assert [state for _, state in rows] == ["awaiting_confirm"]
+    buttons = {
+        item["custom_id"]
+        for message in await control.messages(channel)
+        for row in message["components"]
+        for item in row["components"]
+        if item["custom_id"].startswith("mitigate:confirm:")
+    }
+    assert buttons == {f"mitigate:confirm:{rows[0][0]}"}
