@@ -4,7 +4,8 @@
   while a P3 is declared, so its ticket cannot be opened; then GitHub refuses connections
   while another P3 is declared, and then it hangs (accepts, never answers) for a third;
 - X answers 5xx (``/2/tweets``) while an approved post of a P0 is published; then X
-  refuses connections while another P0's approved post is published;
+  refuses connections while another P0's approved post is published, and then its
+  connections are never made (the SYN dropped, as behind a firewall) for a third;
 - the ops repository's remote is moved away (its bare repository renamed) while an action
   item is added, so the plan tracker cannot be pushed.
 
@@ -33,7 +34,7 @@ from urllib.parse import urlsplit
 
 from chaos.forward import Forwarder
 from chaos.stack import Chaos, Findings, until
-from chaos.stops import THROUGH, Stop, fault, hung, refused
+from chaos.stops import THROUGH, Stop, fault, hung, refused, unreachable
 
 FAILURES = 4
 X_FAILURES = 3  # X's backoff starts at 5 s and doubles: 35 s of outage
@@ -61,6 +62,7 @@ async def run(root: Path) -> Findings:
             await _github(stack, found, hung(stack, found, github))
             await _x(stack, found, fault(stack, "/2/tweets", X_FAILURES))
             await _x(stack, found, refused(stack, found, x, "x_post"))
+            await _x(stack, found, unreachable(stack, found, x, "x_post"))
             for drill in (_ops_repo, _rpc):
                 await drill(stack, found)
     finally:
@@ -149,16 +151,13 @@ async def _x(stack: Chaos, found: Findings, stop: Stop) -> None:
     if channel is None or request is None:
         found.check(False, f"X: the P0 asks for an approval ({title})", "no approval request")
         return
+    if stop.title != "Chaos":  # its own text: X refuses a duplicate of a recent post, and
+        # two P0s declared in the same minute are drafted alike ("since 10:23")
+        request = await _edited(stack, channel, request, f"Atrium: {title} drill, investigating.")
     found.tried_(f"X {stop.how}; the P0's post is approved ({title})")
     await stop.begin()
     posts_before = len(await control.x_posts())
-    approve = next(
-        c["custom_id"]
-        for row in request["components"]
-        for c in row["components"]
-        if c.get("label") == "Approve"
-    )
-    await control.press(alice, channel, request["id"], approve)
+    await control.press(alice, channel, request["id"], _button(request, "Approve"))
     await _named(stack, found, "x")
     await stop.end()
 
@@ -253,6 +252,25 @@ def _anvil(stack: Chaos) -> list[int]:
 async def _ops_saying(stack: Chaos, since: int, text: str) -> list[dict] | None:
     messages = (await stack.control.messages(await stack.control.channel_id("ops-alerts")))[since:]
     return [m for m in messages if text in (m["content"] + str(m["embeds"])).lower()] or None
+
+
+async def _edited(stack: Chaos, channel: str, request: dict, text: str) -> dict:
+    """The draft edited to ``text`` by dave (Edit, its modal); the request as it is now."""
+    dave = await stack.control.user_id("dave")
+    opened = await stack.control.press(dave, channel, request["id"], _button(request, "Edit"))
+    modal = opened["responses"][0]
+    await stack.control.submit_modal(dave, channel, modal["custom_id"], {"text": text})
+    messages = await stack.control.messages(channel)
+    return next(m for m in messages if m["id"] == request["id"])
+
+
+def _button(message: dict, label: str) -> str:
+    return next(
+        c["custom_id"]
+        for row in message["components"]
+        for c in row["components"]
+        if c.get("label") == label
+    )
 
 
 def _slug(title: str) -> str:

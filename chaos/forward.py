@@ -5,13 +5,16 @@ forwarder copies bytes both ways to the world's real address. :meth:`Forwarder.s
 closes the listening socket and every connection it carries, so the port then refuses
 connections (ECONNREFUSED), as a stopped service's does; :meth:`Forwarder.start` listens
 on the same port again. With :attr:`hang` set, a new connection is accepted and never
-answered (nothing is forwarded), as a service that hangs.
+answered (nothing is forwarded), as a service that hangs. :meth:`Forwarder.unreachable`
+leaves on the port a listener that accepts nothing, its queue full: the kernel drops the
+bot's SYN, so its connect hangs, as to a host behind a firewall that drops packets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 
 HOST = "127.0.0.1"
 
@@ -24,6 +27,7 @@ class Forwarder:
         self._target: asyncio.Future[tuple[str, int]] | None = None
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._hole: list[socket.socket] = []  # unreachable(): the listener and its queue
 
     def aim(self, host: str, port: int) -> None:
         """Where to forward to (a connection taken before this waits for it)."""
@@ -39,6 +43,7 @@ class Forwarder:
         return self._server is not None
 
     async def start(self) -> None:
+        self._close_hole()
         self._future()
         self._server = await asyncio.start_server(self._carry, HOST, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -53,6 +58,17 @@ class Forwarder:
         self._open.clear()
         if server is not None:
             await server.wait_closed()
+        self._close_hole()
+
+    async def unreachable(self) -> None:
+        """Stopped, and the port left to a listener whose full queue drops new SYNs."""
+        await self.stop()
+        self._hole = await asyncio.to_thread(_full_listener, self.port)
+
+    def _close_hole(self) -> None:
+        for sock in self._hole:
+            sock.close()
+        self._hole = []
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
@@ -83,3 +99,24 @@ async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
     with contextlib.suppress(OSError):
         if sink.can_write_eof():
             sink.write_eof()
+
+
+def _full_listener(port: int) -> list[socket.socket]:
+    """A listener on ``port`` that accepts nothing, and the connections filling its queue."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((HOST, port))
+    listener.listen(0)
+    held = [listener]
+    for _ in range(16):
+        sock = socket.socket()
+        sock.settimeout(0.5)
+        try:
+            sock.connect((HOST, port))
+        except TimeoutError:  # the queue is full: the next SYN is dropped
+            sock.close()
+            return held
+        held.append(sock)
+    for sock in held:
+        sock.close()
+    raise RuntimeError(f"the listener on {port} never filled its queue")

@@ -5,7 +5,9 @@
 - :func:`refused`: the system's forwarder (chaos/forward.py) closes its port, so the bot's
   connections are refused, until the bot has tried at least twice against it;
 - :func:`hung`: the forwarder accepts connections and never answers, until the bot has
-  given up (its request timeout) at least twice.
+  given up (its request timeout) at least twice;
+- :func:`unreachable`: the port's connections are never made (the SYN dropped), until the
+  bot has given up connecting at least twice.
 
 A "tried twice" is read from the bot's outbox row of that kind (its attempts and its last
 error), so "told once" is checked across retries, not against a single failed try.
@@ -21,13 +23,14 @@ from chaos.forward import Forwarder
 from chaos.stack import Chaos, Findings, until
 
 # GitHub's and X's addresses: the forwarders (the world's own behind them); a hung
-# GitHub request gives up after this (the default is 20 s).
+# request gives up after this (the default is 20 s; X's connect after half of it).
 THROUGH = """
 [github]
 api_base = "http://127.0.0.1:{github}"
 request_timeout = "3s"
 [x]
 api_base = "http://127.0.0.1:{x}"
+request_timeout = "4s"
 """
 
 
@@ -79,6 +82,16 @@ def hung(stack: Chaos, found: Findings, forwarder: Forwarder) -> Stop:
         await forwarder.start()
 
     return Stop("hangs (accepts, never answers)", "Hung", begin, end)
+
+
+def unreachable(stack: Chaos, found: Findings, forwarder: Forwarder, kind: str) -> Stop:
+    """Connections never made (SYN dropped) until the bot has given up connecting twice."""
+
+    async def end() -> None:
+        await retried(stack, found, kind, "no connection within")
+        await forwarder.start()
+
+    return Stop("never connects (SYN dropped)", "Unreached", forwarder.unreachable, end)
 
 
 async def retried(stack: Chaos, found: Findings, kind: str, says: str) -> None:
