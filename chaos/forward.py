@@ -23,7 +23,6 @@ class Forwarder:
     def __init__(self) -> None:
         self.port = 0  # chosen by the first start, kept by the next ones
         self.hang = False
-        self.accepted = 0  # connections taken (forwarded or hung)
         self._target: asyncio.Future[tuple[str, int]] | None = None
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
@@ -71,7 +70,6 @@ class Forwarder:
         self._hole = []
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
         self._open.add(writer)
         upstream: asyncio.StreamWriter | None = None
         try:
