@@ -1,14 +1,20 @@
 """Outside systems stopped in turn: each named by /healthz, told once, the work resumes.
 
 - GitHub answers 5xx to the bot's next requests (fault ``server_error`` on ``/repos``)
-  while a P3 is declared, so its ticket cannot be opened;
-- X answers 5xx (``/2/tweets``) while an approved post of a P0 is published;
+  while a P3 is declared, so its ticket cannot be opened; then GitHub refuses connections
+  while another P3 is declared, and then it hangs (accepts, never answers) for a third;
+- X answers 5xx (``/2/tweets``) while an approved post of a P0 is published; then X
+  refuses connections while another P0's approved post is published, and then its
+  connections are never made (the SYN dropped, as behind a firewall) for a third;
 - the ops repository's remote is moved away (its bare repository renamed) while an action
   item is added, so the plan tracker cannot be pushed.
 
 For each the drill reads /healthz while it fails (the system named in ``failing``), lets
-it recover (the faults run out, the repository moved back) and checks the work is done
-once, /healthz is healthy again and a channel was told of the outage once.
+it recover (the faults run out, the repository moved back, the port listens again) and
+checks the work is done once, /healthz is healthy again and a channel was told of the
+outage once. The bot reaches GitHub and X through loopback forwarders the drill owns
+(chaos/forward.py): closing one's port is a stopped service, as ECONNREFUSED; it is
+started again only once the bot has tried at least twice against the closed port.
 
 - the chain's RPC stops answering: the world's anvil is frozen (SIGSTOP, SIGCONT after;
   killing it would lose the chain) while the chain watch reads it.
@@ -24,8 +30,11 @@ import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from chaos.forward import Forwarder
 from chaos.stack import Chaos, Findings, until
+from chaos.stops import THROUGH, Stop, fault, hung, refused, unreachable
 
 FAILURES = 4
 X_FAILURES = 3  # X's backoff starts at 5 s and doubles: 35 s of outage
@@ -40,9 +49,25 @@ address = "ATRIUM_VAULT"
 
 async def run(root: Path) -> Findings:
     found = Findings("outage")
-    async with Chaos(root, WATCH) as stack:
-        for drill in (_github, _x, _ops_repo, _rpc):
-            await drill(stack, found)
+    github, x = Forwarder(), Forwarder()
+    for forwarder in (github, x):
+        await forwarder.start()
+    try:
+        async with Chaos(root, WATCH + THROUGH.format(github=github.port, x=x.port)) as stack:
+            world = urlsplit(stack.control.base_url)
+            for forwarder in (github, x):
+                forwarder.aim(world.hostname or "127.0.0.1", world.port or 80)
+            await _github(stack, found, fault(stack, "/repos", FAILURES))
+            await _github(stack, found, refused(stack, found, github, "github_issue"))
+            await _github(stack, found, hung(stack, found, github))
+            await _x(stack, found, fault(stack, "/2/tweets", X_FAILURES))
+            await _x(stack, found, refused(stack, found, x, "x_post"))
+            await _x(stack, found, unreachable(stack, found, x, "x_post"))
+            for drill in (_ops_repo, _rpc):
+                await drill(stack, found)
+    finally:
+        for forwarder in (github, x):
+            await forwarder.stop()
     return found
 
 
@@ -87,53 +112,54 @@ async def _wait(probe: Callable[[], Awaitable[Any]], timeout: float, what: str) 
         return None
 
 
-async def _github(stack: Chaos, found: Findings) -> None:
+async def _github(stack: Chaos, found: Findings, stop: Stop) -> None:
     control = stack.control
     erin = await control.user_id("erin")
     general = await control.channel_id("general")
     ops = await control.channel_id("ops-alerts")
-    found.tried_(f"GitHub answers 5xx to the next {FAILURES} requests; a P3 is declared")
-    await control.fault("server_error", FAILURES, "/repos")
+    title = f"{stop.title} ticket"
+    found.tried_(f"GitHub {stop.how}; a P3 is declared ({title})")
+    await stop.begin()
     ops_before = len(await control.messages(ops))
-    await control.command(erin, general, "incident", "declare", title="Chaos ticket", severity="P3")
+    await control.command(erin, general, "incident", "declare", title=title, severity="P3")
     await _named(stack, found, "github")
+    await stop.end()
 
     async def ticket() -> list[dict] | None:
-        issues = [i for i in await control.github_issues() if "Chaos ticket" in i["title"]]
+        issues = [i for i in await control.github_issues() if title in i["title"]]
         return issues or None
 
     issues = await _wait(ticket, 120, "the ticket once GitHub is back") or []
     found.check(len(issues) == 1, "the work resumes by itself: one ticket", f"{len(issues)}")
     recovered = await _healthy_again(stack, found, "github")
     await asyncio.sleep(1)
-    channel = await _channel(stack, "chaos-ticket")
+    channel = await _channel(stack, _slug(title))
     seen = (await control.messages(ops))[ops_before:]
     seen += await control.messages(channel) if channel else []
     told = _told_once(found, seen, "github", "GitHub")
     found.saw(f"{len(issues)} ticket, healthy again {recovered}, told {told} time(s)")
 
 
-async def _x(stack: Chaos, found: Findings) -> None:
+async def _x(stack: Chaos, found: Findings, stop: Stop) -> None:
     control = stack.control
     erin, alice = await control.user_id("erin"), await control.user_id("alice")
     general = await control.channel_id("general")
-    await control.command(erin, general, "incident", "declare", title="Chaos post", severity="P0")
-    channel = await _wait(lambda: _channel(stack, "chaos-post"), 60, "the P0's channel")
+    title = f"{stop.title} post"
+    await control.command(erin, general, "incident", "declare", title=title, severity="P0")
+    channel = await _wait(lambda: _channel(stack, _slug(title)), 60, "the P0's channel")
     request = await _wait(lambda: _approval(stack, channel), 60, "the X approval request")
     if channel is None or request is None:
-        found.check(False, "X: the P0 asks for an approval", "no approval request")
+        found.check(False, f"X: the P0 asks for an approval ({title})", "no approval request")
         return
-    found.tried_(f"X answers 5xx to the next {X_FAILURES} posts; the P0's post is approved")
-    await control.fault("server_error", X_FAILURES, "/2/tweets")
+    if stop.title != "Chaos":  # its own text: X refuses a duplicate of a recent post, and
+        # two P0s declared in the same minute are drafted alike ("since 10:23")
+        request = await _edited(stack, channel, request, f"Atrium: {title} drill, investigating.")
+    found.tried_(f"X {stop.how}; the P0's post is approved ({title})")
+    await stop.begin()
     posts_before = len(await control.x_posts())
-    approve = next(
-        c["custom_id"]
-        for row in request["components"]
-        for c in row["components"]
-        if c.get("label") == "Approve"
-    )
-    await control.press(alice, channel, request["id"], approve)
+    await control.press(alice, channel, request["id"], _button(request, "Approve"))
     await _named(stack, found, "x")
+    await stop.end()
 
     async def posted() -> list[dict] | None:
         posts = await control.x_posts()
@@ -226,6 +252,29 @@ def _anvil(stack: Chaos) -> list[int]:
 async def _ops_saying(stack: Chaos, since: int, text: str) -> list[dict] | None:
     messages = (await stack.control.messages(await stack.control.channel_id("ops-alerts")))[since:]
     return [m for m in messages if text in (m["content"] + str(m["embeds"])).lower()] or None
+
+
+async def _edited(stack: Chaos, channel: str, request: dict, text: str) -> dict:
+    """The draft edited to ``text`` by dave (Edit, its modal); the request as it is now."""
+    dave = await stack.control.user_id("dave")
+    opened = await stack.control.press(dave, channel, request["id"], _button(request, "Edit"))
+    modal = opened["responses"][0]
+    await stack.control.submit_modal(dave, channel, modal["custom_id"], {"text": text})
+    messages = await stack.control.messages(channel)
+    return next(m for m in messages if m["id"] == request["id"])
+
+
+def _button(message: dict, label: str) -> str:
+    return next(
+        c["custom_id"]
+        for row in message["components"]
+        for c in row["components"]
+        if c.get("label") == label
+    )
+
+
+def _slug(title: str) -> str:
+    return title.lower().replace(" ", "-")
 
 
 async def _channel(stack: Chaos, suffix: str) -> str | None:

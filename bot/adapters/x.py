@@ -112,8 +112,10 @@ class XClient:
 
     def _api(self) -> AsyncClient:
         if self._client is None:
+            # A connection not made within half the time raises ConnectionTimeoutError, not
+            # the total's TimeoutError: then no byte of the post left, so it is not in doubt.
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout)
+                timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._timeout / 2)
             )
             creds = self._credentials
             client = AsyncClient(
@@ -159,6 +161,10 @@ class XClient:
             raise XRejected(f"X answered {error.status}") from None
         except aiohttp.ClientConnectorError:
             raise XUnavailable("X cannot be reached (no connection)") from None
+        except aiohttp.ConnectionTimeoutError:  # the request never left
+            raise XUnavailable(
+                f"X cannot be reached (no connection within {self._timeout / 2:g} s)"
+            ) from None
         except (TimeoutError, aiohttp.ClientError) as error:
             raise XInDoubt(
                 f"no answer from X ({type(error).__name__}); the post may or may not be up"

@@ -200,6 +200,39 @@ async def test_x_that_cannot_be_reached_is_unavailable(world):
         await client.close()
 
 
+def _port_that_never_connects() -> tuple[socket.socket, list[socket.socket]]:
+    """A listener that accepts nothing, its queue full: the kernel drops the next SYN, so a
+    connect hangs, as to a stopped host behind a firewall that drops packets."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    queued: list[socket.socket] = []
+    for _ in range(16):
+        sock = socket.socket()
+        sock.settimeout(0.5)
+        try:
+            sock.connect(listener.getsockname())
+        except TimeoutError:  # the queue is full
+            sock.close()
+            return listener, queued
+        queued.append(sock)
+    raise AssertionError("the listener's queue never filled")
+
+
+async def test_x_whose_connection_never_opens_is_unavailable_not_in_doubt(world):
+    # No byte of the post left: it cannot be up, so it is retried, not left to a person.
+    listener, queued = _port_that_never_connects()
+    port = listener.getsockname()[1]
+    client = XClient(f"http://127.0.0.1:{port}", credentials(world), timeout=2.0)
+    try:
+        with pytest.raises(XUnavailable, match="cannot be reached"):
+            await client.post("hello")
+    finally:
+        await client.close()
+        for sock in [listener, *queued]:
+            sock.close()
+
+
 def test_links_to_posts():
     assert post_url("https://x.com", "@atrium", "1") == "https://x.com/atrium/status/1"
     assert post_url("https://x.com/", None, "1") == "https://x.com/i/web/status/1"
