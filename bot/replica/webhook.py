@@ -55,9 +55,12 @@ class WebhookSocket:
         self._bridge: web.ServerRunner | None = None
 
     async def serve(self, server: AlertServer) -> str:
-        """``server`` answers from now on (the bridge, if up, stops first)."""
-        await self._stop_bridge()
-        return await server.start(sock=self._socket.dup())
+        """``server`` answers from now on. It listens first; then the bridge, if up, accepts
+        no more and has ``DRAIN_S`` to answer the connections it accepted just before (as
+        ``hand_back`` drains ``server``): stopping it at once reset them."""
+        url = await server.start(sock=self._socket.dup())
+        await self._stop_bridge(drain=True)
+        return url
 
     async def hand_back(self, server: AlertServer) -> None:
         """``server`` stops answering; the bridge answers 503 until the next ``serve``.
@@ -79,9 +82,13 @@ class WebhookSocket:
         await self._stop_bridge()
         self._socket.close()
 
-    async def _stop_bridge(self) -> None:
+    async def _stop_bridge(self, drain: bool = False) -> None:
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
+            if drain:
+                for site in list(bridge.sites):
+                    await site.stop()
+                await asyncio.sleep(DRAIN_S)
             await bridge.cleanup()
 
 
