@@ -112,6 +112,10 @@ class IncidentBot(commands.Bot):
                     "outbox entry %s (%s) is in doubt: its timer looks again", entry.id, entry.kind
                 )
         await self.services.timers.start()
+        # The commands next (one call): the worker's "running" on /healthz must not come
+        # before people can use them.
+        self.tree.copy_global_to(guild=guild)
+        await self._best_effort(self._sync_commands(guild), "syncing slash commands")
         for hook in self.first_hooks:
             await self._best_effort(hook(), f"start-up hook {getattr(hook, '__qualname__', hook)}")
         resumed = await self._best_effort(
@@ -121,8 +125,6 @@ class IncidentBot(commands.Bot):
             log.info("finished opening %d incident(s) left half-open by the last run", resumed)
         for hook in self.startup_hooks:
             await self._best_effort(hook(), f"start-up hook {getattr(hook, '__qualname__', hook)}")
-        self.tree.copy_global_to(guild=guild)
-        await self._best_effort(self._sync_commands(guild), "syncing slash commands")
         # In the background: a slow or failing #ops-alerts must not delay being ready.
         self._rotation_report = asyncio.create_task(
             self._best_effort(self._report_rotation_problems(), "reporting rotation problems")
