@@ -26,9 +26,13 @@ def snowflake_time(snowflake: str) -> datetime:
     return datetime.fromtimestamp(((int(snowflake) >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)
 
 
-def spawn(*args: str, cwd: Path = REPO) -> subprocess.Popen:
-    """``python ARGS`` in its own process group, without the caller's INCIDENT_BOT_* secrets."""
+def spawn(
+    *args: str, cwd: Path = REPO, env_extra: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """``python ARGS`` in its own process group, without the caller's INCIDENT_BOT_* secrets
+    (``env_extra``: those this child is given)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENT_BOT_")}
+    env.update(env_extra or {})
     return subprocess.Popen(
         [sys.executable, *args],
         cwd=cwd,

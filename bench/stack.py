@@ -13,7 +13,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import tomllib
@@ -25,7 +24,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import URL
 
-from bench.procs import stop, wait_for_line
+from bench.procs import spawn, stop, wait_for_line
 from bot.sandbox_run import free_port
 from sandbox.control_client import Control
 
@@ -138,17 +137,7 @@ class Stack:
             stop(process)
 
     def spawn(self, *args: str) -> subprocess.Popen:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENT_BOT_")}
-        env.update(self.env)
-        process = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=REPO,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = spawn(*args, env_extra=self.env)
         self.processes.append(process)
         return process
 

@@ -824,16 +824,21 @@ async def _no_timer_firing(bot) -> bool:  # type: ignore[no-untyped-def]
     return not await sql(bot, "SELECT 1 FROM timers WHERE state = 'firing'")
 
 
-async def test_a_post_in_flight_when_the_bot_stopped_is_never_sent_again_by_itself(bot, control):
-    channel = await declare(control, "Relayer hacked", "P0")
+async def stopped_while_x_had_it(bot, control, title: str) -> dict:  # type: ignore[no-untyped-def]
+    """A P0 whose approved post was with X when the bot stopped (its row left
+    ``publishing``), the bot started again: the warning the channel is given."""
+    channel = await declare(control, title, "P0")
     await approval_request(control, channel["id"])
     await bot.stop()
-    # stopped while X had the request
     await sql(bot, "UPDATE external_posts SET state='publishing', approved_by='1', attempts=1")
     await bot.start()
-    told = await control.wait_for_message(
+    return await control.wait_for_message(
         channel["id"], lambda m: "may or may not be up" in m["content"], what="the warning"
     )
+
+
+async def test_a_post_in_flight_when_the_bot_stopped_is_never_sent_again_by_itself(bot, control):
+    told = await stopped_while_x_had_it(bot, control, "Relayer hacked")
     assert "approve again" in told["content"]
     await bot.services.comms.idle()
     assert await control.x_posts() == []

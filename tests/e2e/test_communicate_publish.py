@@ -7,7 +7,14 @@ from __future__ import annotations
 import asyncio
 
 from tests.e2e.helpers import sql
-from tests.e2e.test_communicate import approval_request, approve, declare, overlay, x_posted
+from tests.e2e.test_communicate import (
+    approval_request,
+    approve,
+    declare,
+    overlay,
+    stopped_while_x_had_it,
+    x_posted,
+)
 
 __all__ = ["overlay"]  # the communicate module's world configuration
 
@@ -48,14 +55,7 @@ async def test_a_post_in_doubt_is_never_told_as_one_that_did_not_go_out(bot, con
     # The bot stopped while X had the request: the post may well be up (the restarts drill
     # kills the bot with the post on X). Saying it "did not go out" invites a second
     # approval of a post that is there.
-    channel = await declare(control, "Keeper stalled", "P0")
-    await approval_request(control, channel["id"])
-    await bot.stop()
-    await sql(bot, "UPDATE external_posts SET state='publishing', approved_by='1', attempts=1")
-    await bot.start()
-    told = await control.wait_for_message(
-        channel["id"], lambda m: "may or may not be up" in m["content"], what="the warning"
-    )
+    told = await stopped_while_x_had_it(bot, control, "Keeper stalled")
     assert "did not go out" not in told["content"]
     assert told["content"].startswith("⚠️ The post to X is in doubt")
     await bot.services.comms.idle()
