@@ -5,7 +5,9 @@ is a whole transaction run in a single hop to this thread (``BEGIN IMMEDIATE``
 … ``COMMIT``, well under a millisecond of SQLite time), so the two never meet
 at SQLite's lock, whose busy handler sleeps in steps of up to 100 ms, and the
 event loop is not held between statements. The lock handed in is the one the
-worker's other (SQLAlchemy) writes take, so those wait their turn here too.
+worker's other (SQLAlchemy) writes take, so those wait their turn here too. The rest of
+the bot's sessions (incidents, timers, the timeline) do meet it at SQLite's lock: there
+BEGIN tries again every millisecond (storage/alerts/writes.py ``begin_immediate``).
 
 Every commit is synced (``synchronous=FULL``): in WAL mode NORMAL survives a
 process crash but not an OS crash or power loss, and a 2xx promises "on disk".
