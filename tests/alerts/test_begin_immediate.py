@@ -22,14 +22,19 @@ def _other_writer(path: Path) -> sqlite3.Connection:
     return other
 
 
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    """Another connection holding the write lock, and the alert writer's connection."""
+    path = tmp_path / "bot.sqlite3"
+    return _other_writer(path), writes.connect_writer(path)
+
+
 def _busy_timeout(connection: sqlite3.Connection) -> int:
     return connection.execute("PRAGMA busy_timeout").fetchone()[0]
 
 
-def test_begin_polls_every_millisecond_and_gets_the_lock_once_it_is_free(tmp_path: Path):
-    path = tmp_path / "bot.sqlite3"
-    other = _other_writer(path)
-    writer = writes.connect_writer(path)
+def test_begin_polls_every_millisecond_and_gets_the_lock_once_it_is_free(pair):
+    other, writer = pair
     sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -47,10 +52,8 @@ def test_begin_polls_every_millisecond_and_gets_the_lock_once_it_is_free(tmp_pat
     assert _busy_timeout(writer) == writes.BUSY_TIMEOUT_MS  # the statements' wait is back
 
 
-def test_a_lock_held_past_the_busy_timeout_is_database_is_locked(tmp_path: Path):
-    path = tmp_path / "bot.sqlite3"
-    other = _other_writer(path)
-    writer = writes.connect_writer(path)
+def test_a_lock_held_past_the_busy_timeout_is_database_is_locked(pair):
+    other, writer = pair
     now = [0.0]
 
     def sleep(seconds: float) -> None:
@@ -66,11 +69,9 @@ def test_a_lock_held_past_the_busy_timeout_is_database_is_locked(tmp_path: Path)
     other.execute("COMMIT")
 
 
-def test_in_transaction_waits_on_the_poll_not_on_sqlites_busy_handler(tmp_path, monkeypatch):
+def test_in_transaction_waits_on_the_poll_not_on_sqlites_busy_handler(pair, monkeypatch):
     """The whole transaction: the job runs and commits after the other writer's commit."""
-    path = tmp_path / "bot.sqlite3"
-    other = _other_writer(path)
-    writer = writes.connect_writer(path)
+    other, writer = pair
     polled: list[float] = []
 
     def sleep(seconds: float) -> None:
