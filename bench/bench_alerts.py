@@ -232,6 +232,7 @@ async def storm(root: Path, total: int = 10_000, groups: int = 300, in_flight: i
         limits = await stack.control.request("GET", "rate-limits")
     return {
         "rate_limited_429s": limits["answered_429"],
+        "rate_limited_429s_by_route": limits["answered_429_by_route"],
         "global_429s": limits["answered_global_429"],
         "notifications": total,
         "accepted": statuses.count(202),

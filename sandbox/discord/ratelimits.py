@@ -53,6 +53,7 @@ class RateLimits:
     global_window: Window | None = None
     answered_429: int = 0
     answered_global_429: int = 0
+    answered_429_by_route: dict[str, int] = field(default_factory=dict)  # "POST /channels/…"
 
     def take(self, method: str, template: str, params: dict[str, str], path: str) -> Verdict:
         """Count one request; its headers, and a 429 body if a limit is exceeded."""
@@ -71,7 +72,7 @@ class RateLimits:
             if self.global_window is None or self.global_window.reset_after(now) <= 0:
                 self.global_window = Window(GLOBAL_LIMIT, GLOBAL_PERIOD, now)
             if self.global_window.used >= GLOBAL_LIMIT:
-                self.answered_429 += 1
+                self._refused(method, template)
                 self.answered_global_429 += 1
                 wait = self.global_window.reset_after(now)
                 return Verdict(
@@ -83,7 +84,7 @@ class RateLimits:
                     _body(wait, is_global=True),
                 )
         if window.used >= limit:
-            self.answered_429 += 1
+            self._refused(method, template)
             wait = window.reset_after(now)
             return Verdict(
                 {
@@ -99,6 +100,11 @@ class RateLimits:
         if self.global_window is not None and not path.startswith(EXEMPT_FROM_GLOBAL):
             self.global_window.used += 1
         return Verdict({**headers, **self._left(window, now)})
+
+    def _refused(self, method: str, template: str) -> None:
+        self.answered_429 += 1
+        route = f"{method} {template}"
+        self.answered_429_by_route[route] = self.answered_429_by_route.get(route, 0) + 1
 
     def _window(self, key: str, limit: int, period: float, now: float) -> Window:
         window = self.windows.get(key)
@@ -123,6 +129,7 @@ class RateLimits:
             "enabled": self.enabled,
             "answered_429": self.answered_429,
             "answered_global_429": self.answered_global_429,
+            "answered_429_by_route": dict(self.answered_429_by_route),
         }
 
 

@@ -54,6 +54,8 @@ async def test_five_messages_per_five_seconds_per_channel_then_a_real_429(
     frozen.now += 5.0
     assert (await _post(control, "general"))[0] == 200
     assert control.world.discord.rate_limits.answered_429 == 1
+    _, limits = await control.request("GET", "/_sandbox/rate-limits")
+    assert limits["answered_429_by_route"] == {"POST /channels/{channel_id}/messages": 1}
 
 
 async def test_fifty_requests_per_second_in_all_then_a_global_429(
