@@ -15,7 +15,7 @@ SIGKILL eight times:
    c. another draft (edited: X refuses the same words twice) approved, the post held
       before X takes it (``hold``), kill, dropped, restart: in doubt and told, nothing on
       X; approved again: one post;
-2. the Safe (chaos/drill_restarts_chain.py): bob's signature counted, kill, restart,
+2. the Safe (chaos/restarts_chain.py): bob's signature counted, kill, restart,
    carol signs; the bot frozen (SIGSTOP), dave runs the ``execTransaction``, kill,
    restart: one post per step, the vault reads ``paused()``;
 3. the kill switch (the same module): its answer (the Confirm) held and dropped, kill,
@@ -32,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chaos.drill_restarts_chain import kill_switch, safe_pause
+from chaos.restarts_chain import kill_switch, safe_pause
 from chaos.stack import Chaos, Findings, until
 from chaos.steps import buttons, declare, incident_of
 from sandbox.signers import register_signers
@@ -82,9 +82,15 @@ def saying(messages: list[dict[str, Any]], text: str) -> int:
 
 
 async def approve(stack: Chaos, channel: str, message_id: str) -> dict[str, Any]:
-    """Press **Approve** on the draft's approval message as erin (``comms``)."""
-    (message,) = [m for m in await stack.control.messages(channel) if m["id"] == message_id]
-    custom_id = next(b for b in buttons(message) if b.startswith("comms:approve:"))
+    """Press **Approve** on the draft's approval message as erin (``comms``), once the
+    message has the button (after a restart the bot puts it back when it is told)."""
+
+    async def button() -> tuple[dict[str, Any], str] | None:
+        (message,) = [m for m in await stack.control.messages(channel) if m["id"] == message_id]
+        found = [b for b in buttons(message) if b.startswith("comms:approve:")]
+        return (message, found[0]) if found else None
+
+    message, custom_id = await until(button, 60, "the Approve button")
     erin = await stack.control.user_id("erin")
     return await stack.control.press(erin, channel, message["id"], custom_id)
 
@@ -231,6 +237,9 @@ async def x_dropped(stack: Chaos, found: Findings) -> None:
     await control.release(held["id"], drop=True)
     await stack.start_bot()
     await until(lambda: draft(stack, incident)[1] == "in_doubt", 60, "the post in doubt")
+    # The row is in doubt at the outbox's recovery; its timer tells the channel after.
+    await until(lambda: _says(control, channel, STOPPED), 60, "the channel told it is in doubt")
+    await stack.sleep(3)  # a second telling would have come by now
     messages = await control.messages(channel)
     made = len(await control.x_posts()) - before
     found.check(made == 0, f"{step}: nothing on X, nothing re-sent", f"{made}")
