@@ -37,9 +37,12 @@ from chaos.stack import Chaos, Findings, until
 from chaos.stops import THROUGH, Stop, fault, hung, refused, unreachable
 
 FAILURES = 4
-X_FAILURES = 3  # X's backoff starts at 5 s and doubles: 35 s of outage
+X_FAILURES = 2  # X's backoff starts at 5 s and doubles: 15 s of outage
 # The chain watch on (it reads the RPC every second), so an RPC outage is seen and told.
+# A frozen RPC is a request that times out: 3 s, not the default 10 s, per look.
 WATCH = """
+[mitigate.chain]
+request_timeout = "3s"
 [watch]
 poll_every = "1s"
 [watch.contracts.ATRIUM_VAULT]
