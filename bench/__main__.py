@@ -45,7 +45,6 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     RESULTS.mkdir(exist_ok=True)
-    missed = 0
     rows: list[tuple[str, dict]] = []
     began = time.monotonic()
     for name in _modules(args.names):
@@ -66,23 +65,23 @@ def main() -> int:
         print(f"\n== {name} ({result['seconds']} s) -> bench/results/{name}.json")
         for target in result.get("targets", []):
             mark = "ok  " if target["ok"] else "MISS"
-            missed += not target["ok"]
             rows.append((name, target))
             print(f"  [{mark}] {target['name']}: {target['value']} (target {target['limit']})")
         for key, value in result.get("report", {}).items():
             print(f"  {key}: {value}")
-    _table(rows, time.monotonic() - began)
-    return 1 if missed else 0
+    return 1 if _table(rows, time.monotonic() - began) else 0
 
 
-def _table(rows: list[tuple[str, dict]], seconds: float) -> None:
-    """Every target of the run in one Markdown table, as the README shows it."""
+def _table(rows: list[tuple[str, dict]], seconds: float) -> int:
+    """Every target of the run in one Markdown table, as the README shows it; how many
+    were missed."""
     print("\n| bench | figure | value | target | |\n|---|---|---|---|---|")
     for name, target in rows:
         mark = "ok" if target["ok"] else "**MISS**"
         print(f"| {name} | {target['name']} | {target['value']} | {target['limit']} | {mark} |")
     missed = sum(not target["ok"] for _, target in rows)
     print(f"\n{len(rows)} targets, {missed} missed, in {seconds:.0f} s")
+    return missed
 
 
 def _cpus() -> int:

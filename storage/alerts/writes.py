@@ -40,9 +40,15 @@ def db_time(moment: datetime | None) -> str | None:
 T = TypeVar("T")
 
 
+BUSY_TIMEOUT_MS = 5000  # the connection's wait for SQLite's locks, and BEGIN's whole wait
+BEGIN_POLL = 0.001  # seconds between two tries of BEGIN IMMEDIATE while another connection writes
+
+
 def connect_writer(path: Path) -> sqlite3.Connection:
     """The alert writer's connection: every commit synced (FULL), never checkpointing."""
-    connection = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
+    connection = sqlite3.connect(
+        path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
     for pragma in (
         "journal_mode=WAL",
         "foreign_keys=ON",
@@ -52,10 +58,6 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     ):
         connection.execute(f"PRAGMA {pragma}")
     return connection
-
-
-BUSY_TIMEOUT_MS = 5000  # the connection's wait for SQLite's locks, and BEGIN's whole wait
-BEGIN_POLL = 0.001  # seconds between two tries of BEGIN IMMEDIATE while another connection writes
 
 
 def in_transaction(connection: sqlite3.Connection, job: Callable[[sqlite3.Connection], T]) -> T:
