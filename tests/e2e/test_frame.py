@@ -6,9 +6,11 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import aiohttp
@@ -190,7 +192,7 @@ async def test_a_bot_killed_mid_escalation_pages_once_after_it_is_started_again(
         port,
         '[[rotation.shifts]]\nstart = "2020-01-01T00:00+00:00"\nend = "2099-01-01T00:00+00:00"\n'
         'primary = "@alice"\nsecondary = "@bob"\n'
-        '[procedure.severities.P1]\nescalate_after = "3s"\n',
+        '[procedure.severities.P1]\nescalate_after = "1h"\n',
     )
     bot = None
     try:
@@ -227,7 +229,15 @@ async def test_a_bot_killed_mid_escalation_pages_once_after_it_is_started_again(
             )
             channel = await incident_channel_id(control, "-killed-bot")
             _stop(bot, signal.SIGKILL)
-            await asyncio.sleep(4)  # the escalation falls due while the bot is dead
+            # The escalation falls due while the bot is dead: its timer made overdue in the
+            # file (an hour away otherwise), no waiting for it.
+            database = tomllib.loads(config.read_text())["storage"]["database"]
+            with sqlite3.connect(database) as db:
+                overdue = db.execute(
+                    "UPDATE timers SET due_at = '2000-01-01 00:00:00.000000' "
+                    "WHERE state = 'pending' AND kind = 'escalate'"
+                ).rowcount
+            assert overdue == 1
             bot = _start("run", "--config", str(config), cwd=tmp_path)
             bob = await control.user_id("bob")
             await control.wait_for_message(
