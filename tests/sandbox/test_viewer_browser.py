@@ -64,11 +64,23 @@ class Page:
         """The value of ``expression`` once it is truthy (re-evaluated as the page polls)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT_S
-        while not (value := await self.evaluate(expression)):
+        while not (value := await self._evaluate_across_reload(expression)):
             if loop.time() > deadline:
                 raise AssertionError(f"the page never made {expression!r} true")
             await asyncio.sleep(0.1)
         return value
+
+    async def _evaluate_across_reload(self, expression: str) -> Any:
+        """``evaluate``, or None when the page navigated while it ran (a reload the test
+        made): the poll asks the new page next."""
+        try:
+            return await self.evaluate(expression)
+        except Navigated:
+            return None
+
+
+class Navigated(AssertionError):
+    """The page navigated (or closed) while a call on it ran."""
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -86,7 +98,9 @@ async def _call(ws, ids, method: str, params: dict, session_id: str | None = Non
         data = json.loads(frame.data)
         if data.get("id") == message_id:
             if "error" in data:
-                raise AssertionError(f"{method}: {data['error']}")
+                error = data["error"]
+                navigated = "navigated or closed" in str(error.get("message", ""))
+                raise (Navigated if navigated else AssertionError)(f"{method}: {error}")
             return data["result"]
     raise AssertionError(f"the browser went away during {method}")
 
