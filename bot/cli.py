@@ -70,6 +70,8 @@ def _report(problems: list[str]) -> None:
 
 
 def _load_or_report(path: Path | None) -> Settings | None:
+    from bot.core.render import Renderer
+
     try:
         if path is not None and not path.exists():
             raise ConfigError(
@@ -81,7 +83,8 @@ def _load_or_report(path: Path | None) -> Settings | None:
                 ]
             )
         settings = load_settings(path)
-        settings.template_overrides()  # a missing template file is a configuration error too
+        # A missing template file, or one that does not compile, is a configuration error too.
+        Renderer(settings.config.zone, settings.template_overrides()).compile_all()
         _ = settings.database  # so is a bad INCIDENT_BOT_DATABASE_URL
         return settings
     except ConfigError as error:

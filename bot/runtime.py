@@ -74,6 +74,8 @@ class BotRuntime:
     async def _run(self, token: str) -> None:
         """``Client.start`` (login, then connect) with the webhook server in between."""
         await self.bot.login(token)
+        # Before the gateway and the webhook: the first page does not wait for the compiler.
+        self.bot.services.renderer.compile_all()
         alerts = self.bot.services.alerts
         self.metrics = alerts.metrics
         self.alert_server = alerts.server(self._gateway_state)

@@ -74,6 +74,21 @@ def test_check_config_on_a_broken_file_names_the_key_and_starts_nothing(tmp_path
     assert "time_zone" in result.stderr and "unknown time zone" in result.stderr
 
 
+def test_check_config_names_a_template_override_that_does_not_compile(tmp_path):
+    (tmp_path / "x.j2").write_text("We are investigating.\n{% if title %}{{ title }}\n")
+    config = tmp_path / "incident-bot.toml"
+    config.write_text('[templates]\n"x_declare.txt.j2" = "x.j2"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"templates.x_declare.txt.j2: {tmp_path / 'x.j2'}, line 2:" in result.stderr
+    assert "endif" in result.stderr  # jinja's own words for what is missing
+
+
 def test_check_config_reports_a_gap_in_the_rotation(tmp_path):
     rotation = tmp_path / "rotation.md"
     rotation.write_text(
