@@ -8,8 +8,9 @@ incidents in the last minute, a ``digest`` entry. A repeat only counts
 ``fire_count`` up; a new, resolved or re-firing alert adds a *note* to its group,
 and may open a new incident (:func:`bot.alerts.rules.on_new_firing`).
 
-The round reads first, changes rows in memory, then writes them in one hop to
-the writer's thread (:class:`storage.alerts.RoundWrite`).
+The round reads in one hop to the writer's thread (:func:`storage.alerts.reads.round_read`),
+changes rows in memory, then writes them in one hop too
+(:class:`storage.alerts.RoundWrite`): this is on the way from an alert to its page.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts import rules
 from bot.alerts import severity as severities
@@ -32,7 +31,8 @@ from bot.alerts.writer import Writer
 from bot.core.clock import Clock
 from bot.settings import Config
 from storage import alerts as queries
-from storage.models import Alert, AlertGroup, Incident
+from storage.alerts import reads
+from storage.models import Alert, AlertGroup
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,11 @@ def shared_fields(source: AlertEvent | Alert) -> dict[str, Any]:
 class _Batch:
     """One apply round: what was read, and the changes to write (``changes``)."""
 
-    session: AsyncSession
     changes: queries.RoundWrite
-    opened_in_window: int | None = None  # read once, when the batch meets a new group
+    opened_in_window: int  # the storm count, as read, plus those this batch opens
     groups: dict[GroupKey, AlertGroup] = field(default_factory=dict)
     alerts: dict[tuple[GroupKey, str], Alert] = field(default_factory=dict)
-    incidents: dict[int, Incident] = field(default_factory=dict)  # of the open groups
+    incidents: dict[int, reads.BoundIncident] = field(default_factory=dict)  # of the groups
     digested: list[str] = field(default_factory=list)
 
     @property
@@ -70,7 +69,6 @@ class Applier:
     def __init__(
         self,
         config: Config,
-        sessions: async_sessionmaker[AsyncSession],
         writer: Writer,
         metrics: AlertMetrics,
         clock: Clock,
@@ -78,7 +76,6 @@ class Applier:
     ) -> None:
         self._config = config.alerts
         self._procedure = config.procedure
-        self._sessions = sessions
         self._writer = writer
         self._metrics = metrics
         self._clock = clock
@@ -87,24 +84,22 @@ class Applier:
     async def apply_pending(self, limit: int = APPLY_BATCH) -> int:
         """Apply up to ``limit`` pending notifications; how many there were."""
         now = self._clock.now()
-        async with self._sessions() as session:
-            rows = await queries.pending_notifications(session, limit)
-            if not rows:
-                return 0
-            changes = queries.RoundWrite(now)
-            parsed: list[Notification] = []
-            for row in rows:
-                try:
-                    parsed.append(parse(row.source, row.body, self._config.severity_label))
-                    changes.done.append(row.id)
-                except BadPayload as error:  # refused at the door, so only a changed parser
-                    log.error("stored alert notification %s is unreadable: %s", row.id, error)
-                    changes.failed.append((row.id, error.message[:2000]))
-            batch = await self._load(session, changes, parsed)
-            with session.no_autoflush:  # the session only reads; the writer writes
-                for notification in parsed:
-                    await self._apply(batch, notification)
-            ids = await self._writer.run(changes.job())
+        rows = await self._writer.read(lambda connection: reads.pending(connection, limit))
+        if not rows:
+            return 0
+        changes = queries.RoundWrite(now)
+        parsed: list[Notification] = []
+        for row_id, source, body in rows:
+            try:
+                parsed.append(parse(source, body, self._config.severity_label))
+                changes.done.append(row_id)
+            except BadPayload as error:  # refused at the door, so only a changed parser
+                log.error("stored alert notification %s is unreadable: %s", row_id, error)
+                changes.failed.append((row_id, error.message[:2000]))
+        batch = await self._load(changes, parsed)
+        for notification in parsed:
+            await self._apply(batch, notification)
+        ids = await self._writer.run(changes.job())
         for group, group_id in zip(changes.new_groups, ids, strict=True):
             group.id = group_id
         for source in batch.digested:
@@ -112,17 +107,15 @@ class Applier:
         return len(rows)
 
     async def _load(
-        self,
-        session: AsyncSession,
-        changes: queries.RoundWrite,
-        notifications: Sequence[Notification],
+        self, changes: queries.RoundWrite, notifications: Sequence[Notification]
     ) -> _Batch:
-        batch = _Batch(session, changes)
         keys = {(n.source, n.group_key) for n in notifications}
-        if not keys:
-            return batch
+        fingerprints = {a.fingerprint for n in notifications for a in n.alerts}
+        since = changes.now - rules.STORM_WINDOW
+        found = await self._writer.read(reads.round_read(keys, fingerprints, since))
+        batch = _Batch(changes, found.opened_in_window, incidents=found.incidents)
         by_id: dict[int, GroupKey] = {}
-        for group in await queries.groups_of(session, keys):
+        for group in found.groups:
             key = (group.source, group.group_key)
             batch.groups[key] = group
             by_id[group.id] = key
@@ -132,10 +125,9 @@ class Applier:
             if (n.source, n.group_key) in batch.groups
             for a in n.alerts
         }
-        for alert in await queries.alerts_of(session, wanted):
-            batch.alerts[(by_id[alert.group_id], alert.fingerprint)] = alert
-        bound = {g.incident_id for g in batch.groups.values() if g.incident_id is not None}
-        batch.incidents = await queries.incidents_by_id(session, bound)
+        for alert in found.alerts:  # read by group and fingerprint: only the pairs asked
+            if (alert.group_id, alert.fingerprint) in wanted:
+                batch.alerts[(by_id[alert.group_id], alert.fingerprint)] = alert
         return batch
 
     async def _apply(self, batch: _Batch, notification: Notification) -> None:
@@ -214,7 +206,7 @@ class Applier:
         status = previous.status if previous is not None else None
         if not rules.wants_incident(group.state, status, group.id is not None):
             return False
-        target = rules.on_new_firing(group.state, await self._storm(batch))
+        target = rules.on_new_firing(group.state, self._storm(batch))
         if target is None:
             return True  # still listed in the digest; it opens after the storm
         assert group.id is not None
@@ -227,7 +219,7 @@ class Applier:
             batch.digested.append(notification.source)
             self._schedule.mark("digest")
             return True
-        batch.opened_in_window = (batch.opened_in_window or 0) + 1
+        batch.opened_in_window += 1
         # The new incident shows every alert of the group still firing, those that came
         # while it sat in a storm digest included, not only this notification's.
         firing = await self._still_firing(batch, group, firing)
@@ -260,7 +252,7 @@ class Applier:
         key = (group.source, group.group_key)
         seen = {e.fingerprint for e in firing}
         earlier = []
-        for stored in await queries.firing_alerts(batch.session, group.id):
+        for stored in await self._writer.read(reads.firing_alerts(group.id)):
             alert = batch.alerts.get((key, stored.fingerprint), stored)
             if alert.fingerprint in seen or alert.status != "firing":
                 continue
@@ -269,17 +261,14 @@ class Applier:
             earlier.append(AlertEvent(**shared_fields(alert), severity=severity))
         return [*firing, *earlier]
 
-    async def _storm(self, batch: _Batch) -> bool:
+    def _storm(self, batch: _Batch) -> bool:
         """True when ``alerts.storm_limit`` incidents were opened in the last minute."""
-        if batch.opened_in_window is None:
-            since = batch.now - rules.STORM_WINDOW
-            batch.opened_in_window = await queries.opened_since(batch.session, since)
         return rules.is_storm(batch.opened_in_window, self._config.storm_limit)
 
     async def _new_group(self, batch: _Batch, notification: Notification) -> AlertGroup:
         firing = [a for a in notification.alerts if a.status == "firing"]
         chosen = severities.choose((a.severity for a in firing), self._config, self._procedure)
-        storm = await self._storm(batch)
+        storm = self._storm(batch)
         group = AlertGroup(
             source=notification.source,
             group_key=notification.group_key,
@@ -299,7 +288,7 @@ class Applier:
             batch.digested.append(notification.source)
             self._schedule.mark("digest")
         else:
-            batch.opened_in_window = (batch.opened_in_window or 0) + 1
+            batch.opened_in_window += 1
             self._schedule.mark("open")
             opened = rules.make_note(
                 "opened", batch.now, firing, notification, self._mapped(firing)

@@ -25,6 +25,7 @@ from bot.errors import UserError
 from bot.settings import Config
 from bot.triage.service import Declared, IncidentService
 from storage import alerts as queries
+from storage.alerts import reads
 from storage.models import AlertGroup
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Opener:
         self._config = config.alerts
         self._sessions = sessions
         self._incidents = incidents
+        self._writer = writer
         self._write_lock = writer.lock
         self._metrics = metrics
         self._clock = clock
@@ -69,22 +71,20 @@ class Opener:
         if len(self.opening) >= OPEN_CONCURRENCY:
             return False  # a finishing open wakes the worker
         now = self._clock.now()
-        busy = list(self.opening)
-        async with self._sessions() as session:
-            found = await queries.next_opening(session, busy, now)
-            if found is None:
-                if await queries.next_open_retry(session, busy) is not None:
-                    self._schedule.waiting = True
-                return False
-            if self.next_open is not None and now < self.next_open:
-                self._schedule.waiting = True  # paced: at most one new channel per interval
-                return False
-            group, started = found
-            previous = await queries.request_key_of(session, group.incident_id)
+        # One hop to the writer's thread: this is on the way from an alert to its page.
+        found = await self._writer.read(reads.next_opening(self.opening, now))
+        group = found.group
+        if group is None:
+            if found.retry_at is not None:
+                self._schedule.waiting = True
+            return False
+        if self.next_open is not None and now < self.next_open:
+            self._schedule.waiting = True  # paced: at most one new channel per interval
+            return False
         self.next_open = now + self._config.open_every
-        number = rules.next_incident_number(group.source, group.group_key, previous)
+        number = rules.next_incident_number(group.source, group.group_key, found.previous_key)
         task = asyncio.create_task(
-            self._open(group, started, number), name=f"alert-open-{group.id}"
+            self._open(group, found.first_start, number), name=f"alert-open-{group.id}"
         )
         self.opening[group.id] = task
         return True

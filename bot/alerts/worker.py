@@ -68,8 +68,7 @@ class AlertWorker:
         self._clock = clock or Clock()
         self._wake = asyncio.Event()
         self.schedule = Schedule(wake=self.wake)
-        parts = (sessions, writer, metrics, self._clock, self.schedule)
-        self.applier = Applier(config, *parts)
+        self.applier = Applier(config, writer, metrics, self._clock, self.schedule)
         self.opener = Opener(
             config, sessions, incidents, writer, metrics, self._clock, self.schedule
         )
