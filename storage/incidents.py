@@ -41,6 +41,19 @@ async def in_states(session: AsyncSession, states: Iterable[str]) -> list[Incide
     )
 
 
+async def titles_in_states(
+    session: AsyncSession, states: Iterable[str]
+) -> list[tuple[int, str, str | None]]:
+    """(id, title, request key) of the incidents in ``states``, oldest first: what the
+    duplicate check reads on the way to a declaration's ping, without whole rows."""
+    rows = await session.execute(
+        select(Incident.id, Incident.title, Incident.request_key)
+        .where(Incident.status.in_([str(s) for s in states]))
+        .order_by(Incident.declared_at, Incident.id)
+    )
+    return [(row[0], row[1], row[2]) for row in rows.all()]
+
+
 async def paged_users(session: AsyncSession, incident_id: int) -> frozenset[str]:
     """Everyone paged for the incident (the commander's ping counts, level 0)."""
     rows = await session.scalars(

@@ -89,18 +89,14 @@ class Declarer:
         args = (actor_id, title, level.name, summary, request_key, source, down_since)
         try:
             async with self.d.locks.hold(DUPLICATES_KEY) if hold_duplicates else nullcontext():
-                if hold_duplicates:
-                    async with self.d.sessions.begin() as session:
-                        duplicate = await hold_back(
-                            session, title, level.name, summary, actor_id, request_key
-                        )
-                    if duplicate is not None:
-                        return duplicate
-                incident, created, oncall = await self._insert_or_find(*args)
+                found = await self._insert_or_find(*args, hold_duplicates=hold_duplicates)
         except IntegrityError:
             # The same request reached the insert first (a concurrent retry, or one from before
             # a restart): use its row, retrying it if it failed, and wait on its opening below.
-            incident, created, oncall = await self._insert_or_find(*args, lookup=True)
+            found = await self._insert_or_find(*args, lookup=True)
+        if isinstance(found, Duplicate):
+            return found
+        incident, created, oncall = found
         if incident.status == Status.OPENING:
             await self.open(incident, oncall.primary_id, oncall.unresolved, fresh=created)
         async with self.d.sessions() as session:
@@ -119,12 +115,21 @@ class Declarer:
         source: str,
         down_since: datetime | None,
         lookup: bool = False,
-    ) -> tuple[Incident, bool, Resolved]:
+        hold_duplicates: bool = False,
+    ) -> tuple[Incident, bool, Resolved] | Duplicate:
+        """The incident's row, inserted (or found by its request key), in one transaction
+        with the duplicate check (``hold_duplicates``: a Duplicate, its draft saved)."""
         created = False
         async with self.d.sessions.begin() as session:
             incident = None
             if request_key is not None and (lookup or request_key in self._requested):
                 incident = await queries.by_request_key(session, request_key)
+            if incident is None and hold_duplicates:
+                duplicate = await hold_back(
+                    session, title, severity, summary, actor_id, request_key
+                )
+                if duplicate is not None:
+                    return duplicate
             if incident is None:
                 now = self.d.now()
                 incident = Incident(

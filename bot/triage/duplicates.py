@@ -8,8 +8,9 @@ that row, so the button works after a restart too; pressing it declares the draf
 (its request key is the draft's).
 
 Incidents opened by alerts do not come here: alert groups have their own dedup.
-The check and the insert of the new incident's row happen under one lock, so two
-people declaring the same title at once get one incident and one "already open".
+The check and the insert of the new incident's row happen in one transaction under one
+lock, so two people declaring the same title at once get one incident and one "already
+open".
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ async def open_duplicate(
 ) -> Incident | None:
     """The open (or opening) incident ``title`` would duplicate, if any. A retry of the
     request that declared it is no duplicate: it finds its own incident."""
-    for incident in await queries.in_states(session, (*OPEN_STATES, Status.OPENING)):
-        if request_key is not None and incident.request_key == request_key:
+    for incident_id, open_title, key in await queries.titles_in_states(
+        session, (*OPEN_STATES, Status.OPENING)
+    ):
+        if request_key is not None and key == request_key:
             return None
-        if is_duplicate_title(title, incident.title):
-            return incident
+        if is_duplicate_title(title, open_title):
+            return await session.get(Incident, incident_id)
     return None
 
 
