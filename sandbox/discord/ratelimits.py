@@ -49,6 +49,10 @@ class RateLimits:
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
     enabled: bool = True
+    # (method, route) → (limit, period s); a test may shorten a window on its own world
+    route_limits: dict[tuple[str, str], tuple[int, float]] = field(
+        default_factory=lambda: dict(ROUTE_LIMITS)
+    )
     windows: dict[str, Window] = field(default_factory=dict)
     global_window: Window | None = None
     answered_429: int = 0
@@ -58,7 +62,7 @@ class RateLimits:
     def take(self, method: str, template: str, params: dict[str, str], path: str) -> Verdict:
         """Count one request; its headers, and a 429 body if a limit is exceeded."""
         now = self.clock()
-        limit, period = ROUTE_LIMITS.get((method, template), DEFAULT_LIMIT)
+        limit, period = self.route_limits.get((method, template), DEFAULT_LIMIT)
         bucket = hashlib.sha1(f"{method} {template}".encode()).hexdigest()[:16]
         major = ":".join(params.get(name, "") for name in MAJOR_PARAMS)
         window = self._window(f"{bucket}:{major}", limit, period, now)
@@ -116,11 +120,11 @@ class RateLimits:
         return window
 
     def _left(self, window: Window, now: float, spare: int | None = None) -> dict[str, str]:
-        after = window.reset_after(now)
+        after = _ms_up(window.reset_after(now))
         remaining = spare if spare is not None else max(0, window.limit - window.used)
         return {
             "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset": f"{self.wall() + after:.3f}",
+            "X-RateLimit-Reset": f"{_ms_up(self.wall() + after):.3f}",
             "X-RateLimit-Reset-After": f"{after:.3f}",
         }
 
@@ -133,10 +137,16 @@ class RateLimits:
         }
 
 
+def _ms_up(seconds: float) -> float:
+    """To the millisecond, rounded up: a client that waits what a header says is never early
+    (rounded to nearest, a wait could end up to half a millisecond before the window)."""
+    return math.ceil(round(seconds * 1000, 6)) / 1000
+
+
 def _body(retry_after: float, *, is_global: bool) -> dict[str, Any]:
     return {
         "message": "You are being rate limited.",
-        "retry_after": round(max(retry_after, 0.001), 3),
+        "retry_after": max(_ms_up(retry_after), 0.001),
         "global": is_global,
         "code": 0,
     }

@@ -99,3 +99,20 @@ async def test_discord_py_paces_itself_by_the_headers_and_gets_no_429(
     assert [m["content"] for m in messages] == [f"message {n}" for n in range(12)]
     status, limits = await control.request("GET", "/_sandbox/rate-limits")
     assert status == 200 and limits["answered_429"] == 0
+
+
+async def test_the_reset_a_header_tells_is_never_before_the_window_ends(
+    control: Control, frozen: FrozenClock
+):
+    # Rounded to the nearest millisecond, 4.9994 s left read "4.999": a client waiting
+    # exactly that came back half a millisecond early and met a 429.
+    assert (await _post(control, "general"))[0] == 200
+    frozen.now += 0.0006
+    status, headers, _ = await _post(control, "general")
+    assert status == 200
+    assert float(headers["X-RateLimit-Reset-After"]) >= 4.9994
+    assert headers["X-RateLimit-Reset-After"] == "5.000"
+    for _ in range(3):
+        await _post(control, "general")
+    status, _, body = await _post(control, "general")
+    assert status == 429 and body["retry_after"] >= 4.9994
