@@ -177,7 +177,11 @@ class Communicate(PhaseCog):
             and approval.approved_now
             and isinstance(channel, discord.TextChannel)
         ):
-            await channel.send(**_approval_answer(approval, payload.user_id, "reaction"))
+            await self.services.discord.send(
+                str(channel.id),
+                content=_approval_answer(approval, payload.user_id, "reaction")["content"],
+                mention_users=(str(payload.user_id),),
+            )
 
 
 async def setup(bot: IncidentBot) -> None:

@@ -354,7 +354,12 @@ class Triage(PhaseCog):
             and acknowledged[1]
             and isinstance(channel, discord.TextChannel)
         ):
-            await channel.send(**_ack_answer(acknowledged[0].commander_id, True))
+            commander = acknowledged[0].commander_id
+            await self.services.discord.send(
+                str(channel.id),
+                content=_ack_answer(commander, True)["content"],
+                mention_users=(commander,) if commander else (),
+            )
 
 
 def _oncall_text(heading: str, answer: Resolved) -> str:

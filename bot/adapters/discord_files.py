@@ -74,6 +74,8 @@ async def send_text_file(
     channel = out._messageable(channel_id)
     file = discord.File(io.BytesIO(text.encode("utf-8")), filename=filename)
     message = await out._call(
-        channel.send(content=content, file=file, allowed_mentions=discord.AllowedMentions.none())
+        out._post(
+            channel, content=content, file=file, allowed_mentions=discord.AllowedMentions.none()
+        )
     )
     return str(message.id)
