@@ -83,8 +83,8 @@ async def run(root: Path) -> Findings:
         pages = [m for m in await control.messages(one) if bob in m.get("notified_user_ids", [])]
         found.check(len(pages) == 1, "the escalation paged the secondary once", f"{len(pages)}")
         first = await _bot_messages(stack)
-        # Two reminders of one kind both overdue (a long downtime) each say their piece:
-        # told, not an invariant (each timer fired once).
+        # Two reminders of one kind both overdue (a long downtime): the later one speaks
+        # (bot/postmortem/deadline.py _overtaken). A text said twice is told if it recurs.
         repeated = [k for k, n in Counter(first).items() if n > 1 and k[1]]
         if repeated:
             found.saw(f"{len(repeated)} text(s) said twice by two overdue timers: {repeated[:1]}")

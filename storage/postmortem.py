@@ -99,6 +99,23 @@ async def posted_urls(session: AsyncSession, incident_id: int) -> list[str]:
     return [str(url) for url in rows if url]
 
 
+async def timers_due_after(
+    session: AsyncSession, incident_id: int, kinds: list[str], after: datetime, by: datetime
+) -> list[Timer]:
+    """The incident's timers of ``kinds`` due from ``after`` to ``by``, not cancelled."""
+    return list(
+        await session.scalars(
+            select(Timer).where(
+                Timer.incident_id == incident_id,
+                Timer.kind.in_(kinds),
+                Timer.state != "cancelled",
+                Timer.due_at >= after,
+                Timer.due_at <= by,
+            )
+        )
+    )
+
+
 async def pending_timer_count(session: AsyncSession, incident_id: int, kinds: list[str]) -> int:
     return int(
         await session.scalar(

@@ -134,7 +134,7 @@ class DeadlineService:
     async def _remind(self, timer: Timer) -> None:
         """The reminder and its timeline entry committed together, then posted once."""
         incident = await self._current(timer)
-        if incident is None or incident.channel_id is None:
+        if incident is None or incident.channel_id is None or await self._overtaken(timer):
             return
         due_at = datetime.fromisoformat(timer.payload["due_at"])
         stamp = int(due_at.timestamp())
@@ -166,6 +166,18 @@ class DeadlineService:
                 )
             entry_id = entry.id
         await self._notices.deliver(entry_id)
+
+    async def _overtaken(self, timer: Timer) -> bool:
+        """A later reminder, or the deadline itself, of the same resolution is due too (the
+        bot was down through both): that one speaks, and this one would only repeat it."""
+        async with self._sessions() as session:
+            later = await queries.timers_due_after(
+                session, timer.incident_id or 0, KINDS, timer.due_at, self._clock.now()
+            )
+        same = timer.payload.get("resolved_at")
+        return any(
+            _order(t) > _order(timer) and t.payload.get("resolved_at") == same for t in later
+        )
 
     async def _breach(self, timer: Timer) -> None:
         """The breach, its timeline entry and the notices to ``incident-admin`` committed
@@ -231,3 +243,9 @@ class DeadlineService:
             row.breached_at if row else None,
             row.published_at if row else None,
         )
+
+
+def _order(timer: Timer) -> tuple[datetime, bool, int]:
+    """Which of a resolution's timers comes later: by time, then the deadline after the
+    reminders, then the order they were scheduled in (the same time after a restore)."""
+    return (timer.due_at, timer.kind == DUE, timer.id)

@@ -125,3 +125,53 @@ async def test_a_breach_notice_posted_before_an_error_is_said_once(bot, control,
     async with bot.services.sessions() as session:
         kinds = list(await session.scalars(select(TimelineEvent.kind)))
     assert kinds.count("postmortem_breach") == 1
+
+
+async def _reminders(control, channel) -> list[dict]:
+    return [m for m in await control.messages(channel) if "the postmortem is due" in m["content"]]
+
+
+async def _timers_done(bot, control, incident_id: int) -> None:
+    async def done() -> bool:
+        async with bot.services.sessions() as session:
+            states = list(
+                await session.scalars(
+                    select(Timer.state).where(
+                        Timer.incident_id == incident_id, Timer.kind.like("postmortem_%")
+                    )
+                )
+            )
+        return bool(states) and all(state in ("done", "cancelled") for state in states)
+
+    await control.wait_for(done, what="the postmortem timers")
+
+
+async def test_reminders_overtaken_while_the_bot_was_down_are_not_repeated(bot, control, clock):
+    """Found by the timers drill: two reminders overdue at once (a long outage) posted the
+    same text twice, and with the deadline passed too, both came before the breach. Only
+    the latest one due speaks."""
+    alice = await control.user_id("alice")
+    first = await declare(control)
+    await control.command(alice, first, "incident", "resolve")
+    await bot.stop()
+    clock.advance(timedelta(minutes=55))  # both reminders (30 and 50 min) overdue, not the hour
+    await bot.start()
+    await control.wait_for(lambda: _reminders(control, first), what="the later reminder")
+    second = await declare(control, "Swaps slow")
+    await control.command(alice, second, "incident", "resolve")
+    await bot.stop()
+    clock.advance(timedelta(hours=2))  # the second's reminders and deadline, all overdue
+    await bot.start()
+    ops = await control.channel_id("ops-alerts")
+    await control.wait_for_message(
+        ops,
+        lambda m: "was due" in m["content"] and f"<#{second}>" in m["content"],
+        what="the second's breach",
+    )
+    for channel in (first, second):
+        await _timers_done(bot, control, (await bot.services.incidents.in_channel(channel)).id)
+    assert len(await _reminders(control, first)) == 1
+    assert await _reminders(control, second) == []
+    async with bot.services.sessions() as session:
+        kinds = list(await session.scalars(select(TimelineEvent.kind)))
+    assert kinds.count("postmortem_reminder") == 1  # the first incident's
