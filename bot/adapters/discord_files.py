@@ -2,7 +2,7 @@
 history after a message (the transcript's backfill), one message, and posting a text file.
 
 Everything goes through discord.py (its rate limiter and 429 retries apply) and through
-``DiscordOut``'s one error translation.
+one error translation (``discord_calls.call``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import discord
 
+from bot.adapters.discord_calls import call
 from bot.adapters.discord_out import DiscordOut
 
 PAGE = 100  # Discord's largest history page
@@ -36,7 +37,7 @@ async def history_after(
         return batch
 
     while True:
-        page = await out._call(next_page())
+        page = await call(next_page())
         if not page:
             return
         yield page
@@ -64,7 +65,7 @@ async def fetch_message(
         except discord.NotFound:
             return None
 
-    return await out._call(fetch())
+    return await call(fetch())
 
 
 async def send_text_file(
@@ -73,7 +74,7 @@ async def send_text_file(
     """Post ``content`` with ``text`` attached as ``filename``; pings nobody. The message id."""
     channel = out._messageable(channel_id)
     file = discord.File(io.BytesIO(text.encode("utf-8")), filename=filename)
-    message = await out._call(
+    message = await call(
         out._post(
             channel, content=content, file=file, allowed_mentions=discord.AllowedMentions.none()
         )

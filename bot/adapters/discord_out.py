@@ -7,27 +7,18 @@ reads come from the client's cache wherever the gateway keeps it current.
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
 import discord
 
-from bot.adapters.discord_permissions import Place, refusal, unnotified
+from bot.adapters.discord_calls import call
+from bot.adapters.discord_permissions import unnotified
 from bot.adapters.discord_shapes import ButtonSpec, Embed, view_of
-from bot.core.locks import IncidentLocks, LockHeldAcrossCall, check_not_holding
+from bot.core.locks import IncidentLocks
 from bot.core.permissions import RoleResolution, resolve_roles
-from bot.errors import ExternalServiceError, NotFound, UserError
+from bot.errors import ExternalServiceError, NotFound
 
-# Discord's documented errors the person can act on.
-_GUILD_FULL = 30013
-# A full category has no code of its own: Discord answers 50035 (Invalid Form Body) with
-# the field code CHANNEL_PARENT_MAX_CHANNELS under parent_id. discord.py keeps that tree in
-# HTTPException._errors; its `text` holds only the messages.
-_INVALID_FORM_BODY = 50035
-_CATEGORY_FULL = "CHANNEL_PARENT_MAX_CHANNELS"
 MAX_CATEGORY_CHANNELS = 50
-T = TypeVar("T")
 __all__ = ["ButtonSpec", "DiscordOut", "Embed"]
 
 log = logging.getLogger(__name__)
@@ -125,9 +116,7 @@ class DiscordOut:
             label = name if number == 1 else f"{name} {number}"
             category = discord.utils.get(self.guild.categories, name=label)
             if category is None:
-                return await self._call(
-                    self.guild.create_category(label), self.guild, "manage_channels"
-                )
+                return await call(self.guild.create_category(label), self.guild, "manage_channels")
             if len(category.channels) < MAX_CATEGORY_CHANNELS:
                 return category
             number += 1
@@ -149,7 +138,7 @@ class DiscordOut:
                     view_channel=True, send_messages=True, read_message_history=True
                 )
         needs = ("view_channel", "manage_channels") + (("manage_roles",) if overwrites else ())
-        channel = await self._call(
+        channel = await call(
             self.guild.create_text_channel(
                 name, category=category, topic=topic, overwrites=overwrites or discord.utils.MISSING
             ),
@@ -170,14 +159,14 @@ class DiscordOut:
                 and other.topic == channel.topic
             ):
                 log.warning("deleting #%s, made twice by a retried request", other.name)
-                await self._call(other.delete(reason="created twice by a retry"))
+                await call(other.delete(reason="created twice by a retry"))
 
     async def grant_access(self, channel_id: str, user_id: str) -> None:
         channel = self.guild.get_channel(int(channel_id))
         member = self.member(user_id)
         if channel is None or member is None:
             return
-        await self._call(
+        await call(
             channel.set_permissions(
                 member, view_channel=True, send_messages=True, read_message_history=True
             ),
@@ -204,9 +193,7 @@ class DiscordOut:
         me = self.guild.me
         if me is not None:
             overwrites[me] = discord.PermissionOverwrite(view_channel=True, send_messages=True)
-        await self._call(
-            channel.edit(category=category, overwrites=overwrites, sync_permissions=False)
-        )
+        await call(channel.edit(category=category, overwrites=overwrites, sync_permissions=False))
 
     def channel_count(self) -> int:
         """The guild's channels, categories included (Discord's limit is 500 of them)."""
@@ -215,7 +202,7 @@ class DiscordOut:
     async def delete_channel(self, channel_id: str, reason: str) -> None:
         channel = self.guild.get_channel(int(channel_id))
         if channel is not None:
-            await self._call(channel.delete(reason=reason), channel, "manage_channels")
+            await call(channel.delete(reason=reason), channel, "manage_channels")
 
     async def send(
         self,
@@ -232,7 +219,7 @@ class DiscordOut:
             users=[discord.Object(int(u)) for u in mention_users],
             roles=[discord.Object(int(r)) for r in mention_roles],
         )
-        message = await self._call(
+        message = await call(
             self._post(
                 channel,
                 # discord.py sends a nonce with enforce_nonce: Discord answers its retry of
@@ -250,7 +237,7 @@ class DiscordOut:
         note = unnotified(channel, message, mention_users, mention_roles)
         if note:  # a page that notified nobody says so, and why
             none = discord.AllowedMentions.none()
-            await self._call(
+            await call(
                 self._post(channel, content=note, allowed_mentions=none), channel, "send_messages"
             )
         return str(message.id)
@@ -285,11 +272,11 @@ class DiscordOut:
             kwargs["embed"] = embed.to_discord()
         if buttons is not None:
             kwargs["view"] = view_of(buttons)
-        await self._call(message.edit(**kwargs), channel, "view_channel")
+        await call(message.edit(**kwargs), channel, "view_channel")
 
     async def pin(self, channel_id: str, message_id: str) -> None:
         channel = self._messageable(channel_id)
-        await self._call(
+        await call(
             channel.get_partial_message(int(message_id)).pin(),
             channel,
             "view_channel",
@@ -302,7 +289,7 @@ class DiscordOut:
         async def collect() -> list[discord.Message]:
             return [m async for m in channel.history(limit=limit, oldest_first=True)]
 
-        return await self._call(collect(), channel, "view_channel", "read_message_history")
+        return await call(collect(), channel, "view_channel", "read_message_history")
 
     async def find_own_message(
         self, channel_id: str, footer: str, limit: int | None = 50, newest_first: bool = False
@@ -322,7 +309,7 @@ class DiscordOut:
                     return str(message.id)
             return None
 
-        return await self._call(scan(), channel, "view_channel", "read_message_history")
+        return await call(scan(), channel, "view_channel", "read_message_history")
 
     async def own_message_footer(self, channel_id: str, message_id: str) -> str | None:
         """The embed footer of the bot's message ``message_id`` (None: not the bot's, or none)."""
@@ -334,7 +321,7 @@ class DiscordOut:
             except discord.NotFound:
                 return None
 
-        message = await self._call(fetch(), channel, "view_channel", "read_message_history")
+        message = await call(fetch(), channel, "view_channel", "read_message_history")
         if message is None or message.author != self._client.user:
             return None
         return next((e.footer.text for e in message.embeds if e.footer and e.footer.text), None)
@@ -345,7 +332,7 @@ class DiscordOut:
         """Take ``user_id``'s ``emoji`` off a message (Manage Messages)."""
         channel = self._messageable(channel_id)
         message = channel.get_partial_message(int(message_id))
-        await self._call(
+        await call(
             message.remove_reaction(emoji, discord.Object(int(user_id))),
             channel,
             "view_channel",
@@ -363,48 +350,3 @@ class DiscordOut:
         if not isinstance(channel, discord.TextChannel | discord.Thread):
             raise NotFound(f"<#{channel_id}> no longer exists.")
         return channel
-
-    @staticmethod
-    async def _call(
-        awaitable: Coroutine[Any, Any, T], where: Place | None = None, *needs: str
-    ) -> T:
-        """``where`` and ``needs``: the permissions the call takes there, to name the one
-        lacking when Discord answers 403."""
-        # An incident lock is never held across a Discord call: a command waiting on that
-        # lock would miss Discord's 3-second deadline while this call is retried.
-        try:
-            check_not_holding("a Discord call")
-        except LockHeldAcrossCall:
-            awaitable.close()
-            raise
-        try:
-            return await awaitable
-        except discord.Forbidden as error:
-            raise refusal(where, needs, error) from error
-        except discord.HTTPException as error:
-            if error.code == _GUILD_FULL:
-                raise UserError(
-                    "Discord refused to create the channel: the server has 500 channels, its maximum. "
-                    "Archive or delete old incident channels, then declare again."
-                ) from error
-            if _is_category_full(error):
-                raise UserError(
-                    "Discord refused: the incidents category is full (50 channels)."
-                ) from error
-            raise ExternalServiceError(f"Discord answered {error.status}: {error.text}") from error
-        except (OSError, aiohttp.ClientError, TimeoutError) as error:
-            # discord.py passes connection resets and timeouts through as they are.
-            raise ExternalServiceError(
-                f"Discord could not be reached ({type(error).__name__})"
-            ) from error
-
-
-def _is_category_full(error: discord.HTTPException) -> bool:
-    if error.code != _INVALID_FORM_BODY:
-        return False
-    tree = getattr(error, "_errors", None) or {}
-    parent = tree.get("parent_id") if isinstance(tree, dict) else None
-    leaves = parent.get("_errors") if isinstance(parent, dict) else None
-    return any(
-        isinstance(leaf, dict) and leaf.get("code") == _CATEGORY_FULL for leaf in leaves or []
-    )

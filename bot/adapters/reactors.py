@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.adapters.discord_calls import call
 from bot.adapters.discord_out import DiscordOut
 
 
@@ -24,4 +25,4 @@ async def reactors(out: DiscordOut, channel_id: str, message_id: str, emoji: str
                 return [str(user.id) async for user in reaction.users()]
         return []
 
-    return await DiscordOut._call(read(), channel, "view_channel", "read_message_history")
+    return await call(read(), channel, "view_channel", "read_message_history")
