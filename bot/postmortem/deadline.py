@@ -176,7 +176,8 @@ class DeadlineService:
             )
         same = timer.payload.get("resolved_at")
         return any(
-            _order(t) > _order(timer) and t.payload.get("resolved_at") == same for t in later
+            timer_order(t) > timer_order(timer) and t.payload.get("resolved_at") == same
+            for t in later
         )
 
     async def _breach(self, timer: Timer) -> None:
@@ -245,7 +246,7 @@ class DeadlineService:
         )
 
 
-def _order(timer: Timer) -> tuple[datetime, bool, int]:
+def timer_order(timer: Timer) -> tuple[datetime, bool, int]:
     """Which of a resolution's timers comes later: by time, then the deadline after the
     reminders, then the order they were scheduled in (the same time after a restore)."""
     return (timer.due_at, timer.kind == DUE, timer.id)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.permissions import role_uses
-from bot.postmortem.deadline import DUE, REMINDER, _order, reminder_times
+from bot.postmortem.deadline import DUE, REMINDER, reminder_times, timer_order
 from bot.settings import ConfigError, parse_config
 from storage.models import Timer
 
@@ -42,4 +42,9 @@ def test_timers_due_at_one_time_speak_in_order_reminders_then_the_deadline():
     first, second = Timer(id=7, kind=REMINDER, due_at=at), Timer(id=8, kind=REMINDER, due_at=at)
     deadline = Timer(id=5, kind=DUE, due_at=at)
     early = Timer(id=9, kind=REMINDER, due_at=at - timedelta(minutes=1))
-    assert sorted([deadline, second, early, first], key=_order) == [early, first, second, deadline]
+    assert sorted([deadline, second, early, first], key=timer_order) == [
+        early,
+        first,
+        second,
+        deadline,
+    ]
